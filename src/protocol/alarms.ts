@@ -1,0 +1,346 @@
+import { ByteWriter } from './bytes';
+import { readBlocks, writeBlocks } from './blocks';
+import type { Dialect } from './dialect';
+import { FrameError } from './errors';
+import { nums, readLayout, writeLayout, type RawRecord, type Step } from './layout';
+
+export type AlarmGroup = 'alarms' | 'protections' | 'faults';
+
+/** One pack's 0x44 state; codes are the battery's HMI codes (HMI-CODES.md), sorted. */
+export interface PackAlarms {
+  readonly pack: number;
+  readonly balancingCells: readonly number[];
+  readonly alarms: readonly string[];
+  readonly protections: readonly string[];
+  readonly faults: readonly string[];
+  readonly chargeMos: boolean | null;
+  readonly dischargeMos: boolean | null;
+}
+
+export interface AlarmsData {
+  readonly packs: readonly PackAlarms[];
+}
+
+/**
+ * How a code is read from the raw block: a bit of a status byte, a per-value state byte equal to
+ * a value (Pylontech), or any bit of a byte set (Pylontech per-cell error bits).
+ */
+export type FlagRule =
+  | { readonly field: string; readonly bit: number; readonly group: AlarmGroup; readonly code: string }
+  | { readonly field: string; readonly equals: number; readonly group: AlarmGroup; readonly code: string }
+  | { readonly field: string; readonly anyBit: true; readonly group: AlarmGroup; readonly code: string };
+
+interface BitRef {
+  readonly field: string;
+  readonly bit: number;
+}
+
+interface AlarmLayout {
+  readonly block: readonly Step[];
+  readonly rules: readonly FlagRule[];
+  readonly chargeMos?: BitRef;
+  readonly dischargeMos?: BitRef;
+  /** Balance bitmaps in cell order: each field's bit 0 is the next cell (spec order, P-15). */
+  readonly balance: readonly { readonly field: string; readonly bits: number }[];
+  /** Constant fields the encoder writes (custom-number bytes, reserved padding). */
+  readonly constants?: RawRecord;
+}
+
+/** Bits b0..b7 of one byte, `null` where the bit has no canonical code. */
+function bits(field: string, group: AlarmGroup, codes: readonly (string | null)[]): FlagRule[] {
+  return codes.flatMap((code, bit) => (code === null ? [] : [{ field, bit, group, code }]));
+}
+
+const COUNTS_AND_VALUES: readonly Step[] = [
+  { name: 'cellCount', type: 'u8' },
+  { name: 'cellAlarms', type: 'u8', countFrom: 'cellCount' },
+  { name: 'tempCount', type: 'u8' },
+  { name: 'tempAlarms', type: 'u8', countFrom: 'tempCount' },
+];
+
+/** PACE bit maps from HMI-CODES.md §1; the history record (0xA1) reuses them. */
+export const PACE_STATUS_RULES: readonly FlagRule[] = [
+  ...bits('warn1', 'alarms', ['OV', 'UV', 'TOV', 'TUV', 'COC', 'DOC', null, null]),
+  ...bits('warn2', 'alarms', ['COT', 'DOT', 'CUT', 'DUT', 'EOT', 'EUT', 'MOSOT', 'USOC']),
+  ...bits('protect1', 'protections', ['OVP', 'UVP', 'TOVP', 'TUVP', 'COCP', 'DOCP', 'CP', 'CHVP']),
+  ...bits('protect2', 'protections', ['COTP', 'DOTP', 'CUTP', 'DUTP', 'MOSOT', 'EOT', 'EUT', 'FULLY']),
+  ...bits('fault', 'faults', ['CHGMOS', 'DSGMOS', 'NTC', 'COMM', 'CELLS', 'SAMPLE', 'LIMITER', 'HEATER']),
+];
+
+export const PACE_CHARGE_MOS: BitRef = { field: 'instruction', bit: 1 };
+export const PACE_DISCHARGE_MOS: BitRef = { field: 'instruction', bit: 2 };
+
+const SEPLOS_EVENT_RULES: readonly FlagRule[] = [
+  ...bits('event1', 'faults', ['SAMPLE', 'NTC', 'SAMPLE', null, 'CELLS', 'CHGMOS', 'DSGMOS', 'LIMITER']),
+  ...bits('voltageEvent', 'alarms', ['OV', null, 'UV', null, 'TOV', null, 'TUV', null]),
+  ...bits('voltageEvent', 'protections', [null, 'OVP', null, 'UVP', null, 'TOVP', null, 'TUVP']),
+  ...bits('temperatureEvent', 'alarms', ['COT', null, 'CUT', null, 'DOT', null, 'DUT', null]),
+  ...bits('temperatureEvent', 'protections', [null, 'COTP', null, 'CUTP', null, 'DOTP', null, 'DUTP']),
+];
+
+const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
+  pace: {
+    block: [
+      ...COUNTS_AND_VALUES,
+      { name: 'chargeCurrentAlarm', type: 'u8' },
+      { name: 'voltageAlarm', type: 'u8' },
+      { name: 'dischargeCurrentAlarm', type: 'u8' },
+      { name: 'protect1', type: 'u8' },
+      { name: 'protect2', type: 'u8' },
+      { name: 'instruction', type: 'u8' },
+      { name: 'control', type: 'u8' },
+      { name: 'fault', type: 'u8' },
+      { name: 'balance1', type: 'u8' },
+      { name: 'balance2', type: 'u8' },
+      { name: 'warn1', type: 'u8' },
+      { name: 'warn2', type: 'u8' },
+      {
+        optional: [
+          { name: 'fault8', type: 'u8' }, { name: 'indication9', type: 'u8' },
+          { name: 'activeBalance1', type: 'u8' }, { name: 'activeBalance2', type: 'u8' }, { name: 'fault10', type: 'u8' },
+        ],
+      },
+      { rest: 'unknownTail' },
+    ],
+    rules: PACE_STATUS_RULES,
+    chargeMos: PACE_CHARGE_MOS,
+    dischargeMos: PACE_DISCHARGE_MOS,
+    balance: [{ field: 'balance1', bits: 8 }, { field: 'balance2', bits: 8 }],
+  },
+  pylontech: {
+    block: [
+      ...COUNTS_AND_VALUES,
+      { name: 'chargeCurrentAlarm', type: 'u8' },
+      { name: 'voltageAlarm', type: 'u8' },
+      { name: 'dischargeCurrentAlarm', type: 'u8' },
+      { name: 'status1', type: 'u8' },
+      { name: 'status2', type: 'u8' },
+      { name: 'status3', type: 'u8' },
+      { name: 'status4', type: 'u8' },
+      { name: 'status5', type: 'u8' },
+      { rest: 'unknownTail' },
+    ],
+    rules: [
+      { field: 'cellAlarms', equals: 0x01, group: 'alarms', code: 'UV' },
+      { field: 'cellAlarms', equals: 0x02, group: 'alarms', code: 'OV' },
+      { field: 'voltageAlarm', equals: 0x01, group: 'alarms', code: 'TUV' },
+      { field: 'voltageAlarm', equals: 0x02, group: 'alarms', code: 'TOV' },
+      { field: 'chargeCurrentAlarm', equals: 0x02, group: 'alarms', code: 'COC' },
+      { field: 'dischargeCurrentAlarm', equals: 0x02, group: 'alarms', code: 'DOC' },
+      ...bits('status1', 'protections', ['TOVP', 'UVP', 'COCP', null, 'DOCP', 'DOTP', 'COTP', 'TUVP']),
+      { field: 'status3', bit: 3, group: 'protections', code: 'FULLY' },
+      { field: 'status4', anyBit: true, group: 'faults', code: 'CELLS' },
+      { field: 'status5', anyBit: true, group: 'faults', code: 'CELLS' },
+    ],
+    chargeMos: { field: 'status2', bit: 1 },
+    dischargeMos: { field: 'status2', bit: 2 },
+    balance: [],
+  },
+  seplos: {
+    block: [
+      ...COUNTS_AND_VALUES,
+      { name: 'currentAlarm', type: 'u8' },
+      { name: 'voltageAlarm', type: 'u8' },
+      { name: 'ud', type: 'u8' },
+      { name: 'event1', type: 'u8' },
+      { name: 'voltageEvent', type: 'u8' },
+      { name: 'temperatureEvent', type: 'u8' },
+      { name: 'event4', type: 'u8' },
+      { name: 'currentEvent', type: 'u8' },
+      { name: 'event6', type: 'u8' },
+      { name: 'onOff', type: 'u8' },
+      { name: 'equilibrium1', type: 'u8' },
+      { name: 'equilibrium2', type: 'u8' },
+      { name: 'system', type: 'u8' },
+      { name: 'disconnection1', type: 'u8' },
+      { name: 'disconnection2', type: 'u8' },
+      { optional: [{ name: 'event7', type: 'u8' }, { name: 'event8', type: 'u8' }] },
+      { rest: 'reserved' },
+    ],
+    rules: [
+      ...SEPLOS_EVENT_RULES,
+      ...bits('event4', 'alarms', ['EOT', null, 'EUT', null, 'MOSOT', null, null, null]),
+      ...bits('event4', 'protections', [null, 'EOT', null, 'EUT', null, 'MOSOT', null, null]),
+      ...bits('currentEvent', 'alarms', ['COC', null, 'DOC', null, null, null, null, null]),
+      ...bits('currentEvent', 'protections', [null, 'COCP', null, 'DOCP', 'DOCP', 'CP', 'DOCP', 'CP']),
+      { field: 'event6', bit: 0, group: 'protections', code: 'CHVP' },
+      { field: 'event6', bit: 2, group: 'alarms', code: 'USOC' },
+    ],
+    chargeMos: { field: 'onOff', bit: 1 },
+    dischargeMos: { field: 'onOff', bit: 0 },
+    balance: [{ field: 'equilibrium1', bits: 8 }, { field: 'equilibrium2', bits: 8 }],
+    constants: { ud: 0x14, event7: 0, event8: 0, reserved: new Uint8Array(6) },
+  },
+  eg4: {
+    block: [
+      { name: 'cellCount', type: 'u8' },
+      { name: 'cellAlarms', type: 'u8', countFrom: 'cellCount' },
+      { name: 'tempCount', type: 'u8' },
+      { name: 'tempAlarms', type: 'u8', countFrom: 'tempCount', extra: 2 },
+      { name: 'currentAlarm', type: 'u8' },
+      { name: 'voltageAlarm', type: 'u8' },
+      { name: 'ud', type: 'u8' },
+      { name: 'balanceEvent', type: 'u8' },
+      { name: 'voltageEvent', type: 'u8' },
+      { name: 'temperatureEvent', type: 'u16' },
+      { name: 'currentEvent', type: 'u8' },
+      { name: 'socAlarm', type: 'u8' },
+      { name: 'fet', type: 'u8' },
+      { name: 'system', type: 'u8' },
+      { name: 'balance', type: 'u32' },
+      { rest: 'reserved' },
+    ],
+    rules: [
+      { field: 'balanceEvent', bit: 5, group: 'faults', code: 'CHGMOS' },
+      { field: 'balanceEvent', bit: 6, group: 'faults', code: 'DSGMOS' },
+      ...bits('voltageEvent', 'alarms', ['OV', null, 'UV', null, 'TOV', null, 'TUV', null]),
+      ...bits('voltageEvent', 'protections', [null, 'OVP', null, 'UVP', null, 'TOVP', null, 'TUVP']),
+      ...bits('temperatureEvent', 'alarms', ['COT', null, 'CUT', null, 'DOT', null, 'DUT', null, 'EOT', null, 'EUT']),
+      ...bits('temperatureEvent', 'protections', [null, 'COTP', null, 'CUTP', null, 'DOTP', null, 'DUTP', null, 'EOT', null, 'EUT', 'MOSOT']),
+      ...bits('currentEvent', 'alarms', ['COC', null, 'DOC', null, null, null, null, null]),
+      ...bits('currentEvent', 'protections', [null, 'COCP', null, 'DOCP', 'DOCP', 'CP', 'DOCP', 'CP']),
+      { field: 'socAlarm', bit: 0, group: 'alarms', code: 'USOC' },
+    ],
+    chargeMos: { field: 'fet', bit: 1 },
+    dischargeMos: { field: 'fet', bit: 0 },
+    balance: [{ field: 'balance', bits: 32 }],
+    constants: { ud: 0x09, reserved: new Uint8Array(1) },
+  },
+};
+
+export function decodeAlarms(info: Uint8Array, dialect: Dialect, broadcast: boolean): AlarmsData {
+  const layout = LAYOUTS[dialect];
+  const blocks = readBlocks(info, broadcast, 'equal', (reader) => readLayout(reader, layout.block));
+  return { packs: blocks.map(({ pack, value }) => ({ pack, ...rawToAlarms(value, layout) })) };
+}
+
+export function rawToAlarms(raw: RawRecord, layout: Pick<AlarmLayout, 'rules' | 'chargeMos' | 'dischargeMos' | 'balance'>): Omit<PackAlarms, 'pack'> {
+  const groups: Record<AlarmGroup, Set<string>> = { alarms: new Set(), protections: new Set(), faults: new Set() };
+  for (const rule of layout.rules) {
+    if (ruleActive(rule, raw)) groups[rule.group].add(rule.code);
+  }
+  const balancingCells: number[] = [];
+  let cell = 1;
+  for (const { field, bits: width } of layout.balance) {
+    const value = fieldValue(raw, field);
+    for (let bit = 0; bit < width; bit++, cell++) if (testBit(value, bit)) balancingCells.push(cell);
+  }
+  return {
+    balancingCells,
+    alarms: [...groups.alarms].sort(),
+    protections: [...groups.protections].sort(),
+    faults: [...groups.faults].sort(),
+    chargeMos: layout.chargeMos ? testBit(fieldValue(raw, layout.chargeMos.field), layout.chargeMos.bit) : null,
+    dischargeMos: layout.dischargeMos ? testBit(fieldValue(raw, layout.dischargeMos.field), layout.dischargeMos.bit) : null,
+  };
+}
+
+function ruleActive(rule: FlagRule, raw: RawRecord): boolean {
+  const value = raw[rule.field];
+  const values = Array.isArray(value) ? (value as readonly number[]) : typeof value === 'number' ? [value] : [];
+  if ('equals' in rule) return values.includes(rule.equals);
+  if ('anyBit' in rule) return values.some((v) => v !== 0);
+  return values.some((v) => testBit(v, rule.bit));
+}
+
+function fieldValue(raw: RawRecord, field: string): number {
+  const value = raw[field];
+  return typeof value === 'number' ? value : 0;
+}
+
+function testBit(value: number, bit: number): boolean {
+  return Math.floor(value / 2 ** bit) % 2 === 1;
+}
+
+function setBit(raw: RawRecord, field: string, bit: number): void {
+  const value = fieldValue(raw, field);
+  if (!testBit(value, bit)) raw[field] = value + 2 ** bit;
+}
+
+export interface AlarmsEncodeOptions {
+  readonly cellCount?: number;
+  readonly tempCount?: number;
+  readonly infoFlag?: number;
+  /** Extra raw fields, e.g. the PACE control state byte. */
+  readonly raw?: RawRecord;
+}
+
+export function encodeAlarms(data: AlarmsData, dialect: Dialect, broadcast: boolean, options: AlarmsEncodeOptions = {}): Uint8Array {
+  const layout = LAYOUTS[dialect];
+  const blocks = data.packs.map((pack) => {
+    const writer = new ByteWriter();
+    writeLayout(writer, layout.block, alarmsToRaw(pack, layout, options));
+    return writer.toBytes();
+  });
+  return writeBlocks(blocks, { broadcast, pack: data.packs[0]?.pack ?? 1, infoFlag: options.infoFlag ?? 0, split: 'equal' });
+}
+
+/** Raw status fields for a set of codes: the inverse of `rawToAlarms`, first matching rule wins. */
+export function alarmsToRaw(
+  pack: Omit<PackAlarms, 'pack'>,
+  layout: Pick<AlarmLayout, 'block' | 'rules' | 'chargeMos' | 'dischargeMos' | 'balance' | 'constants'>,
+  options: AlarmsEncodeOptions = {},
+): RawRecord {
+  const raw: RawRecord = {};
+  zeroFields(layout.block, raw);
+  const cellCount = options.cellCount ?? 16;
+  // EG4 announces two temperatures fewer than it sends.
+  const extra = layout.block.some((s) => 'extra' in s) ? 2 : 0;
+  const announcedTemps = options.tempCount ?? (extra ? 4 : 6);
+  raw.cellAlarms = new Array<number>(cellCount).fill(0);
+  raw.tempAlarms = new Array<number>(announcedTemps + extra).fill(0);
+  Object.assign(raw, layout.constants, options.raw);
+  const wanted: [AlarmGroup, readonly string[]][] = [['alarms', pack.alarms], ['protections', pack.protections], ['faults', pack.faults]];
+  for (const [group, codes] of wanted) {
+    for (const code of codes) {
+      const rule = layout.rules.find((r) => r.group === group && r.code === code);
+      if (!rule) throw new FrameError('range', `${group} code ${code} cannot be expressed in this dialect`);
+      if ('equals' in rule) {
+        const values = nums(raw, rule.field);
+        if (values.length) raw[rule.field] = [rule.equals, ...values.slice(1)];
+        else raw[rule.field] = rule.equals;
+      } else setBit(raw, rule.field, 'anyBit' in rule ? 0 : rule.bit);
+    }
+  }
+  if (pack.chargeMos === true && layout.chargeMos) setBit(raw, layout.chargeMos.field, layout.chargeMos.bit);
+  if (pack.dischargeMos === true && layout.dischargeMos) setBit(raw, layout.dischargeMos.field, layout.dischargeMos.bit);
+  for (const cell of pack.balancingCells) {
+    let first = 1;
+    let placed = false;
+    for (const slot of layout.balance) {
+      if (Number.isInteger(cell) && cell >= first && cell < first + slot.bits) {
+        setBit(raw, slot.field, cell - first);
+        placed = true;
+        break;
+      }
+      first += slot.bits;
+    }
+    if (!placed) throw new FrameError('range', `balancing cell ${cell} is out of range`);
+  }
+  return raw;
+}
+
+/** Zero every scalar status field; count fields are left to follow from their arrays. */
+function zeroFields(steps: readonly Step[], raw: RawRecord): void {
+  const counts = new Set(steps.flatMap((s) => ('countFrom' in s ? [s.countFrom] : [])));
+  for (const step of steps) {
+    if ('optional' in step) zeroFields(step.optional, raw);
+    else if ('type' in step && !('countFrom' in step) && !counts.has(step.name)) raw[step.name] = 0;
+  }
+}
+
+/** Codes a dialect can report, per group (for tests and for the simulator). */
+export function supportedCodes(dialect: Dialect): Record<AlarmGroup, string[]> {
+  const out: Record<AlarmGroup, string[]> = { alarms: [], protections: [], faults: [] };
+  for (const rule of LAYOUTS[dialect].rules) if (!out[rule.group].includes(rule.code)) out[rule.group].push(rule.code);
+  return out;
+}
+
+/** Byte after the per-value alarm bytes of a single-pack 0x44 reply (Seplos writes 0x14 there). */
+export function alarmsCustomByte(info: Uint8Array): number | undefined {
+  const cells = info[2];
+  if (cells === undefined) return undefined;
+  const temps = info[3 + cells];
+  if (temps === undefined) return undefined;
+  return info[4 + cells + temps + 2];
+}

@@ -1,0 +1,15 @@
+export { FrameError, isFrameError, rtnName, type FrameErrorKind } from './errors';
+export { bytesToHex, hexToBytes } from './bytes';
+export { encodeFrame, parseFrame, frameChecksum, lengthField, MAX_FRAME_CHARS, type Frame } from './frame';
+export { FrameStreamParser, type StreamEvent, type StreamParserOptions } from './stream';
+export { ALL_PACKS, DIALECTS, DIALECT_PROFILES, commandKind, isDialect, type CommandKind, type Dialect, type DialectProfile } from './dialect';
+export { COMMANDS, commandNames, findCommand, type CommandSpec } from './commands';
+export { PARAMETER_GROUPS, type ParameterGroup } from './parameters';
+export { supportedCodes, type AlarmGroup, type AlarmsData, type PackAlarms } from './alarms';
+export type { AnalogData, PackAnalog, AnalogEncodeOptions } from './analog';
+export type { Fields } from './codec';
+export { decodeRequest, encodeRequest, type DecodedRequest, type FrameHeaderOptions } from './request';
+export {
+  decodeResponse, encodeErrorResponse, encodeResponse, resolveDialect,
+  type DecodeErrorName, type DecodeOptions, type DecodeResult, type ResponseOptions,
+} from './response';
