@@ -27,6 +27,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // Generators spread ASCII alphabets into characters.
+      '@typescript-eslint/no-misused-spread': 'off',
       'no-restricted-properties': [
         'error',
         { object: 'it', property: 'only', message: 'No focused tests.' },

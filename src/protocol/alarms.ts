@@ -2,7 +2,7 @@ import { ByteWriter } from './bytes';
 import { readBlocks, writeBlocks } from './blocks';
 import type { Dialect } from './dialect';
 import { FrameError } from './errors';
-import { nums, readLayout, writeLayout, type RawRecord, type Step } from './layout';
+import { readLayout, writeLayout, type RawRecord, type Step } from './layout';
 
 export type AlarmGroup = 'alarms' | 'protections' | 'faults';
 
@@ -252,6 +252,22 @@ function testBit(value: number, bit: number): boolean {
   return Math.floor(value / 2 ** bit) % 2 === 1;
 }
 
+/** Per-value state bytes: a cell list takes the value at its first normal cell, a scalar once. */
+function setValue(raw: RawRecord, field: string, value: number, code: string): void {
+  const current = raw[field];
+  if (Array.isArray(current)) {
+    const values = [...(current as readonly number[])];
+    const free = values.indexOf(0);
+    if (free < 0) throw new FrameError('range', `no cell left to carry ${code}`);
+    values[free] = value;
+    raw[field] = values;
+  } else if (current === undefined || current === 0) {
+    raw[field] = value;
+  } else if (current !== value) {
+    throw new FrameError('range', `${code} conflicts with another state of ${field}`);
+  }
+}
+
 function setBit(raw: RawRecord, field: string, bit: number): void {
   const value = fieldValue(raw, field);
   if (!testBit(value, bit)) raw[field] = value + 2 ** bit;
@@ -295,11 +311,8 @@ export function alarmsToRaw(
     for (const code of codes) {
       const rule = layout.rules.find((r) => r.group === group && r.code === code);
       if (!rule) throw new FrameError('range', `${group} code ${code} cannot be expressed in this dialect`);
-      if ('equals' in rule) {
-        const values = nums(raw, rule.field);
-        if (values.length) raw[rule.field] = [rule.equals, ...values.slice(1)];
-        else raw[rule.field] = rule.equals;
-      } else setBit(raw, rule.field, 'anyBit' in rule ? 0 : rule.bit);
+      if ('equals' in rule) setValue(raw, rule.field, rule.equals, code);
+      else setBit(raw, rule.field, 'anyBit' in rule ? 0 : rule.bit);
     }
   }
   if (pack.chargeMos === true && layout.chargeMos) setBit(raw, layout.chargeMos.field, layout.chargeMos.bit);

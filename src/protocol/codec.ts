@@ -20,6 +20,9 @@ export interface CodecContext {
 export interface InfoCodec {
   decode(info: Uint8Array, ctx: CodecContext): Fields;
   encode(value: Fields, ctx: CodecContext): Uint8Array;
+  /** The field table of table-driven codecs (parameter editors and tests read it). */
+  readonly fields?: readonly FieldDef[];
+  readonly direction?: 'read' | 'write';
 }
 
 /** A codec over a step layout; leftover bytes are an error unless the layout keeps a `rest`. */
@@ -80,7 +83,7 @@ export function fieldsCodec(defs: readonly FieldDef[], direction: 'read' | 'writ
   }
   const steps: Step[] = optional.length ? [...plain, { optional }] : plain;
   const visible = defs.filter((d) => !d.hidden);
-  return layoutCodec(
+  const codec = layoutCodec(
     steps,
     (raw) => {
       const out: Fields = {};
@@ -109,6 +112,7 @@ export function fieldsCodec(defs: readonly FieldDef[], direction: 'read' | 'writ
       return raw;
     },
   );
+  return { ...codec, fields: defs, direction };
 }
 
 export function rejectUnknown(value: Fields, known: readonly string[]): void {
