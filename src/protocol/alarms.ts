@@ -2,7 +2,7 @@ import { ByteWriter } from './bytes';
 import { readBlocks, writeBlocks } from './blocks';
 import type { Dialect } from './dialect';
 import { FrameError } from './errors';
-import { readLayout, writeLayout, type RawRecord, type Step } from './layout';
+import { compileLayout, readLayout, writeLayout, type Layout, type RawRecord, type Step } from './layout';
 
 export type AlarmGroup = 'alarms' | 'protections' | 'faults';
 
@@ -36,7 +36,7 @@ interface BitRef {
 }
 
 interface AlarmLayout {
-  readonly block: readonly Step[];
+  readonly block: Layout;
   readonly rules: readonly FlagRule[];
   readonly chargeMos?: BitRef;
   readonly dischargeMos?: BitRef;
@@ -80,7 +80,7 @@ const SEPLOS_EVENT_RULES: readonly FlagRule[] = [
 
 const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
   pace: {
-    block: [
+    block: compileLayout([
       ...COUNTS_AND_VALUES,
       { name: 'chargeCurrentAlarm', type: 'u8' },
       { name: 'voltageAlarm', type: 'u8' },
@@ -101,14 +101,14 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
         ],
       },
       { rest: 'unknownTail' },
-    ],
+    ]),
     rules: PACE_STATUS_RULES,
     chargeMos: PACE_CHARGE_MOS,
     dischargeMos: PACE_DISCHARGE_MOS,
     balance: [{ field: 'balance1', bits: 8 }, { field: 'balance2', bits: 8 }],
   },
   pylontech: {
-    block: [
+    block: compileLayout([
       ...COUNTS_AND_VALUES,
       { name: 'chargeCurrentAlarm', type: 'u8' },
       { name: 'voltageAlarm', type: 'u8' },
@@ -119,7 +119,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { name: 'status4', type: 'u8' },
       { name: 'status5', type: 'u8' },
       { rest: 'unknownTail' },
-    ],
+    ]),
     rules: [
       { field: 'cellAlarms', equals: 0x01, group: 'alarms', code: 'UV' },
       { field: 'cellAlarms', equals: 0x02, group: 'alarms', code: 'OV' },
@@ -137,7 +137,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
     balance: [],
   },
   seplos: {
-    block: [
+    block: compileLayout([
       ...COUNTS_AND_VALUES,
       { name: 'currentAlarm', type: 'u8' },
       { name: 'voltageAlarm', type: 'u8' },
@@ -156,7 +156,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { name: 'disconnection2', type: 'u8' },
       { optional: [{ name: 'event7', type: 'u8' }, { name: 'event8', type: 'u8' }] },
       { rest: 'reserved' },
-    ],
+    ]),
     rules: [
       ...SEPLOS_EVENT_RULES,
       ...bits('event4', 'alarms', ['EOT', null, 'EUT', null, 'MOSOT', null, null, null]),
@@ -172,7 +172,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
     constants: { ud: 0x14, event7: 0, event8: 0, reserved: new Uint8Array(6) },
   },
   eg4: {
-    block: [
+    block: compileLayout([
       { name: 'cellCount', type: 'u8' },
       { name: 'cellAlarms', type: 'u8', countFrom: 'cellCount' },
       { name: 'tempCount', type: 'u8' },
@@ -189,7 +189,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { name: 'system', type: 'u8' },
       { name: 'balance', type: 'u32' },
       { rest: 'reserved' },
-    ],
+    ]),
     rules: [
       { field: 'balanceEvent', bit: 5, group: 'faults', code: 'CHGMOS' },
       { field: 'balanceEvent', bit: 6, group: 'faults', code: 'DSGMOS' },
@@ -298,10 +298,10 @@ export function alarmsToRaw(
   options: AlarmsEncodeOptions = {},
 ): RawRecord {
   const raw: RawRecord = {};
-  zeroFields(layout.block, raw);
+  zeroFields(layout.block.steps, raw);
   const cellCount = options.cellCount ?? 16;
   // EG4 announces two temperatures fewer than it sends.
-  const extra = layout.block.some((s) => 'extra' in s) ? 2 : 0;
+  const extra = layout.block.steps.some((s) => 'extra' in s) ? 2 : 0;
   const announcedTemps = options.tempCount ?? (extra ? 4 : 6);
   raw.cellAlarms = new Array<number>(cellCount).fill(0);
   raw.tempAlarms = new Array<number>(announcedTemps + extra).fill(0);

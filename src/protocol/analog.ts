@@ -2,7 +2,7 @@ import { ByteReader, ByteWriter } from './bytes';
 import { readBlocks, writeBlocks, type BlockSplit } from './blocks';
 import type { Dialect } from './dialect';
 import { FrameError } from './errors';
-import { num, nums, readLayout, writeLayout, type RawRecord, type Step } from './layout';
+import { compileLayout, num, nums, readLayout, writeLayout, type Layout, type RawRecord, type Step } from './layout';
 import { Q, fromSi, roundTo, toSi, type Quantity } from './units';
 
 /** One pack's 0x42 values in SI units; `current` is positive while charging. */
@@ -40,7 +40,7 @@ interface AnalogUnits {
 interface AnalogLayout {
   readonly dialect: Dialect;
   readonly split: BlockSplit;
-  readonly block: readonly Step[];
+  readonly block: Layout;
   readonly units: AnalogUnits;
   /** UD / custom-number byte the encoder writes. */
   readonly ud: number;
@@ -97,7 +97,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
     split: 'equal',
     ud: 0x02,
     units: PACE_UNITS,
-    block: [
+    block: compileLayout([
       ...CORE,
       { name: 'remaining', type: 'u16' },
       { name: 'ud', type: 'u8' },
@@ -106,7 +106,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
       // Tail length differs by firmware (2, 3, 12, 16, 24 bytes): read in spec order as far as present.
       { optional: PACE_TAIL },
       { rest: 'unknownTail' },
-    ],
+    ]),
     complete: (raw, options) => {
       const tail: RawRecord = {
         design: raw.design ?? 0,
@@ -131,7 +131,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
     split: 'walk',
     ud: 0x02,
     units: PYLONTECH_UNITS,
-    block: [
+    block: compileLayout([
       ...CORE,
       { name: 'remaining', type: 'u16' },
       { name: 'ud', type: 'u8' },
@@ -139,7 +139,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
       { name: 'cycles', type: 'u16' },
       // Modules over 65 Ah put 0xFFFF above and the real mAh here (PITFALLS.md P-11).
       { when: 'ud', atLeast: 4, steps: [{ name: 'remainingWide', type: 'u24' }, { name: 'fullWide', type: 'u24' }] },
-    ],
+    ]),
     unitsFor: pylontechUnits,
   },
   seplos: {
@@ -147,7 +147,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
     split: 'equal',
     ud: 0x0a,
     units: { cell: Q.mV, voltage: Q.tenMv, current: Q.tenMa, capacity: Q.tenMah, temperature: Q.deciKelvin, soc: Q.permille, soh: Q.permille },
-    block: [
+    block: compileLayout([
       ...CORE,
       { name: 'remaining', type: 'u16' },
       { name: 'ud', type: 'u8' },
@@ -158,7 +158,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
       { name: 'soh', type: 'u16' },
       { name: 'portVoltage', type: 'u16' },
       { rest: 'reserved' },
-    ],
+    ]),
     complete: (raw) => {
       raw.design ??= 0;
       raw.portVoltage = raw.voltage;
@@ -170,7 +170,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
     split: 'equal',
     ud: 0x0f,
     units: { cell: Q.mV, voltage: Q.tenMv, current: Q.tenMa, capacity: Q.tenMah, temperature: Q.deciKelvin, soc: Q.percent, soh: Q.percent },
-    block: [
+    block: compileLayout([
       { name: 'cellCount', type: 'u8' },
       { name: 'cells', type: 'u16', countFrom: 'cellCount' },
       // EG4 announces 4 temperatures and sends 6 (cells, environment, MOSFET): PITFALLS.md P-13.
@@ -195,7 +195,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
         ],
       },
       { rest: 'unknownTail' },
-    ],
+    ]),
     complete: (raw) => {
       const cells = nums(raw, 'cells');
       const temps = nums(raw, 'temps');
@@ -238,11 +238,23 @@ export function decodeAnalog(info: Uint8Array, dialect: Dialect, broadcast: bool
 
 function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits): PackAnalog {
   const cells = nums(raw, 'cells');
+  const temps = nums(raw, 'temps');
+  const cellVoltages = new Array<number>(cells.length);
+  let allZero = num(raw, 'voltage') === 0;
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i] as number;
+    if (c !== 0) allZero = false;
+    cellVoltages[i] = toSi(units.cell, c);
+  }
+  const temperatures = new Array<number | null>(temps.length);
+  for (let i = 0; i < temps.length; i++) {
+    const t = temps[i] as number;
+    temperatures[i] = t === ABSENT_TEMPERATURE ? null : toSi(units.temperature, t);
+  }
   const wide = raw.remainingWide !== undefined && raw.fullWide !== undefined;
   const remainingAh = wide ? toSi(Q.mAh, num(raw, 'remainingWide')) : toSi(units.capacity, num(raw, 'remaining'));
   const fullAh = wide ? toSi(Q.mAh, num(raw, 'fullWide')) : toSi(units.capacity, num(raw, 'full'));
   const designAh = typeof raw.design === 'number' ? toSi(units.capacity, raw.design) : null;
-  const voltage = toSi(units.voltage, num(raw, 'voltage'));
   const soc = typeof raw.soc === 'number' && units.soc
     ? toSi(units.soc, raw.soc)
     : fullAh > 0 ? roundTo((remainingAh / fullAh) * 100, 1) : null;
@@ -251,17 +263,17 @@ function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits): PackAnalog
     : designAh !== null && designAh > 0 ? Math.min(100, roundTo((fullAh / designAh) * 100, 1)) : null;
   return {
     pack,
-    cellVoltages: cells.map((c) => toSi(units.cell, c)),
-    temperatures: nums(raw, 'temps').map((t) => (t === ABSENT_TEMPERATURE ? null : toSi(units.temperature, t))),
+    cellVoltages,
+    temperatures,
     current: toSi(units.current, num(raw, 'current')),
-    voltage,
+    voltage: toSi(units.voltage, num(raw, 'voltage')),
     remainingAh,
     fullAh,
     designAh,
     cycles: num(raw, 'cycles'),
     soc,
     soh,
-    online: !(num(raw, 'voltage') === 0 && cells.every((c) => c === 0)),
+    online: !allZero,
   };
 }
 
@@ -326,12 +338,14 @@ function zeroOfflineSlot(raw: RawRecord, units: AnalogUnits): void {
   }
 }
 
+const UD_PROBE = compileLayout([...CORE, { name: 'remaining', type: 'u16' }, { name: 'ud', type: 'u8' }]);
+
 /** Cheap check used by dialect auto-detection: the custom-number byte of a single-pack 0x42 block. */
 export function analogUdByte(info: Uint8Array): number | undefined {
   try {
-    const reader = new ByteReader(info.subarray(2));
-    readLayout(reader, [...CORE, { name: 'remaining', type: 'u16' }, { name: 'ud', type: 'u8' }]);
-    return info[2 + reader.offset - 1];
+    const reader = new ByteReader(info, 2);
+    readLayout(reader, UD_PROBE);
+    return info[reader.offset - 1];
   } catch {
     return undefined;
   }

@@ -17,32 +17,31 @@ export function readBlocks<T>(
   info: Uint8Array,
   broadcast: boolean,
   split: BlockSplit,
-  readBlock: (reader: ByteReader, bytes: Uint8Array) => T,
+  readBlock: (reader: ByteReader) => T,
 ): PackBlock<T>[] {
   if (info.length < 2) throw new FrameError('length', `INFO of ${info.length} byte(s) has no pack data`);
   const second = info[1] ?? 0;
-  const body = info.subarray(2);
-  if (!broadcast) return [{ pack: second, value: readBlock(new ByteReader(body), body) }];
+  if (!broadcast) return [{ pack: second, value: readBlock(new ByteReader(info, 2)) }];
+  const bodyLength = info.length - 2;
 
   const count = second;
   if (count === 0) {
-    if (body.length > 0) throw new FrameError('length', `reply announces 0 packs but carries ${body.length} bytes`);
+    if (bodyLength > 0) throw new FrameError('length', `reply announces 0 packs but carries ${bodyLength} bytes`);
     return [];
   }
   const out: PackBlock<T>[] = [];
   if (split === 'equal') {
-    if (body.length % count !== 0) {
-      throw new FrameError('length', `${body.length} bytes of pack data do not divide into ${count} equal blocks`);
+    if (bodyLength % count !== 0) {
+      throw new FrameError('length', `${bodyLength} bytes of pack data do not divide into ${count} equal blocks`);
     }
-    const size = body.length / count;
+    const size = bodyLength / count;
     for (let i = 0; i < count; i++) {
-      const bytes = body.subarray(i * size, (i + 1) * size);
-      out.push({ pack: i + 1, value: readBlock(new ByteReader(bytes), bytes) });
+      out.push({ pack: i + 1, value: readBlock(new ByteReader(info, 2 + i * size, 2 + (i + 1) * size)) });
     }
     return out;
   }
-  const reader = new ByteReader(body);
-  for (let i = 0; i < count; i++) out.push({ pack: i + 1, value: readBlock(reader, body) });
+  const reader = new ByteReader(info, 2);
+  for (let i = 0; i < count; i++) out.push({ pack: i + 1, value: readBlock(reader) });
   if (reader.remaining > 0) {
     throw new FrameError('length', `${reader.remaining} byte(s) left over after ${count} pack blocks`);
   }

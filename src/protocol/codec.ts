@@ -1,7 +1,7 @@
 import { ByteReader, ByteWriter, type IntType } from './bytes';
 import type { Dialect } from './dialect';
 import { FrameError } from './errors';
-import { readLayout, writeLayout, type RawRecord, type Step } from './layout';
+import { compileLayout, readLayout, writeLayout, type RawRecord, type Step } from './layout';
 import { fromSi, toSi, type Quantity } from './units';
 
 /** Decoded request parameters or response data: plain JSON-able objects. */
@@ -31,10 +31,11 @@ export function layoutCodec(
   toFields: (raw: RawRecord, ctx: CodecContext) => Fields,
   toRaw: (value: Fields, ctx: CodecContext) => RawRecord,
 ): InfoCodec {
+  const compiled = compileLayout(steps);
   return {
     decode(info, ctx) {
       const reader = new ByteReader(info);
-      const raw = readLayout(reader, steps);
+      const raw = readLayout(reader, compiled);
       if (reader.remaining > 0) {
         throw new FrameError('layout', `${reader.remaining} unexpected byte(s) after the known fields`);
       }
@@ -42,7 +43,7 @@ export function layoutCodec(
     },
     encode(value, ctx) {
       const writer = new ByteWriter();
-      writeLayout(writer, steps, toRaw(value, ctx));
+      writeLayout(writer, compiled, toRaw(value, ctx));
       return writer.toBytes();
     },
   };

@@ -61,13 +61,13 @@ function packList(value: Fields, arrays: readonly string[]): { packs: never[] } 
 }
 
 const ANALOG: InfoCodec = {
-  decode: (info, ctx) => ({ ...decodeAnalog(info, ctx.dialect, isBroadcast(ctx)) }),
+  decode: (info, ctx) => decodeAnalog(info, ctx.dialect, isBroadcast(ctx)) as unknown as Fields,
   encode: (value, ctx) =>
     encodeAnalog(packList(value, ['cellVoltages', 'temperatures']), ctx.dialect, isBroadcast(ctx), ctx.options ?? {}),
 };
 
 const ALARMS: InfoCodec = {
-  decode: (info, ctx) => ({ ...decodeAlarms(info, ctx.dialect, isBroadcast(ctx)) }),
+  decode: (info, ctx) => decodeAlarms(info, ctx.dialect, isBroadcast(ctx)) as unknown as Fields,
   encode: (value, ctx) =>
     encodeAlarms(packList(value, ['balancingCells', 'alarms', 'protections', 'faults']), ctx.dialect, isBroadcast(ctx), ctx.options ?? {}),
 };
@@ -306,10 +306,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('version', 0x96, PYLONTECH, PACK_REQUEST, PYLONTECH_VERSION, 'firmware versions', true),
 ];
 
+const byDialect = new Map<Dialect, Map<string | number, CommandSpec>>(DIALECTS.map((d) => [d, new Map()]));
+for (const spec of COMMANDS) {
+  for (const dialect of spec.dialects) {
+    byDialect.get(dialect)?.set(spec.cid2, spec).set(spec.name, spec);
+  }
+}
+
 export function findCommand(dialect: Dialect, nameOrCid2: string | number): CommandSpec | undefined {
-  return COMMANDS.find(
-    (c) => c.dialects.includes(dialect) && (typeof nameOrCid2 === 'number' ? c.cid2 === nameOrCid2 : c.name === nameOrCid2),
-  );
+  return byDialect.get(dialect)?.get(nameOrCid2);
 }
 
 export function commandNames(dialect: Dialect): string[] {

@@ -1,4 +1,4 @@
-import { bytesToHex, hexToBytes } from './bytes';
+import { HEX_VALUE, bytesToHex, hexToBytes } from './bytes';
 import { FrameError, hex2 } from './errors';
 
 /**
@@ -52,39 +52,56 @@ export function encodeFrame(frame: Frame): string {
 
 /**
  * Parse one frame (with or without its CR). The checksum is checked first, so a frame cut short
- * in transit reports `checksum` rather than a confusing length mismatch.
+ * in transit reports `checksum` rather than a confusing length mismatch. One pass validates the
+ * digits and sums the checksum: this runs for every frame on the bus.
  */
 export function parseFrame(text: string): Frame {
-  const raw = text.endsWith(EOI) ? text.slice(0, -1) : text;
-  if (!raw.startsWith(SOI)) throw new FrameError('format', 'frame does not start with "~"');
-  const body = raw.slice(1);
-  if (body.length < 16) throw new FrameError('format', `frame of ${raw.length} characters is shorter than a header and checksum`);
-  if (body.length > MAX_FRAME_CHARS - 1) throw new FrameError('length', `frame of ${raw.length} characters is longer than any valid frame`);
-  if (!/^[0-9A-Fa-f]+$/.test(body)) throw new FrameError('format', 'frame contains characters that are not hex digits');
-
-  const checked = body.slice(0, -4);
-  const sent = parseInt(body.slice(-4), 16);
-  const computed = frameChecksum(checked);
+  const end = text.endsWith(EOI) ? text.length - 1 : text.length;
+  if (text.charCodeAt(0) !== 0x7e) throw new FrameError('format', 'frame does not start with "~"');
+  const chars = end - 1;
+  if (chars < 16) throw new FrameError('format', `frame of ${end} characters is shorter than a header and checksum`);
+  if (chars > MAX_FRAME_CHARS - 1) throw new FrameError('length', `frame of ${end} characters is longer than any valid frame`);
+  let sum = 0;
+  const checksumAt = end - 4;
+  for (let i = 1; i < checksumAt; i++) {
+    const c = text.charCodeAt(i);
+    sum += c;
+    if ((HEX_VALUE[c] as number) < 0) throw notHex();
+  }
+  for (let i = checksumAt; i < end; i++) if ((HEX_VALUE[text.charCodeAt(i)] as number) < 0) throw notHex();
+  const sent = hexValue(text, checksumAt, 4);
+  const computed = (0x10000 - (sum & 0xffff)) & 0xffff;
   if (sent !== computed) {
     throw new FrameError('checksum', `checksum ${hex4(sent)} does not match the computed ${hex4(computed)}`);
   }
-  if (body.length % 2 !== 0) throw new FrameError('format', 'frame has an odd number of hex digits');
-  const length = parseInt(body.slice(8, 12), 16);
+  if (chars % 2 !== 0) throw new FrameError('format', 'frame has an odd number of hex digits');
+  const length = hexValue(text, 9, 4);
   const lenid = length & 0xfff;
-  if (lengthField(lenid & 0xffe) !== length || lenid % 2 !== 0) {
+  if (lenid % 2 !== 0 || lengthField(lenid) !== length) {
     throw new FrameError('lchksum', `length field ${hex4(length)} fails its own checksum`);
   }
-  const infoHex = checked.slice(12);
-  if (infoHex.length !== lenid) {
-    throw new FrameError('length', `length field announces ${lenid} INFO characters but ${infoHex.length} arrived`);
+  const infoChars = checksumAt - 13;
+  if (infoChars !== lenid) {
+    throw new FrameError('length', `length field announces ${lenid} INFO characters but ${infoChars} arrived`);
   }
   return {
-    version: parseInt(body.slice(0, 2), 16),
-    address: parseInt(body.slice(2, 4), 16),
-    cid1: parseInt(body.slice(4, 6), 16),
-    cid2: parseInt(body.slice(6, 8), 16),
-    info: hexToBytes(infoHex),
+    version: hexValue(text, 1, 2),
+    address: hexValue(text, 3, 2),
+    cid1: hexValue(text, 5, 2),
+    cid2: hexValue(text, 7, 2),
+    info: hexToBytes(text, 13, checksumAt),
   };
+}
+
+function notHex(): FrameError {
+  return new FrameError('format', 'frame contains characters that are not hex digits');
+}
+
+/** Digits already validated by the caller. */
+function hexValue(text: string, start: number, digits: number): number {
+  let value = 0;
+  for (let i = start; i < start + digits; i++) value = value * 16 + (HEX_VALUE[text.charCodeAt(i)] ?? 0);
+  return value;
 }
 
 function hex4(value: number): string {

@@ -2,7 +2,7 @@ import { PACE_CHARGE_MOS, PACE_DISCHARGE_MOS, PACE_STATUS_RULES, alarmsToRaw, ra
 import { intField, layoutCodec, textField, type Fields, type InfoCodec } from './codec';
 import { formatClock, parseClock } from './clock';
 import { FrameError } from './errors';
-import { num, nums, type RawRecord, type Step } from './layout';
+import { compileLayout, num, nums, type RawRecord, type Step } from './layout';
 import { Q, fromSi, toSi } from './units';
 
 const CLOCK_STEPS: readonly Step[] = [
@@ -32,6 +32,7 @@ const RECORD_STEPS: readonly Step[] = [
   { optional: [{ name: 'fault8', type: 'u8' }, { name: 'fault10', type: 'u8' }, { name: 'statusRecord', type: 'u16' }] },
 ];
 
+const RECORD_LAYOUT = compileLayout(RECORD_STEPS);
 const STATUS = { rules: PACE_STATUS_RULES, chargeMos: PACE_CHARGE_MOS, dischargeMos: PACE_DISCHARGE_MOS, balance: [] };
 
 const record = layoutCodec(
@@ -73,7 +74,7 @@ const record = layoutCodec(
         alarms: list('alarms'), protections: list('protections'), faults: list('faults'),
         chargeMos: value.chargeMos === true, dischargeMos: value.dischargeMos === true,
       },
-      { ...STATUS, block: RECORD_STEPS },
+      { ...STATUS, block: RECORD_LAYOUT },
     );
     const raw: RawRecord = {
       ...status,

@@ -21,37 +21,75 @@ export type Step =
 export type RawValue = number | readonly number[] | string | Uint8Array;
 export type RawRecord = Record<string, RawValue | undefined>;
 
-export function readLayout(reader: ByteReader, steps: readonly Step[], into: RawRecord = {}): RawRecord {
-  for (const step of steps) readStep(reader, step, into);
+type Reader = (reader: ByteReader, into: RawRecord) => void;
+
+/** A step list compiled into closures: layouts are read for every frame on the bus. */
+export interface Layout {
+  readonly steps: readonly Step[];
+  readonly read: Reader;
+}
+
+export function compileLayout(steps: readonly Step[]): Layout {
+  return { steps, read: compileSteps(steps) };
+}
+
+export function readLayout(reader: ByteReader, compiled: Layout, into: RawRecord = {}): RawRecord {
+  compiled.read(reader, into);
   return into;
 }
 
-function readStep(reader: ByteReader, step: Step, into: RawRecord): void {
-  if ('optional' in step) {
-    for (const inner of step.optional) {
-      if (reader.remaining < stepWidth(inner)) break;
-      readStep(reader, inner, into);
-    }
-  } else if ('when' in step) {
-    if (num(into, step.when) >= step.atLeast) readLayout(reader, step.steps, into);
-  } else if ('rest' in step) {
-    into[step.rest] = reader.take(reader.remaining);
-  } else if ('ascii' in step) {
-    into[step.name] = String.fromCharCode(...reader.take(step.ascii));
-  } else if ('countFrom' in step) {
-    const count = num(into, step.countFrom) + (step.extra ?? 0);
-    if (count * intWidth(step.type) > reader.remaining) {
-      throw new FrameError('layout', `${step.countFrom} = ${count - (step.extra ?? 0)} needs more bytes than the block has`);
-    }
-    const values: number[] = [];
-    for (let i = 0; i < count; i++) values.push(reader.int(step.type));
-    into[step.name] = values;
-  } else {
-    into[step.name] = reader.int(step.type);
-  }
+function compileSteps(steps: readonly Step[]): Reader {
+  const readers = steps.map(compileStep);
+  return (reader, into) => {
+    for (const read of readers) read(reader, into);
+  };
 }
 
-export function writeLayout(writer: ByteWriter, steps: readonly Step[], record: RawRecord): void {
+function compileStep(step: Step): Reader {
+  if ('optional' in step) {
+    const inner = step.optional.map((s) => ({ width: stepWidth(s), read: compileStep(s) }));
+    return (reader, into) => {
+      for (const { width, read } of inner) {
+        if (reader.remaining < width) break;
+        read(reader, into);
+      }
+    };
+  }
+  if ('when' in step) {
+    const inner = compileSteps(step.steps);
+    return (reader, into) => {
+      if (num(into, step.when) >= step.atLeast) inner(reader, into);
+    };
+  }
+  if ('rest' in step) {
+    return (reader, into) => {
+      if (reader.remaining > 0) into[step.rest] = reader.take(reader.remaining);
+    };
+  }
+  if ('ascii' in step) return (reader, into) => { into[step.name] = String.fromCharCode(...reader.take(step.ascii)); };
+  const { name, type } = step;
+  if ('countFrom' in step) {
+    const width = intWidth(type);
+    const extra = step.extra ?? 0;
+    return (reader, into) => {
+      const count = num(into, step.countFrom) + extra;
+      if (count * width > reader.remaining) {
+        throw new FrameError('layout', `${step.countFrom} = ${count - extra} needs more bytes than the block has`);
+      }
+      if (type === 'u16' || type === 's16') {
+        into[name] = reader.u16Array(count, type === 's16');
+        return;
+      }
+      const values = new Array<number>(count);
+      for (let i = 0; i < count; i++) values[i] = reader.int(type);
+      into[name] = values;
+    };
+  }
+  return (reader, into) => { into[name] = reader.int(type); };
+}
+
+export function writeLayout(writer: ByteWriter, compiled: Layout, record: RawRecord): void {
+  const steps = compiled.steps;
   const values: RawRecord = { ...record };
   deriveCounts(steps, values);
   for (const step of steps) writeStep(writer, step, values);

@@ -40,7 +40,15 @@ function errorName(kind: FrameErrorKind): DecodeErrorName {
 
 /** Frame text without its CR (and without a LF some gateways append). */
 function frameText(text: string): string {
-  return text.replace(/\r?\n?$/, '');
+  let end = text.length;
+  if (text.charCodeAt(end - 1) === 0x0a) end--;
+  if (text.charCodeAt(end - 1) === 0x0d) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
+/** Our own request read back; replies are almost never the same length, so that is checked first. */
+function isEcho(request: string, reply: string): boolean {
+  return request.length === reply.length && (request === reply || request.toUpperCase() === reply.toUpperCase());
 }
 
 /** Header bytes of a damaged frame, when at least they are readable. */
@@ -69,13 +77,13 @@ export function decodeResponse(response: string, options: DecodeOptions = {}): D
   let request: Frame | undefined;
   if (options.request !== undefined) {
     try {
-      request = parseFrame(options.request);
+      request = parseRequest(options.request);
     } catch (err) {
       return failure(err, 'request: ');
     }
   }
   const text = frameText(response);
-  if (request && options.request !== undefined && frameText(options.request).toUpperCase() === text.toUpperCase()) {
+  if (request && options.request !== undefined && isEcho(frameText(options.request), text)) {
     const header = readableHeader(text);
     return {
       ok: false, error: 'echo', message: 'the reply is our own request (RS485 echo or loopback)',
@@ -122,6 +130,21 @@ export function decodeResponse(response: string, options: DecodeOptions = {}): D
   } catch (err) {
     return { ...failure(err, '', false), ...header, dialect, command, data: {} };
   }
+}
+
+/**
+ * A poller sends the same few requests over and over; their parsed frames are kept (frames are
+ * never mutated after parsing) so a reply costs one parse, not two.
+ */
+const requestCache = new Map<string, Frame>();
+
+function parseRequest(text: string): Frame {
+  const cached = requestCache.get(text);
+  if (cached) return cached;
+  const frame = parseFrame(text);
+  if (requestCache.size >= 256) requestCache.clear();
+  requestCache.set(text, frame);
+  return frame;
 }
 
 function failure(err: unknown, prefix = '', withData = true): DecodeResult {

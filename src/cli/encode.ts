@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { ALL_PACKS, COMMANDS, commandNames, encodeRequest, findCommand, isDialect, type Dialect, type Fields } from '../protocol';
+import { CliError, parseByte, type CliIo } from './io';
+
+export const ENCODE_USAGE =
+  'usage: lfp-bms encode <command> [--dialect pace|pylontech|seplos|eg4] [--pack N|all] [--address N] ' +
+  '[--index N] [--code N] [--on|--off] [--time YYYY-MM-DDTHH:MM:SS|now] [--json \'{…}\'] [--version N]; ' +
+  'lfp-bms encode --list [--dialect …]';
+
+/** Prints one request frame (without CR), or the command list. */
+export function encodeCommand(args: readonly string[], io: CliIo): number {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      dialect: { type: 'string', short: 'd', default: 'pace' },
+      pack: { type: 'string', short: 'p' },
+      address: { type: 'string', short: 'a' },
+      index: { type: 'string' },
+      code: { type: 'string' },
+      on: { type: 'boolean' },
+      off: { type: 'boolean' },
+      time: { type: 'string' },
+      json: { type: 'string' },
+      version: { type: 'string' },
+      list: { type: 'boolean' },
+    },
+    allowPositionals: true,
+  });
+  const dialect = values.dialect;
+  if (!isDialect(dialect)) throw new CliError(`unknown dialect "${dialect}" (pace, pylontech, seplos, eg4)`);
+  if (values.list) {
+    for (const spec of COMMANDS.filter((c) => c.dialects.includes(dialect))) {
+      io.out(`${spec.name.padEnd(30)} 0x${spec.cid2.toString(16).toUpperCase()}  ${spec.summary}`);
+    }
+    return 0;
+  }
+  const [name, ...extra] = positionals;
+  if (name === undefined || extra.length) throw new CliError(name === undefined ? 'the command is missing' : 'give exactly one command');
+  const spec = findCommand(dialect, name);
+  if (!spec) throw new CliError(`"${name}" is not a ${dialect} command; one of: ${commandNames(dialect).join(', ')}`);
+
+  const params: Fields = values.json !== undefined ? parseJson(values.json) : {};
+  if (values.pack !== undefined) params.pack = values.pack === 'all' ? ALL_PACKS : parseByte(values.pack, '--pack');
+  if (spec.packAddressed && params.pack === undefined) throw new CliError(`${name} needs --pack N or --pack all`);
+  if (values.index !== undefined) params.index = parseByte(values.index, '--index', 0xffff);
+  if (values.code !== undefined) params.code = parseByte(values.code, '--code');
+  if (values.on && values.off) throw new CliError('give --on or --off, not both');
+  if (values.on || values.off) params.on = values.on === true;
+  if (values.time !== undefined) params.time = values.time === 'now' ? localTime(new Date()) : values.time;
+
+  io.out(encodeRequest(name, params, {
+    dialect: dialect satisfies Dialect,
+    ...(values.address !== undefined ? { address: parseByte(values.address, '--address') } : {}),
+    ...(values.version !== undefined ? { version: parseByte(values.version, '--version') } : {}),
+  }));
+  return 0;
+}
+
+function parseJson(text: string): Fields {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CliError('--json is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError('--json must be a JSON object');
+  return value as Fields;
+}
+
+/** BMS clocks keep local time (PROTOCOL.md §6.5). */
+export function localTime(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}

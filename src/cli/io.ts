@@ -1,0 +1,22 @@
+/** Where CLI commands write; tests pass collectors, the bin passes the process streams. */
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+export const processIo: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** A usage or input problem: one line on stderr, exit status 2. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+}
+
+/** `12`, `0x0C` or `0C` with --hex style prefixes; anything else is a usage error. */
+export function parseByte(text: string, what: string, max = 0xff): number {
+  const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text.slice(2), 16) : /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new CliError(`${what} must be a number from 0 to ${max} (decimal or 0x hex), not "${text}"`);
+  return value;
+}
