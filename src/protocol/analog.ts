@@ -3,7 +3,7 @@ import { readBlocks, writeBlocks, type BlockSplit } from './blocks';
 import type { Dialect } from './dialect';
 import { FrameError } from './errors';
 import { compileLayout, num, nums, readLayout, writeLayout, type Layout, type RawRecord, type Step } from './layout';
-import { Q, fromSi, roundTo, toSi, type Quantity } from './units';
+import { Q, fromSi, toSi, type Quantity } from './units';
 
 /** One pack's 0x42 values in SI units; `current` is positive while charging. */
 export interface PackAnalog {
@@ -252,15 +252,16 @@ function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits): PackAnalog
     temperatures[i] = t === ABSENT_TEMPERATURE ? null : toSi(units.temperature, t);
   }
   const wide = raw.remainingWide !== undefined && raw.fullWide !== undefined;
-  const remainingAh = wide ? toSi(Q.mAh, num(raw, 'remainingWide')) : toSi(units.capacity, num(raw, 'remaining'));
-  const fullAh = wide ? toSi(Q.mAh, num(raw, 'fullWide')) : toSi(units.capacity, num(raw, 'full'));
-  const designAh = typeof raw.design === 'number' ? toSi(units.capacity, raw.design) : null;
-  const soc = typeof raw.soc === 'number' && units.soc
-    ? toSi(units.soc, raw.soc)
-    : fullAh > 0 ? roundTo((remainingAh / fullAh) * 100, 1) : null;
-  const soh = typeof raw.soh === 'number' && units.soh
-    ? toSi(units.soh, raw.soh)
-    : designAh !== null && designAh > 0 ? Math.min(100, roundTo((fullAh / designAh) * 100, 1)) : null;
+  const capacityQ = wide ? Q.mAh : units.capacity;
+  const remaining = num(raw, wide ? 'remainingWide' : 'remaining');
+  const full = num(raw, wide ? 'fullWide' : 'full');
+  const design = typeof raw.design === 'number' ? raw.design : null;
+  const soc = typeof raw.soc === 'number' && units.soc ? toSi(units.soc, raw.soc) : percentOf(remaining, full);
+  const designPercent = design !== null && !wide ? percentOf(full, design) : null;
+  const soh = typeof raw.soh === 'number' && units.soh ? toSi(units.soh, raw.soh) : designPercent === null ? null : Math.min(100, designPercent);
+  const remainingAh = toSi(capacityQ, remaining);
+  const fullAh = toSi(capacityQ, full);
+  const designAh = design === null ? null : toSi(units.capacity, design);
   return {
     pack,
     cellVoltages,
@@ -275,6 +276,14 @@ function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits): PackAnalog
     soh,
     online: !allZero,
   };
+}
+
+/**
+ * a / b in percent at 0.1 resolution, from the raw counts (same unit) so the ratio is exact and
+ * halves round up: 13713050 / 20000 is 68565.25 %, which Ah floats would turn into 68565.2499….
+ */
+function percentOf(a: number, b: number): number | null {
+  return b > 0 ? Math.round((a * 1000) / b) / 10 : null;
 }
 
 export function encodeAnalog(

@@ -43,9 +43,3 @@ export function fromSi(q: Quantity, value: unknown, what: string): number {
   }
   return Math.round((value * q.den) / q.num) + (q.offset ?? 0);
 }
-
-export function roundTo(value: number, decimals: number): number {
-  const f = 10 ** decimals;
-  const rounded = Math.round(value * f) / f;
-  return rounded === 0 ? 0 : rounded;
-}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { supportedCodes, type CommandSpec, type Dialect, type Fields } from '../../src/protocol';
 import type { FieldDef } from '../../src/protocol/codec';
-import { Q, toSi, roundTo } from '../../src/protocol/units';
+import { Q, toSi } from '../../src/protocol/units';
 
 /**
  * Generators of values on the grid a field can carry, so encode → decode must give them back exactly.
@@ -62,7 +62,8 @@ function analogPack(dialect: Dialect, shape: AnalogShape, tail: number): fc.Arbi
     const cellVoltages = r.cells.map((c) => c / 1000);
     const sumMv = r.cells.reduce((a, b) => a + b, 0);
     const pack: Record<string, unknown> = { pack: 1, cellVoltages, temperatures: r.temps, cycles: r.cycles, online: true };
-    const ratio = (a: number, b: number): number | null => (b > 0 ? roundTo((a / b) * 100, 1) : null);
+    // SOC / SOH as the decoder documents them: the exact ratio of the raw counts, halves up.
+    const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a * 1000) / b) / 10 : null);
     if (dialect === 'pace') {
       Object.assign(pack, {
         current: toSi(Q.tenMa, r.current), voltage: (sumMv + r.voltageNoise) / 1000,
