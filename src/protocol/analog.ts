@@ -232,8 +232,24 @@ export function decodeAnalog(info: Uint8Array, dialect: Dialect, broadcast: bool
   const layout = LAYOUTS[dialect];
   const packs = readBlocks(info, broadcast, layout.split, (reader) => readLayout(reader, layout.block));
   return {
-    packs: packs.map(({ pack, value }) => rawToPack(pack, value, layout.unitsFor?.(value) ?? layout.units)),
+    packs: packs.map(({ pack, value }) => checkUnits(rawToPack(pack, value, layout.unitsFor?.(value) ?? layout.units), dialect)),
   };
+}
+
+/**
+ * The pack voltage and the sum of the cells agree within a fraction of a percent on every capture;
+ * a wrong dialect or unit makes them differ tenfold. Such numbers must never reach a charger.
+ */
+function checkUnits(pack: PackAnalog, dialect: Dialect): PackAnalog {
+  let cellSum = 0;
+  for (const v of pack.cellVoltages) cellSum += v;
+  if (cellSum > 0 && pack.voltage > 0 && (pack.voltage > 3 * cellSum || 3 * pack.voltage < cellSum)) {
+    throw new FrameError(
+      'dialect',
+      `pack ${pack.pack}: voltage ${pack.voltage} V disagrees with the sum of its cells ${cellSum.toFixed(3)} V: not a ${dialect} reply, or other units`,
+    );
+  }
+  return pack;
 }
 
 function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits): PackAnalog {

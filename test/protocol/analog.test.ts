@@ -47,6 +47,17 @@ describe('protocol: analog layouts', () => {
     assert.equal(decoded!.soc, 50);
   });
 
+  it('refuses a reply whose pack voltage disagrees tenfold with its cells (other units than the dialect says)', () => {
+    // A PACE-layout reply from firmware that sends the pack voltage in 10 mV: 5292 read as 5.292 V.
+    const request = encodeRequest('analog', { pack: 1 }, { dialect: 'pace' });
+    const reply = encodeResponse('analog', { packs: [{ ...PACK, voltage: 5.292 }] }, { dialect: 'pace', address: 1, request: { pack: 1 } });
+    const result = decodeResponse(reply, { request });
+    assert.equal(result.ok, false);
+    assert.equal(result.error, 'dialect');
+    assert.match(result.message ?? '', /^pack 1: voltage 5\.292 V disagrees with the sum of its cells 52\.920 V/);
+    assert.deepEqual(result.data, {});
+  });
+
   it('refuses a broadcast whose pack data does not divide into the announced packs', () => {
     const request = encodeRequest('analog', { pack: 0xff }, { dialect: 'pace' });
     const one = parseFrame(encodeResponse('analog', { packs: [PACK] }, { dialect: 'pace', address: 1, request: { pack: 1 } })).info;
