@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ALL_PACKS, COMMANDS, commandNames, encodeRequest, findCommand, isDialect, type Dialect, type Fields } from '../protocol';
+import { ALL_PACKS, COMMANDS, commandNames, encodeRequest, findCommand, formatLocalTime, isDialect, type Dialect, type Fields } from '../protocol';
 import { CliError, parseByte, type CliIo } from './io';
 
 export const ENCODE_USAGE =
@@ -46,7 +46,7 @@ export function encodeCommand(args: readonly string[], io: CliIo): number {
   if (values.code !== undefined) params.code = parseByte(values.code, '--code');
   if (values.on && values.off) throw new CliError('give --on or --off, not both');
   if (values.on || values.off) params.on = values.on === true;
-  if (values.time !== undefined) params.time = values.time === 'now' ? localTime(new Date()) : values.time;
+  if (values.time !== undefined) params.time = values.time === 'now' ? formatLocalTime(new Date()) : values.time;
 
   io.out(encodeRequest(name, params, {
     dialect: dialect satisfies Dialect,
@@ -65,10 +65,4 @@ function parseJson(text: string): Fields {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError('--json must be a JSON object');
   return value as Fields;
-}
-
-/** BMS clocks keep local time (PROTOCOL.md §6.5). */
-export function localTime(date: Date): string {
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
 }

@@ -2,12 +2,30 @@
 export interface CliIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
+  /** Ends long-running commands (`sim`, `read --watch`); the bin aborts it on SIGINT / SIGTERM. */
+  readonly signal?: AbortSignal;
 }
 
-export const processIo: CliIo = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
+export function processIo(): CliIo {
+  const controller = new AbortController();
+  const stop = (): void => { controller.abort(); };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    signal: controller.signal,
+  };
+}
+
+/** Resolves when the command should stop (never, without a signal). */
+export function untilAborted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => { resolve(); }, { once: true });
+  });
+}
 
 /** A usage or input problem: one line on stderr, exit status 2. */
 export class CliError extends Error {

@@ -17,3 +17,9 @@ export function parseClock(time: string): RawRecord {
   }
   return { year: year - 2000, month, day, hour, minute, second };
 }
+
+/** A `Date` as the BMS clock shows it: local time, no zone. */
+export function formatLocalTime(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}

@@ -13,3 +13,4 @@ export {
   decodeResponse, encodeErrorResponse, encodeResponse, resolveDialect,
   type DecodeErrorName, type DecodeOptions, type DecodeResult, type ResponseOptions,
 } from './response';
+export { formatLocalTime } from './clock';

@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { SimServer, SimulatedBank, type WireFaults } from '../sim';
+import { CliError, parseByte, untilAborted, type CliIo } from './io';
+
+export const SIM_USAGE =
+  'usage: lfp-bms sim [--packs 1..15] [--dialect pace|pylontech] [--tcp host:port] [--pty [path]] [--baud 9600] ' +
+  '[--latency 30] [--current A] [--faults corrupt=0.05,drop=0.1,delay=200,garbage=0.1,echo,offline=3,asleep=2] [--seed N]';
+
+/** Runs a simulated bank until interrupted. */
+export async function simCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      packs: { type: 'string', default: '3' },
+      dialect: { type: 'string', default: 'pace' },
+      tcp: { type: 'string', default: '127.0.0.1:4001' },
+      pty: { type: 'string' },
+      baud: { type: 'string', default: '9600' },
+      latency: { type: 'string', default: '30' },
+      current: { type: 'string', default: '-20' },
+      faults: { type: 'string', default: '' },
+      seed: { type: 'string', default: '1' },
+    },
+    allowPositionals: false,
+  });
+  // `--pty` alone asks for a temporary path; parseArgs needs a value, so accept "auto" too.
+  const ptyArg = args.includes('--pty') && (values.pty === undefined || values.pty === 'auto') ? true : values.pty;
+  const packs = parseByte(values.packs, '--packs', 15);
+  if (packs < 1) throw new CliError('--packs must be 1 to 15');
+  if (values.dialect !== 'pace' && values.dialect !== 'pylontech') throw new CliError('--dialect must be pace or pylontech');
+  const [host, portText] = splitHostPort(values.tcp);
+  const current = Number(values.current);
+  if (!Number.isFinite(current)) throw new CliError('--current must be a number of amperes (+ charging, − discharging)');
+  const { wire, offline, asleep } = parseFaults(values.faults, packs);
+  const bank = new SimulatedBank({ packs, dialect: values.dialect, current, seed: parseByte(values.seed, '--seed', 2 ** 31) });
+  for (const n of offline) bank.setOffline(n, true);
+  for (const n of asleep) bank.setAsleep(n, true);
+  const server = new SimServer({
+    bank, host, port: parseByte(portText, 'TCP port', 65535), baudRate: parseByte(values.baud, '--baud', 4_000_000),
+    latencyMs: parseByte(values.latency, '--latency', 60_000), faults: wire, ...(ptyArg ? { pty: ptyArg } : {}),
+  });
+  const endpoints = await server.start();
+  io.out(`simulated ${values.dialect} bank of ${packs} pack(s), ${server.baudRate} Bd, ${server.latencyMs} ms latency`);
+  io.out(`  tcp: ${endpoints.tcp}`);
+  if (endpoints.pty) io.out(`  pty: ${endpoints.pty}`);
+  io.out('stop with Ctrl-C');
+  await untilAborted(io.signal);
+  await server.stop();
+  io.out(`stopped after ${server.stats.requests} request(s)`);
+  return 0;
+}
+
+function splitHostPort(text: string): [string, string] {
+  const match = /^(.*):(\d+)$/.exec(text);
+  if (!match) throw new CliError(`--tcp must be host:port, not "${text}"`);
+  return [match[1] || '127.0.0.1', match[2] ?? ''];
+}
+
+export function parseFaults(text: string, packs: number): { wire: Partial<WireFaults>; offline: number[]; asleep: number[] } {
+  const wire: Partial<WireFaults> = {};
+  const offline: number[] = [];
+  const asleep: number[] = [];
+  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [name, value = ''] = item.split('=');
+    const rate = (): number => {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n < 0 || n > 1) throw new CliError(`fault ${name ?? ''} needs a rate from 0 to 1`);
+      return n;
+    };
+    const pack = (): number => {
+      const n = parseByte(value, `fault ${name ?? ''}`, 15);
+      if (n < 1 || n > packs) throw new CliError(`fault ${name ?? ''}: no pack ${n}`);
+      return n;
+    };
+    switch (name) {
+      case 'corrupt': wire.corruptRate = rate(); break;
+      case 'drop': wire.dropRate = rate(); break;
+      case 'garbage': wire.garbageRate = rate(); break;
+      case 'delay': wire.delayMs = parseByte(value, 'fault delay', 60_000); break;
+      case 'echo': wire.echo = true; break;
+      case 'offline': offline.push(pack()); break;
+      case 'asleep': asleep.push(pack()); break;
+      default: throw new CliError(`unknown fault "${item}" (corrupt, drop, garbage, delay, echo, offline, asleep)`);
+    }
+  }
+  return { wire, offline, asleep };
+}

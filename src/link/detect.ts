@@ -1,0 +1,187 @@
+import { ALL_PACKS, DIALECT_PROFILES, decodeResponse, encodeRequest, type Dialect, type PackAnalog } from '../protocol';
+import { BmsClient } from './client';
+import { LinkError, isLinkError } from './errors';
+import { BmsLink, type LinkOptions } from './link';
+
+export type BankMode = 'broadcast' | 'relay';
+
+export interface Detection {
+  readonly dialect: Dialect;
+  /** VER and CID1 the packs answer with (they may claim another version than the dialect's). */
+  readonly version: number;
+  readonly cid1: number;
+  readonly baudRate: number;
+  /** Header ADR of the first reply: a pack answering from an unexpected address shows here. */
+  readonly responderAddress: number;
+  /** How the bank can be read: through the master ("all packs") or pack by pack. */
+  readonly mode: BankMode;
+  /** Pack numbers that answered (broadcast: online slots of the master's reply). */
+  readonly packs: readonly number[];
+  /** Slots the master reports but cannot reach. */
+  readonly offlinePacks: readonly number[];
+  readonly firmware?: string;
+  readonly serial?: string;
+}
+
+export interface DetectOptions {
+  /** Probe pack by pack at addresses 1..15 too (slow when packs are absent). */
+  readonly scanAddresses?: boolean;
+  readonly probeTimeoutMs?: number;
+  /** Re-run even if this link has a cached result. */
+  readonly refresh?: boolean;
+}
+
+interface Probe {
+  readonly dialect: Dialect;
+  readonly address: number;
+  readonly pack: number;
+}
+
+/** PROTOCOL.md §4.2: PACE on ADR 01 then 00, then 0x20 at the Pylontech / Seplos addresses, then EG4. */
+const PROBES: readonly Probe[] = [
+  { dialect: 'pace', address: 1, pack: 1 },
+  { dialect: 'pace', address: 0, pack: 1 },
+  { dialect: 'pylontech', address: 2, pack: 2 },
+  { dialect: 'pylontech', address: 1, pack: 1 },
+  { dialect: 'seplos', address: 0, pack: 0 },
+  { dialect: 'eg4', address: 1, pack: 1 },
+];
+
+const cache = new WeakMap<BmsLink, Detection>();
+
+export function cachedDetection(link: BmsLink): Detection | undefined {
+  return cache.get(link);
+}
+
+/** Find out what is on the bus: dialect, version, packs present, firmware. */
+export async function detect(link: BmsLink, options: DetectOptions = {}): Promise<Detection> {
+  const cached = cache.get(link);
+  if (cached && !options.refresh) return cached;
+  const timeoutMs = options.probeTimeoutMs ?? 600;
+  for (const probe of PROBES) {
+    const found = await tryProbe(link, probe, timeoutMs);
+    if (!found) continue;
+    const detection = await explore(link, found, options, timeoutMs);
+    cache.set(link, detection);
+    return detection;
+  }
+  throw new LinkError('timeout', `nothing on ${link.port} at ${link.baudRate} Bd answered a PACE, Pylontech, Seplos or EG4 probe (check wiring, TX/RX, baud and the port's protocol setting)`);
+}
+
+interface Found {
+  readonly dialect: Dialect;
+  readonly version: number;
+  readonly cid1: number;
+  readonly address: number;
+  readonly responderAddress: number;
+}
+
+async function tryProbe(link: BmsLink, probe: Probe, timeoutMs: number): Promise<Found | undefined> {
+  const request = encodeRequest('analog', { pack: probe.pack }, { dialect: probe.dialect, address: probe.address });
+  try {
+    // Any well-formed reply tells us something is there, whatever dialect it claims.
+    const reply = await link.request(request, { priority: 'interactive', timeoutMs, retries: 0, accept: () => true });
+    const result = decodeResponse(reply.text, { request });
+    if (!result.ok || !result.dialect) return undefined;
+    return { dialect: result.dialect, version: reply.frame.version, cid1: reply.frame.cid1, address: probe.address, responderAddress: reply.frame.address };
+  } catch (err) {
+    if (isLinkError(err) && err.kind === 'timeout') return undefined;
+    if (err instanceof Error && err.name === 'FrameError') return undefined;
+    throw err;
+  }
+}
+
+async function explore(link: BmsLink, found: Found, options: DetectOptions, timeoutMs: number): Promise<Detection> {
+  const profile = DIALECT_PROFILES[found.dialect];
+  const client = new BmsClient(link, {
+    dialect: found.dialect,
+    ...(found.version !== profile.version ? { version: found.version } : {}),
+    ...(found.cid1 !== profile.cid1 ? { cid1: found.cid1 } : {}),
+  });
+  const quiet = { priority: 'interactive' as const, timeoutMs, retries: 0 };
+  const optional = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isLinkError(err) && err.kind !== 'timeout') throw err;
+      return undefined;
+    }
+  };
+
+  let mode: BankMode = 'relay';
+  let packs: number[] = [];
+  let offline: number[] = [];
+  if (found.dialect === 'pace' || found.dialect === 'pylontech') {
+    const count = found.dialect === 'pace'
+      ? await optional(async () => (await client.call('packCount', {}, { ...quiet, address: found.address })).data.packCount as number)
+      : undefined;
+    const all = await optional(async () => (await client.call('analog', { pack: ALL_PACKS }, {
+      ...quiet, address: profile.masterAddress, expectedPacks: count ?? 15,
+    })).data.packs as PackAnalog[]);
+    if (all && all.length > 0) {
+      mode = 'broadcast';
+      packs = all.filter((p) => p.online).map((p) => p.pack);
+      offline = all.filter((p) => !p.online).map((p) => p.pack);
+    }
+  }
+  if (mode === 'relay' || options.scanAddresses) {
+    const relay: number[] = [];
+    const candidates = options.scanAddresses ? range(0, 15) : [found.address];
+    for (const address of candidates) {
+      const ok = await optional(async () => (await client.call('analog', { pack: address }, { ...quiet, address })).data);
+      if (ok) relay.push(address);
+    }
+    if (mode === 'relay') packs = relay;
+  }
+
+  let firmware: string | undefined;
+  let serial: string | undefined;
+  if (found.dialect === 'pace') {
+    firmware = await optional(async () => (await client.call('version', {}, { ...quiet, address: found.address })).data.version as string);
+    serial = await optional(async () => (await client.call('serial', {}, { ...quiet, address: found.address })).data.bmsSerial as string);
+  } else {
+    const info = await optional(async () => (await client.call('manufacturer', {}, { ...quiet, address: found.address })).data);
+    if (info) firmware = `${String(info.deviceName)} ${String(info.softwareVersion)}`.trim();
+    if (found.dialect === 'pylontech') {
+      serial = await optional(async () => (await client.call('serial', { pack: found.address }, { ...quiet, address: found.address })).data.serial as string);
+    }
+  }
+  return {
+    dialect: found.dialect,
+    version: found.version,
+    cid1: found.cid1,
+    baudRate: link.baudRate,
+    responderAddress: found.responderAddress,
+    mode,
+    packs,
+    offlinePacks: offline,
+    ...(firmware ? { firmware } : {}),
+    ...(serial ? { serial } : {}),
+  };
+}
+
+/**
+ * Try each baud rate in turn (9600 PACE/EG4/Seplos, 115200 Pylontech, 19200 some Seplos) on a serial
+ * port nobody else is using. TCP gateways fix the baud rate themselves: one attempt.
+ */
+export async function detectPort(options: LinkOptions & DetectOptions & { readonly baudRates?: readonly number[] }): Promise<Detection> {
+  const bauds = options.port.startsWith('tcp://') ? [options.baudRate ?? 9600] : (options.baudRates ?? [options.baudRate ?? 9600]);
+  let lastError: unknown;
+  for (const baudRate of bauds) {
+    const link = BmsLink.acquire({ ...options, baudRate, reconnectMinMs: 60_000 });
+    try {
+      await link.open();
+      return await detect(link, options);
+    } catch (err) {
+      lastError = err;
+      if (isLinkError(err) && err.kind !== 'timeout') throw err;
+    } finally {
+      await link.release();
+    }
+  }
+  throw lastError instanceof Error ? lastError : new LinkError('timeout', `nothing answered on ${options.port}`);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}

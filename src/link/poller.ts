@@ -1,0 +1,350 @@
+import { EventEmitter } from 'node:events';
+import { ALL_PACKS, type PackAlarms, type PackAnalog } from '../protocol';
+import type { BmsClient, CallResult } from './client';
+import type { BankMode } from './detect';
+import { errorMessage } from './errors';
+
+export interface PackIdentity {
+  readonly firmware?: string;
+  readonly serial?: string;
+  readonly packSerial?: string;
+}
+
+/**
+ * `offline`: this pack stopped answering (or its master reports it unreachable) while others still
+ * answer. `asleep`: nothing on the bus answers at all — a sleeping BMS, or the cable.
+ */
+export type PackStatus = 'online' | 'offline' | 'asleep';
+
+export interface PackReading {
+  readonly pack: number;
+  /** Last good values; `ageMs` says how old they are. */
+  readonly analog: PackAnalog | null;
+  readonly alarms: Omit<PackAlarms, 'pack'> | null;
+  readonly identity: PackIdentity | null;
+  readonly online: boolean;
+  readonly status: PackStatus;
+  /** Age of `analog` when this reading was made; null before the first good read. */
+  readonly ageMs: number | null;
+  readonly updatedAt: number | null;
+  readonly consecutiveFailures: number;
+  readonly error?: string;
+}
+
+export interface BankCycle {
+  readonly mode: BankMode;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly packs: readonly PackReading[];
+}
+
+export interface PollerOptions {
+  readonly mode: BankMode;
+  /** Broadcast: the pack numbers the master reports. Relay: the addresses to poll. */
+  readonly packs: readonly number[];
+  readonly intervalMs?: number;
+  /** Read alarms every cycle, or only when the analog reply's INFOFLAG reports a change. */
+  readonly alarms?: 'every' | 'onchange';
+  /** Consecutive failures before a pack is reported offline. */
+  readonly offlineAfter?: number;
+  /** An offline pack is retried every N cycles instead of every cycle. */
+  readonly offlineRetryEvery?: number;
+  /** After this much bus silence a harmless request goes first, to wake packs that sleep. */
+  readonly wakeAfterIdleMs?: number;
+  /** Read firmware / serial once per pack. */
+  readonly identity?: boolean;
+}
+
+interface PackState {
+  pack: number;
+  analog: PackAnalog | null;
+  alarms: Omit<PackAlarms, 'pack'> | null;
+  identity: PackIdentity | null;
+  identityTried: boolean;
+  updatedAt: number | null;
+  failures: number;
+  status: PackStatus;
+  error?: string;
+  alarmsDue: boolean;
+  skipCycles: number;
+}
+
+/**
+ * Polls a bank, either through the master ("all packs" requests) or pack by pack, fairly and at
+ * most one cycle at a time. Emits `pack` for every pack of every cycle, `cycle` after each pass,
+ * and `offline` / `online` / `asleep` when a pack's status changes.
+ */
+export class BankPoller extends EventEmitter {
+  private readonly options: Required<PollerOptions>;
+  private readonly states = new Map<number, PackState>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  /** Set by stop(): a relay cycle ends after the request in flight instead of visiting every pack. */
+  private stopping = false;
+  private cycleCount = 0;
+  private inFlight: Promise<BankCycle> | undefined;
+  private lastAnswerAt = Date.now();
+
+  constructor(private readonly client: BmsClient, options: PollerOptions) {
+    super();
+    this.on('error', () => undefined);
+    this.options = {
+      mode: options.mode,
+      packs: [...options.packs],
+      intervalMs: options.intervalMs ?? 5000,
+      alarms: options.alarms ?? 'every',
+      offlineAfter: options.offlineAfter ?? 3,
+      offlineRetryEvery: options.offlineRetryEvery ?? 5,
+      wakeAfterIdleMs: options.wakeAfterIdleMs ?? 30_000,
+      identity: options.identity ?? true,
+    };
+    for (const pack of this.options.packs) {
+      this.states.set(pack, {
+        pack, analog: null, alarms: null, identity: null, identityTried: false, updatedAt: null, failures: 0,
+        status: 'online', alarmsDue: true, skipCycles: 0,
+      });
+    }
+  }
+
+  get intervalMs(): number {
+    return this.options.intervalMs;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopping = false;
+    this.schedule(0);
+  }
+
+  /** Stop polling; resolves once the cycle in progress (if any) has ended. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.inFlight) await this.inFlight.catch(() => undefined);
+  }
+
+  /** Run a cycle now (or join the one in progress). */
+  pollNow(): Promise<BankCycle> {
+    this.inFlight ??= this.cycle().finally(() => { this.inFlight = undefined; });
+    return this.inFlight;
+  }
+
+  readings(now = Date.now()): PackReading[] {
+    return [...this.states.values()].map((s) => this.reading(s, now));
+  }
+
+  private schedule(delay: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick();
+    }, delay);
+  }
+
+  private async tick(): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.pollNow();
+    } catch (err) {
+      this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    }
+    this.schedule(Math.max(0, this.options.intervalMs - (Date.now() - started)));
+  }
+
+  private async cycle(): Promise<BankCycle> {
+    const startedAt = Date.now();
+    this.cycleCount++;
+    if (startedAt - this.lastAnswerAt > this.options.wakeAfterIdleMs) await this.wake();
+    if (this.options.mode === 'broadcast') await this.broadcastCycle();
+    else await this.relayCycle();
+    const now = Date.now();
+    const packs = [...this.states.values()].map((s) => this.reading(s, now));
+    for (const reading of packs) this.emit('pack', reading);
+    const cycle = { mode: this.options.mode, startedAt, durationMs: now - startedAt, packs };
+    this.emit('cycle', cycle);
+    return cycle;
+  }
+
+  /** Some BMS ignore the first request after a long quiet spell; its answer is not used. */
+  private async wake(): Promise<void> {
+    const first = this.options.packs[0];
+    if (first === undefined) return;
+    try {
+      await this.client.call('analog', { pack: this.options.mode === 'broadcast' ? 1 : first }, { address: first, retries: 0, priority: 'polling' });
+      this.lastAnswerAt = Date.now();
+    } catch {
+      // Silence is expected from a sleeping pack; the cycle that follows decides.
+    }
+  }
+
+  private async broadcastCycle(): Promise<void> {
+    const expected = this.states.size;
+    const analog = await this.attempt(() => this.client.call('analog', { pack: ALL_PACKS }, { expectedPacks: expected }));
+    if (analog instanceof Error) {
+      for (const state of this.states.values()) this.failed(state, analog.message, false);
+      this.settleSilence();
+      return;
+    }
+    this.lastAnswerAt = Date.now();
+    const packs = analog.data.packs as PackAnalog[];
+    const seen = new Set<number>();
+    for (const pack of packs) {
+      const state = this.states.get(pack.pack);
+      if (!state) continue;
+      seen.add(pack.pack);
+      if (pack.online) this.succeeded(state, pack);
+      else this.failed(state, `the master reports pack ${pack.pack} unreachable`, true);
+    }
+    for (const state of this.states.values()) {
+      if (!seen.has(state.pack)) this.failed(state, `pack ${state.pack} missing from the master's reply (${packs.length} packs)`, true);
+    }
+    if (this.alarmsWanted(analog)) {
+      const alarms = await this.attempt(() => this.client.call('alarms', { pack: ALL_PACKS }, { expectedPacks: expected }));
+      if (!(alarms instanceof Error)) {
+        for (const pack of alarms.data.packs as PackAlarms[]) {
+          const state = this.states.get(pack.pack);
+          if (state?.status === 'online' && state.failures === 0) state.alarms = withoutPack(pack);
+        }
+      }
+    }
+    const master = this.states.get(1) ?? this.states.values().next().value;
+    if (master) await this.readIdentity(master);
+  }
+
+  private async relayCycle(): Promise<void> {
+    const order = [...this.states.values()];
+    // Rotate the starting pack so a slow or silent pack never always delays the same others.
+    const start = order.length ? this.cycleCount % order.length : 0;
+    let anyAnswer = false;
+    for (const state of [...order.slice(start), ...order.slice(0, start)]) {
+      if (this.stopping) break;
+      if (state.status !== 'online' && state.skipCycles > 0) {
+        state.skipCycles--;
+        continue;
+      }
+      const analog = await this.attempt(() => this.client.call('analog', { pack: state.pack }, { address: state.pack }));
+      if (analog instanceof Error) {
+        this.failed(state, analog.message, false);
+        continue;
+      }
+      anyAnswer = true;
+      this.lastAnswerAt = Date.now();
+      const pack = (analog.data.packs as PackAnalog[])[0];
+      if (!pack) {
+        this.failed(state, 'reply without pack data', true);
+        continue;
+      }
+      if (this.alarmsWanted(analog) || state.alarmsDue) {
+        const alarms = await this.attempt(() => this.client.call('alarms', { pack: state.pack }, { address: state.pack }));
+        if (!(alarms instanceof Error)) {
+          const first = (alarms.data.packs as PackAlarms[])[0];
+          if (first) {
+            state.alarms = withoutPack(first);
+            state.alarmsDue = false;
+          }
+        }
+      }
+      this.succeeded(state, { ...pack, pack: state.pack });
+      await this.readIdentity(state);
+    }
+    if (!anyAnswer) this.settleSilence();
+  }
+
+  private alarmsWanted(analog: CallResult): boolean {
+    if (this.options.alarms === 'every') return true;
+    // INFOFLAG bit 0: unread alarm change (Pylontech); every 10th cycle regardless, as a safety net.
+    return ((analog.reply.frame.info[0] ?? 0) & 0x01) === 0x01 || this.cycleCount % 10 === 1;
+  }
+
+  private async readIdentity(state: PackState): Promise<void> {
+    if (!this.options.identity || state.identityTried) return;
+    state.identityTried = true;
+    const identity: { firmware?: string; serial?: string; packSerial?: string } = {};
+    const address = this.options.mode === 'relay' ? state.pack : undefined;
+    const at = address !== undefined ? { address, retries: 0, priority: 'background' as const } : { retries: 0, priority: 'background' as const };
+    if (this.client.dialect === 'pace') {
+      const version = await this.attempt(() => this.client.call('version', {}, at));
+      if (!(version instanceof Error)) identity.firmware = String(version.data.version);
+      const serial = await this.attempt(() => this.client.call('serial', {}, at));
+      if (!(serial instanceof Error)) {
+        const { bmsSerial, packSerial } = serial.data;
+        if (typeof bmsSerial === 'string') identity.serial = bmsSerial;
+        if (typeof packSerial === 'string' && packSerial) identity.packSerial = packSerial;
+      }
+    } else {
+      const info = await this.attempt(() => this.client.call('manufacturer', {}, at));
+      if (!(info instanceof Error)) identity.firmware = `${String(info.data.deviceName)} ${String(info.data.softwareVersion)}`.trim();
+      if (this.client.dialect === 'pylontech') {
+        const serial = await this.attempt(() => this.client.call('serial', { pack: state.pack }, at));
+        if (!(serial instanceof Error)) identity.serial = String(serial.data.serial);
+      }
+    }
+    state.identity = identity;
+  }
+
+  private async attempt(fn: () => Promise<CallResult>): Promise<CallResult | Error> {
+    try {
+      return await fn();
+    } catch (err) {
+      return err instanceof Error ? err : new Error(errorMessage(err));
+    }
+  }
+
+  private succeeded(state: PackState, pack: PackAnalog): void {
+    const wasDown = state.status !== 'online';
+    state.analog = pack;
+    state.updatedAt = Date.now();
+    state.failures = 0;
+    state.skipCycles = 0;
+    delete state.error;
+    state.status = 'online';
+    if (wasDown) this.emit('online', this.reading(state, Date.now()));
+  }
+
+  private failed(state: PackState, error: string, othersAnswer: boolean): void {
+    state.failures++;
+    state.error = error;
+    state.alarmsDue = true;
+    if (state.failures >= this.options.offlineAfter) {
+      state.skipCycles = this.options.offlineRetryEvery - 1;
+      if (othersAnswer && state.status !== 'offline') {
+        state.status = 'offline';
+        this.emit('offline', this.reading(state, Date.now()));
+      }
+    }
+  }
+
+  /** Nobody answered this cycle: packs past the failure limit are asleep rather than lost. */
+  private settleSilence(): void {
+    for (const state of this.states.values()) {
+      if (state.failures >= this.options.offlineAfter && state.status !== 'asleep') {
+        state.status = 'asleep';
+        this.emit('asleep', this.reading(state, Date.now()));
+      }
+    }
+  }
+
+  private reading(state: PackState, now: number): PackReading {
+    return {
+      pack: state.pack,
+      analog: state.analog,
+      alarms: state.alarms,
+      identity: state.identity,
+      online: state.status === 'online' && state.failures === 0 && state.analog !== null,
+      status: state.status,
+      ageMs: state.updatedAt === null ? null : now - state.updatedAt,
+      updatedAt: state.updatedAt,
+      consecutiveFailures: state.failures,
+      ...(state.error !== undefined ? { error: state.error } : {}),
+    };
+  }
+}
+
+function withoutPack(pack: PackAlarms): Omit<PackAlarms, 'pack'> {
+  const { pack: _, ...rest } = pack;
+  return rest;
+}
+
