@@ -1,15 +1,20 @@
 import os from 'node:os';
 import { codecBenchmarks, type BenchResult } from './codec';
+import { scanBenchmarks } from './scan';
 
 /** `npm run bench`: prints a Markdown table to paste into BENCHMARKS.md. */
-function main(): void {
+async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   process.stdout.write(`node ${process.version}, ${os.cpus().length} × ${cpu}\n\n`);
-  const results: BenchResult[] = [...codecBenchmarks()];
+  const results: BenchResult[] = [...codecBenchmarks(), ...(await scanBenchmarks())];
   process.stdout.write('| benchmark | result | detail |\n|---|---|---|\n');
   for (const r of results) {
-    process.stdout.write(`| ${r.name} | ${Math.round(r.value).toLocaleString('en-US')} ${r.unit} | ${r.detail} |\n`);
+    const value = r.value >= 100 ? Math.round(r.value).toLocaleString('en-US') : r.value.toFixed(3);
+    process.stdout.write(`| ${r.name} | ${value} ${r.unit} | ${r.detail} |\n`);
   }
 }
 
-main();
+main().catch((err: unknown) => {
+  process.stderr.write(`benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -18,7 +18,7 @@ const HELP = [
   'Examples:',
   '  lfp-bms encode analog --pack 1 --dialect pace',
   '  lfp-bms decode ~25014600E00202FD35 --request ~250146900000FDA5',
-  '  lfp-bms sim --packs 15 --pty /tmp/ttyBMS        (then: lfp-bms read --port /tmp/ttyBMS)',
+  '  lfp-bms sim --packs 15 --pty /tmp/ttyBMS         (then: lfp-bms read --port /tmp/ttyBMS)',
   '  lfp-bms scan --port /dev/serial/by-id/usb-FTDI_…  --baud auto',
 ].join('\n');
 

@@ -3,7 +3,7 @@ import { SimServer, SimulatedBank, type WireFaults } from '../sim';
 import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
 export const SIM_USAGE =
-  'usage: lfp-bms sim [--packs 1..15] [--dialect pace|pylontech] [--tcp host:port] [--pty [path]] [--baud 9600] ' +
+  'usage: lfp-bms sim [--packs 1..15] [--dialect pace|pylontech] [--tcp host:port] [--pty auto|path] [--baud 9600] ' +
   '[--latency 30] [--current A] [--faults corrupt=0.05,drop=0.1,delay=200,garbage=0.1,echo,offline=3,asleep=2] [--seed N]';
 
 /** Runs a simulated bank until interrupted. */
@@ -23,8 +23,7 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
     },
     allowPositionals: false,
   });
-  // `--pty` alone asks for a temporary path; parseArgs needs a value, so accept "auto" too.
-  const ptyArg = args.includes('--pty') && (values.pty === undefined || values.pty === 'auto') ? true : values.pty;
+  const ptyArg = values.pty === 'auto' ? true : values.pty;
   const packs = parseByte(values.packs, '--packs', 15);
   if (packs < 1) throw new CliError('--packs must be 1 to 15');
   if (values.dialect !== 'pace' && values.dialect !== 'pylontech') throw new CliError('--dialect must be pace or pylontech');

@@ -1,8 +1,8 @@
 import {
-  ALL_PACKS, DIALECT_PROFILES, FrameError, decodeResponse, encodeRequest, findCommand,
+  ALL_PACKS, DIALECT_PROFILES, FrameError, decodeResponse, encodeRequest, findCommand, parseFrame,
   type DecodeResult, type Dialect, type Fields, type Frame,
 } from '../protocol';
-import type { BmsLink, Priority, Reply } from './link';
+import { defaultAccept, type BmsLink, type Priority, type Reply } from './link';
 
 export interface ClientOptions {
   readonly dialect: Dialect;
@@ -56,7 +56,10 @@ export class BmsClient {
       : options.timeoutMs;
     let decoded: DecodeResult | undefined;
     const cid1 = this.options.cid1 ?? DIALECT_PROFILES[dialect].cid1;
+    const fromAddressed = defaultAccept(parseFrame(request));
     const accept = (frame: Frame, text: string): boolean => {
+      // A late reply from another pack decodes just as well: the address must match first.
+      if (!fromAddressed(frame) && frame.cid1 === cid1) return false;
       if (frame.cid1 !== cid1 && frame.cid2 === 0) return false;
       const result = decodeResponse(text, { request, dialect });
       // Refusals are answers; structurally foreign replies are not.

@@ -1,4 +1,4 @@
-import { ALL_PACKS, DIALECT_PROFILES, decodeResponse, encodeRequest, type Dialect, type PackAnalog } from '../protocol';
+import { ALL_PACKS, DIALECT_PROFILES, decodeResponse, encodeRequest, isFrameError, resolveDialect, type Dialect, type Frame, type PackAnalog } from '../protocol';
 import { BmsClient } from './client';
 import { LinkError, isLinkError } from './errors';
 import { BmsLink, type LinkOptions } from './link';
@@ -78,17 +78,27 @@ interface Found {
 
 async function tryProbe(link: BmsLink, probe: Probe, timeoutMs: number): Promise<Found | undefined> {
   const request = encodeRequest('analog', { pack: probe.pack }, { dialect: probe.dialect, address: probe.address });
+  let reply;
   try {
     // Any well-formed reply tells us something is there, whatever dialect it claims.
-    const reply = await link.request(request, { priority: 'interactive', timeoutMs, retries: 0, accept: () => true });
-    const result = decodeResponse(reply.text, { request });
-    if (!result.ok || !result.dialect) return undefined;
-    return { dialect: result.dialect, version: reply.frame.version, cid1: reply.frame.cid1, address: probe.address, responderAddress: reply.frame.address };
+    reply = await link.request(request, { priority: 'interactive', timeoutMs, retries: 0, accept: () => true });
   } catch (err) {
-    if (isLinkError(err) && err.kind === 'timeout') return undefined;
-    if (err instanceof Error && err.name === 'FrameError') return undefined;
+    if ((isLinkError(err) && err.kind === 'timeout') || isFrameError(err)) return undefined;
     throw err;
   }
+  const dialect = replyDialect(reply.frame, probe.dialect);
+  // Decoded in the dialect the reply speaks, not the one we asked in: a Pylontech bank answers a
+  // PACE probe in Pylontech units, and reading those as PACE would give wrong currents.
+  const result = decodeResponse(reply.text, { request, dialect });
+  if (!result.ok) return undefined;
+  return { dialect, version: reply.frame.version, cid1: reply.frame.cid1, address: probe.address, responderAddress: reply.frame.address };
+}
+
+/** VER 0x25 is PACE; VER 0x20 is Pylontech, Seplos or EG4 (by CID1 and the UD byte); other versions keep the probe's. */
+function replyDialect(reply: Frame, asked: Dialect): Dialect {
+  if (reply.version === 0x25) return 'pace';
+  if (reply.version === 0x20 || reply.cid1 === 0x4a) return resolveDialect(reply, 0x42, reply.info);
+  return asked;
 }
 
 async function explore(link: BmsLink, found: Found, options: DetectOptions, timeoutMs: number): Promise<Detection> {

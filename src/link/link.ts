@@ -18,6 +18,12 @@ export interface LinkOptions {
   readonly queueLimit?: number;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
+  /**
+   * Reopen the connection after this many timeouts in a row (0 = never, the default). For cheap
+   * TCP gateways that keep half-open sessions only a new connection cures; absent or sleeping
+   * packs also time out, so set it well above the number of packs polled.
+   */
+  readonly recycleAfterTimeouts?: number;
   readonly transportFactory?: (port: string, options: TransportOptions) => Transport;
 }
 
@@ -116,6 +122,7 @@ export class BmsLink extends EventEmitter {
   private reconnectAttempt = 0;
   private closing: Promise<void> | undefined;
   private lastError = '';
+  private timeoutsInARow = 0;
 
   /** Get the link of a port, opening it on first use; call `release()` when done. */
   static acquire(options: LinkOptions): BmsLink {
@@ -152,6 +159,7 @@ export class BmsLink extends EventEmitter {
       queueLimit: options.queueLimit ?? DEFAULTS.queueLimit,
       reconnectMinMs: options.reconnectMinMs ?? DEFAULTS.reconnectMinMs,
       reconnectMaxMs: options.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs,
+      recycleAfterTimeouts: options.recycleAfterTimeouts ?? 0,
     };
     this.makeTransport = options.transportFactory ?? createTransport;
     // An 'error' with no listener would crash the process: errors are reported, never thrown.
@@ -348,7 +356,13 @@ export class BmsLink extends EventEmitter {
       const job = this.current;
       if (!job) return;
       this.stats.timeouts++;
+      this.timeoutsInARow++;
       this.attemptFailed(job, new LinkError('timeout', `no reply from ${this.port} within ${job.timeoutMs} ms`));
+      const limit = this.options.recycleAfterTimeouts;
+      if (limit > 0 && this.timeoutsInARow >= limit && this.transport) {
+        this.timeoutsInARow = 0;
+        this.onLost(this.transport, new Error(`no reply to ${limit} requests in a row: reconnecting`));
+      }
     }, wait);
   }
 
@@ -380,6 +394,7 @@ export class BmsLink extends EventEmitter {
   }
 
   private complete(job: Job, reply: Reply): void {
+    this.timeoutsInARow = 0;
     this.clearResponseTimer();
     this.current = undefined;
     this.stats.framesOk++;

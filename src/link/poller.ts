@@ -67,6 +67,8 @@ interface PackState {
   error?: string;
   alarmsDue: boolean;
   skipCycles: number;
+  /** Asked and failed in the cycle now ending. */
+  failedThisCycle: boolean;
 }
 
 /**
@@ -101,7 +103,7 @@ export class BankPoller extends EventEmitter {
     for (const pack of this.options.packs) {
       this.states.set(pack, {
         pack, analog: null, alarms: null, identity: null, identityTried: false, updatedAt: null, failures: 0,
-        status: 'online', alarmsDue: true, skipCycles: 0,
+        status: 'online', alarmsDue: true, skipCycles: 0, failedThisCycle: false,
       });
     }
   }
@@ -184,8 +186,8 @@ export class BankPoller extends EventEmitter {
     const expected = this.states.size;
     const analog = await this.attempt(() => this.client.call('analog', { pack: ALL_PACKS }, { expectedPacks: expected }));
     if (analog instanceof Error) {
-      for (const state of this.states.values()) this.failed(state, analog.message, false);
-      this.settleSilence();
+      for (const state of this.states.values()) this.failed(state, analog.message);
+      this.settle(false);
       return;
     }
     this.lastAnswerAt = Date.now();
@@ -196,11 +198,12 @@ export class BankPoller extends EventEmitter {
       if (!state) continue;
       seen.add(pack.pack);
       if (pack.online) this.succeeded(state, pack);
-      else this.failed(state, `the master reports pack ${pack.pack} unreachable`, true);
+      else this.failed(state, `the master reports pack ${pack.pack} unreachable`);
     }
     for (const state of this.states.values()) {
-      if (!seen.has(state.pack)) this.failed(state, `pack ${state.pack} missing from the master's reply (${packs.length} packs)`, true);
+      if (!seen.has(state.pack)) this.failed(state, `pack ${state.pack} missing from the master's reply (${packs.length} packs)`);
     }
+    this.settle(true);
     if (this.alarmsWanted(analog)) {
       const alarms = await this.attempt(() => this.client.call('alarms', { pack: ALL_PACKS }, { expectedPacks: expected }));
       if (!(alarms instanceof Error)) {
@@ -227,14 +230,14 @@ export class BankPoller extends EventEmitter {
       }
       const analog = await this.attempt(() => this.client.call('analog', { pack: state.pack }, { address: state.pack }));
       if (analog instanceof Error) {
-        this.failed(state, analog.message, false);
+        this.failed(state, analog.message);
         continue;
       }
       anyAnswer = true;
       this.lastAnswerAt = Date.now();
       const pack = (analog.data.packs as PackAnalog[])[0];
       if (!pack) {
-        this.failed(state, 'reply without pack data', true);
+        this.failed(state, 'reply without pack data');
         continue;
       }
       if (this.alarmsWanted(analog) || state.alarmsDue) {
@@ -250,7 +253,7 @@ export class BankPoller extends EventEmitter {
       this.succeeded(state, { ...pack, pack: state.pack });
       await this.readIdentity(state);
     }
-    if (!anyAnswer) this.settleSilence();
+    this.settle(anyAnswer);
   }
 
   private alarmsWanted(analog: CallResult): boolean {
@@ -304,25 +307,27 @@ export class BankPoller extends EventEmitter {
     if (wasDown) this.emit('online', this.reading(state, Date.now()));
   }
 
-  private failed(state: PackState, error: string, othersAnswer: boolean): void {
+  private failed(state: PackState, error: string): void {
     state.failures++;
     state.error = error;
     state.alarmsDue = true;
-    if (state.failures >= this.options.offlineAfter) {
-      state.skipCycles = this.options.offlineRetryEvery - 1;
-      if (othersAnswer && state.status !== 'offline') {
-        state.status = 'offline';
-        this.emit('offline', this.reading(state, Date.now()));
-      }
-    }
+    state.failedThisCycle = true;
   }
 
-  /** Nobody answered this cycle: packs past the failure limit are asleep rather than lost. */
-  private settleSilence(): void {
+  /**
+   * After a cycle, packs past the failure limit are `offline` when something on the bus still
+   * answered, `asleep` when nothing did; either way they are retried at the slower rate.
+   */
+  private settle(anyAnswer: boolean): void {
+    const status: PackStatus = anyAnswer ? 'offline' : 'asleep';
     for (const state of this.states.values()) {
-      if (state.failures >= this.options.offlineAfter && state.status !== 'asleep') {
-        state.status = 'asleep';
-        this.emit('asleep', this.reading(state, Date.now()));
+      const failed = state.failedThisCycle;
+      state.failedThisCycle = false;
+      if (!failed || state.failures < this.options.offlineAfter) continue;
+      state.skipCycles = this.options.offlineRetryEvery - 1;
+      if (state.status !== status) {
+        state.status = status;
+        this.emit(status, this.reading(state, Date.now()));
       }
     }
   }

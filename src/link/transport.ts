@@ -48,6 +48,7 @@ export function createTransport(port: string, options: TransportOptions): Transp
 class SerialTransport extends EventEmitter implements Transport {
   readonly description: string;
   private port: SerialPort | undefined;
+  private opening: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(private readonly path: string, private readonly baudRate: number) {
@@ -56,7 +57,7 @@ class SerialTransport extends EventEmitter implements Transport {
   }
 
   open(): Promise<void> {
-    return new Promise((resolve, reject) => {
+    this.opening = new Promise((resolve, reject) => {
       // 8N1, exclusive lock: a second opener gets "Cannot lock port" instead of sharing the bus.
       const port = new SerialPort({ path: this.path, baudRate: this.baudRate, dataBits: 8, parity: 'none', stopBits: 1, lock: true, autoOpen: false });
       this.port = port;
@@ -74,6 +75,7 @@ class SerialTransport extends EventEmitter implements Transport {
         resolve();
       });
     });
+    return this.opening;
   }
 
   write(data: string): Promise<void> {
@@ -87,15 +89,14 @@ class SerialTransport extends EventEmitter implements Transport {
     });
   }
 
+  /** Waits for an open in progress, so a port opened during close is released too. */
   close(): Promise<void> {
-    this.closed ??= new Promise((resolve) => {
+    this.closed ??= (async () => {
+      await this.opening?.catch(() => undefined);
       const port = this.port;
-      if (!port?.isOpen) {
-        resolve();
-        return;
-      }
-      port.close(() => { resolve(); });
-    });
+      if (!port?.isOpen) return;
+      await new Promise<void>((resolve) => { port.close(() => { resolve(); }); });
+    })();
     return this.closed;
   }
 }
@@ -103,6 +104,7 @@ class SerialTransport extends EventEmitter implements Transport {
 class TcpTransport extends EventEmitter implements Transport {
   readonly description: string;
   private socket: net.Socket | undefined;
+  private opening: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(private readonly url: string) {
@@ -112,7 +114,7 @@ class TcpTransport extends EventEmitter implements Transport {
 
   open(): Promise<void> {
     const { host, port } = parseTcp(this.url);
-    return new Promise((resolve, reject) => {
+    this.opening = new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       this.socket = socket;
       const onError = (err: Error): void => {
@@ -133,6 +135,7 @@ class TcpTransport extends EventEmitter implements Transport {
         resolve();
       });
     });
+    return this.opening;
   }
 
   write(data: string): Promise<void> {
@@ -147,15 +150,15 @@ class TcpTransport extends EventEmitter implements Transport {
   }
 
   close(): Promise<void> {
-    this.closed ??= new Promise((resolve) => {
+    this.closed ??= (async () => {
+      await this.opening?.catch(() => undefined);
       const socket = this.socket;
-      if (!socket || socket.destroyed) {
-        resolve();
-        return;
-      }
-      socket.once('close', () => { resolve(); });
-      socket.destroy();
-    });
+      if (!socket || socket.destroyed) return;
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => { resolve(); });
+        socket.destroy();
+      });
+    })();
     return this.closed;
   }
 }

@@ -101,7 +101,11 @@ export class SimPack {
   /** Move the simulation to `now`: integrate charge, drift temperatures, store history. */
   advance(now: number): void {
     const dt = now - this.lastUpdate;
-    if (dt <= 0) return;
+    if (dt <= 0) {
+      // Thresholds still apply to what changed without time passing (a test moving a cell).
+      this.evaluate();
+      return;
+    }
     this.lastUpdate = now;
     const ah = (this.effectiveA * dt) / 3_600_000;
     this.remainingAh = Math.min(this.fullAh, Math.max(0, this.remainingAh + ah));
@@ -114,8 +118,9 @@ export class SimPack {
     }
     const k = 1 - Math.exp(-dt / TEMPERATURE_TAU_MS);
     this.temperatures.forEach((t, i) => {
-      const heat = Math.abs(this.effectiveA) * (i === 4 ? 0.08 : 0.03);
-      const target = (i === 5 ? this.ambient : this.ambient + heat);
+      // Sensors 1–4 sit on cells, 5 on the MOSFETs (a little warmer even at rest), 6 in the air.
+      const heat = i === 4 ? 2 + Math.abs(this.effectiveA) * 0.08 : Math.abs(this.effectiveA) * 0.03;
+      const target = i === 5 ? this.ambient : this.ambient + heat;
       this.temperatures[i] = t + (target - t) * k;
     });
     this.evaluate();

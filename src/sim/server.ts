@@ -277,11 +277,11 @@ export class SimServer {
   }
 }
 
-/** Replace one character between `~` and CR with a different hex digit or a noise byte. */
+/** Replace one character between `~` and CR with another hex digit: a bit error the checksum must catch. */
 function corrupt(frame: string, random: Random): string {
   const at = random.int(1, frame.length - 2);
   const original = frame.charAt(at);
-  const choices = '0123456789ABCDEF#';
+  const choices = '0123456789ABCDEF';
   let replacement = original;
   while (replacement === original) replacement = choices.charAt(random.int(0, choices.length - 1));
   return frame.slice(0, at) + replacement + frame.slice(at + 1);
