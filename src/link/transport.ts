@@ -45,6 +45,20 @@ export function createTransport(port: string, options: TransportOptions): Transp
   return isTcpPort(port) ? new TcpTransport(port) : new SerialTransport(port, options.baudRate);
 }
 
+/** Frame text goes out as bytes; a failed write means the port or connection is gone. */
+function writeBytes(
+  target: { write(chunk: Buffer, callback: (err?: Error | null) => void): unknown },
+  data: string,
+  description: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    target.write(Buffer.from(data, 'latin1'), (err) => {
+      if (err) reject(new LinkError('disconnected', `write to ${description} failed: ${err.message}`));
+      else resolve();
+    });
+  });
+}
+
 class SerialTransport extends EventEmitter implements Transport {
   readonly description: string;
   private port: SerialPort | undefined;
@@ -81,12 +95,7 @@ class SerialTransport extends EventEmitter implements Transport {
   write(data: string): Promise<void> {
     const port = this.port;
     if (!port?.isOpen) return Promise.reject(new LinkError('disconnected', `${this.description} is not open`));
-    return new Promise((resolve, reject) => {
-      port.write(Buffer.from(data, 'latin1'), (err) => {
-        if (err) reject(new LinkError('disconnected', `write to ${this.description} failed: ${err.message}`));
-        else resolve();
-      });
-    });
+    return writeBytes(port, data, this.description);
   }
 
   /** Waits for an open in progress, so a port opened during close is released too. */
@@ -141,12 +150,7 @@ class TcpTransport extends EventEmitter implements Transport {
   write(data: string): Promise<void> {
     const socket = this.socket;
     if (!socket || socket.destroyed || !socket.writable) return Promise.reject(new LinkError('disconnected', `${this.url} is not connected`));
-    return new Promise((resolve, reject) => {
-      socket.write(Buffer.from(data, 'latin1'), (err) => {
-        if (err) reject(new LinkError('disconnected', `write to ${this.url} failed: ${err.message}`));
-        else resolve();
-      });
-    });
+    return writeBytes(socket, data, this.url);
   }
 
   close(): Promise<void> {

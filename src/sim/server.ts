@@ -107,9 +107,14 @@ export class SimServer {
   }
 
   async stop(): Promise<void> {
-    this.down = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    await this.goDown();
+  }
+
+  /** Stop answering: the pty goes away, connections drop and the TCP port stops listening. */
+  private async goDown(): Promise<void> {
+    this.down = true;
     await this.stopSocat();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
@@ -123,13 +128,7 @@ export class SimServer {
    * `durationMs` on the same TCP port and pty path.
    */
   async disconnect(durationMs: number): Promise<void> {
-    this.down = true;
-    await this.stopSocat();
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await this.goDown();
     await new Promise<void>((resolve) => { this.later(resolve, durationMs); });
     this.down = false;
     await this.listen(this.tcpPort);
