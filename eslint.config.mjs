@@ -21,6 +21,15 @@ export default tseslint.config(
     },
   },
   {
+    files: ['nodes/**/*.ts'],
+    rules: {
+      // Node-RED's convention for the node inside its constructor and handlers.
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['node'] }],
+      // An input handler completes through Node-RED's done(), also when the work was a promise.
+      'promise/no-callback-in-promise': 'off',
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // Vector fixtures are untyped JSON and mocha's `this` is typed loosely.

@@ -1,3 +1,4 @@
 export * from './protocol';
 export * from './link';
 export * from './sim';
+export * from './bank';

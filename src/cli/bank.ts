@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BankPoller, BmsClient, BmsLink, detect, detectPort, type Detection, type PackReading } from '../link';
+import { BankPoller, BmsClient, BmsLink, detect, detectPort, packPayload, type Detection, type PackReading } from '../link';
 import { ALL_PACKS, DIALECT_PROFILES } from '../protocol';
 import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
@@ -61,7 +61,7 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
     const poller = new BankPoller(client, { mode: detection.mode, packs, intervalMs: intervalS * 1000, identity: !values.json });
     const show = (readings: readonly PackReading[]): void => {
       for (const reading of readings.filter((r) => only === undefined || r.pack === only)) {
-        if (values.json) io.out(JSON.stringify(payload(reading)));
+        if (values.json) io.out(JSON.stringify(packPayload(reading)));
         else for (const line of describeReading(reading)) io.out(line);
       }
     };
@@ -75,14 +75,6 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
   } finally {
     await link.release();
   }
-}
-
-/** The canonical per-pack payload (what the bms-pack node sends). */
-export function payload(reading: PackReading): Record<string, unknown> {
-  return {
-    pack: reading.pack, analog: reading.analog, alarms: reading.alarms, identity: reading.identity,
-    online: reading.online, status: reading.status, ageMs: reading.ageMs,
-  };
 }
 
 export function describeReading(r: PackReading): string[] {

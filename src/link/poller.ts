@@ -353,3 +353,21 @@ function withoutPack(pack: PackAlarms): Omit<PackAlarms, 'pack'> {
   return rest;
 }
 
+
+/** The canonical per-pack payload (`msg.payload` of bms-pack, `read --json`). */
+export interface PackPayload {
+  readonly pack: number;
+  readonly analog: PackAnalog | null;
+  readonly alarms: Omit<PackAlarms, 'pack'> | null;
+  readonly identity: PackIdentity | null;
+  readonly online: boolean;
+  readonly status: PackStatus;
+  readonly ageMs: number | null;
+}
+
+export function packPayload(reading: PackReading): PackPayload {
+  return {
+    pack: reading.pack, analog: reading.analog, alarms: reading.alarms, identity: reading.identity,
+    online: reading.online, status: reading.status, ageMs: reading.ageMs,
+  };
+}

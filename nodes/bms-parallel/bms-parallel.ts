@@ -1,0 +1,93 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { aggregateBank, type BankState, type PackInput } from '../../src/bank';
+import { asPackInput } from '../shared/payloads';
+import type { BankCycle, ConnectionState } from '../../src/link';
+import { formatNumber, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
+
+interface BmsParallelDef extends NodeDef {
+  source: string;
+  link: string;
+  stale: string;
+  packs: string;
+  topic: string;
+}
+
+export = (RED: NodeAPI): void => {
+  function BmsParallel(this: Node, config: BmsParallelDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const fromLink = config.source !== 'input';
+    const link = fromLink ? (RED.nodes.getNode(config.link) as BmsLinkConfigNode | null) : null;
+    const staleMs = Math.max(1, Number(config.stale) || 30) * 1000;
+    const expected = (config.packs || '').split(/[\s,]+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n));
+    const topic = config.topic || 'bms/bank';
+    const received = new Map<number, { input: PackInput; at: number }>();
+    const problem = fromLink && !link ? 'no bms-link configured' : link?.configError;
+
+    const showStatus = (state: BankState): void => {
+      const ok = state.packsOnline === state.packsExpected && state.alarmLevel === 'none';
+      node.status({
+        fill: state.alarmLevel === 'fault' || state.alarmLevel === 'protection' || state.packsOnline === 0 ? 'red' : ok ? 'green' : 'yellow',
+        shape: ok ? 'dot' : 'ring',
+        text: `SOC ${formatNumber(state.soc, 0)} % · ${state.packsOnline}/${state.packsExpected} packs`,
+      });
+    };
+
+    const aggregate = (inputs: readonly PackInput[]): BankState =>
+      aggregateBank(inputs, { staleAfterMs: staleMs, ...(expected.length ? { expectedPacks: expected } : {}) });
+
+    const onCycle = (cycle: BankCycle): void => {
+      const state = aggregate(cycle.packs);
+      showStatus(state);
+      node.send({ topic, payload: state });
+    };
+    const onState = (state: ConnectionState): void => {
+      if (state.phase !== 'polling') node.status({ fill: state.phase === 'error' ? 'red' : 'yellow', shape: 'ring', text: state.text });
+    };
+
+    if (problem) {
+      node.status({ fill: 'red', shape: 'ring', text: 'config error' });
+      if (!link?.configError) node.error(`bms-parallel: ${problem}`);
+    } else if (link?.connection) {
+      link.connection.on('cycle', onCycle);
+      link.connection.on('state', onState);
+      link.register(node);
+    }
+
+    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+      if (fromLink) {
+        // With a link, an input message asks for a fresh read of the bank.
+        if (problem || !link?.connection) {
+          done(new Error(`bms-parallel: ${problem ?? 'no connection'}`));
+          return;
+        }
+        link.connection.pollNow().then((cycle) => {
+          send({ ...msg, topic, payload: aggregate(cycle.packs) });
+          done();
+        }).catch((err: unknown) => { done(err instanceof Error ? err : new Error(String(err))); });
+        return;
+      }
+      const input = asPackInput(msg.payload);
+      if (typeof input === 'string') {
+        done(new Error(`bms-parallel: ${input}`));
+        return;
+      }
+      const now = Date.now();
+      received.set(input.pack, { input, at: now });
+      // Age counts from the reading, plus the time it has waited here since.
+      const inputs = [...received.values()].map(({ input: i, at }) => ({ ...i, ageMs: i.ageMs === null ? null : i.ageMs + (now - at) }));
+      const state = aggregate(inputs);
+      showStatus(state);
+      send({ ...msg, topic, payload: state });
+      done();
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      link?.connection?.off('cycle', onCycle);
+      link?.connection?.off('state', onState);
+      received.clear();
+      whenSettled(link ? link.deregister(node) : Promise.resolve(), done);
+    });
+  }
+  RED.nodes.registerType('bms-parallel', BmsParallel);
+};

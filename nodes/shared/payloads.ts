@@ -1,0 +1,41 @@
+import type { AlarmLevel, PackCodes, PackInput } from '../../src/bank';
+
+/** A bms-pack payload arriving on the input, or a reason it is not one. */
+export function asPackInput(payload: unknown): PackInput | string {
+  if (typeof payload !== 'object' || payload === null) return 'msg.payload is not an object';
+  const p = payload as Record<string, unknown>;
+  if (typeof p.pack !== 'number' || !Number.isInteger(p.pack)) return 'msg.payload.pack is not a pack number';
+  if (typeof p.online !== 'boolean') return 'msg.payload.online is missing';
+  const analog = p.analog;
+  if (analog !== null && (typeof analog !== 'object' || !Array.isArray((analog as Record<string, unknown>).cellVoltages))) {
+    return 'msg.payload.analog is not a bms-pack analog reading';
+  }
+  if (p.ageMs !== null && typeof p.ageMs !== 'number') return 'msg.payload.ageMs is not a number';
+  return payload as PackInput;
+}
+
+const GROUP_OF_LEVEL: Readonly<Record<AlarmLevel, keyof Omit<PackCodes, 'pack'>>> = { warning: 'alarms', protection: 'protections', fault: 'faults' };
+
+/** Codes per pack from a bms-pack payload or a bms-parallel bank state; a reason when neither. */
+export function codesFrom(payload: unknown): PackCodes[] | string {
+  if (typeof payload !== 'object' || payload === null) return 'msg.payload is neither a bms-pack reading nor a bank state';
+  const p = payload as Record<string, unknown>;
+  if (typeof p.pack === 'number') {
+    const alarms = p.alarms as Partial<PackCodes> | null | undefined;
+    // A pack without alarm data (offline, not yet read) reports nothing: its alarms neither raise nor clear.
+    if (!alarms) return [];
+    if (!Array.isArray(alarms.alarms) || !Array.isArray(alarms.protections) || !Array.isArray(alarms.faults)) return 'msg.payload.alarms is not a bms-pack alarm state';
+    return [{ pack: p.pack, alarms: alarms.alarms, protections: alarms.protections, faults: alarms.faults }];
+  }
+  if (Array.isArray(p.packs) && Array.isArray(p.alarms)) {
+    const reporting = (p.packs as { pack: number; stale: boolean }[]).filter((s) => !s.stale).map((s) => s.pack);
+    const list = p.alarms as { code: string; level: AlarmLevel; packs: number[] }[];
+    return reporting.map((pack) => {
+      const codes: PackCodes = { pack, alarms: [], protections: [], faults: [] };
+      for (const a of list) if (a.packs.includes(pack)) (codes[GROUP_OF_LEVEL[a.level]] as string[]).push(a.code);
+      return codes;
+    });
+  }
+  return 'msg.payload is neither a bms-pack reading nor a bank state';
+}
+

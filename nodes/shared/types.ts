@@ -1,0 +1,26 @@
+import type { Node, NodeMessage } from 'node-red';
+import type { BankConnection } from '../../src/link';
+
+/** The bms-link config node as its users see it. */
+export interface BmsLinkConfigNode extends Node {
+  readonly connection: BankConnection | undefined;
+  readonly allowWrites: boolean;
+  /** Why the configuration cannot be used, when it cannot. */
+  readonly configError: string | undefined;
+  register(user: Node): void;
+  deregister(user: Node): Promise<void>;
+}
+
+export type Send = (msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[]) => void;
+export type Done = (err?: Error) => void;
+
+/** Status texts stay short (node-red shows ~20 characters comfortably). */
+export function formatNumber(value: number | null | undefined, decimals: number): string {
+  if (value === null || value === undefined) return '?';
+  return value.toFixed(decimals).replace('-', '−');
+}
+
+/** Run `then` once `promise` settles either way (close handlers must always call done). */
+export function whenSettled(promise: Promise<unknown>, then: () => void): void {
+  promise.then(() => { then(); }).catch(() => { then(); });
+}

@@ -1,0 +1,186 @@
+import type { PackAlarms, PackAnalog } from '../protocol';
+import { LEVEL_OF_GROUP, LEVEL_RANK, codeText, isStatusCode, type AlarmLevel } from './codes';
+
+/** What a pack contributes: the bms-pack payload. */
+export interface PackInput {
+  readonly pack: number;
+  readonly analog: PackAnalog | null;
+  readonly alarms: Omit<PackAlarms, 'pack'> | null;
+  readonly online: boolean;
+  /** Age of `analog` in ms (null: never read). */
+  readonly ageMs: number | null;
+}
+
+export interface Extreme {
+  readonly value: number;
+  readonly pack: number;
+  /** 1-based cell or sensor number. */
+  readonly index: number;
+  /** `P03C12` style id: pack 3, cell 12 (T for temperature sensors). */
+  readonly id: string;
+}
+
+export interface BankAlarm {
+  readonly code: string;
+  readonly level: AlarmLevel;
+  readonly text: string;
+  readonly packs: readonly number[];
+}
+
+export interface PackSummary {
+  readonly pack: number;
+  readonly online: boolean;
+  readonly stale: boolean;
+  readonly ageMs: number | null;
+  readonly soc: number | null;
+  readonly voltage: number | null;
+  readonly current: number | null;
+  readonly chargeMos: boolean | null;
+  readonly dischargeMos: boolean | null;
+  readonly alarmLevel: AlarmLevel | 'none';
+}
+
+export interface BankState {
+  readonly packsExpected: number;
+  readonly packsOnline: number;
+  readonly packsOffline: readonly number[];
+  /** Packs left out of the totals because their data is older than the limit (or missing). */
+  readonly stalePacks: readonly number[];
+  readonly current: number | null;
+  readonly power: number | null;
+  readonly voltage: { readonly mean: number; readonly min: number; readonly max: number } | null;
+  /** Capacity-weighted: by full capacity for SOC, by design capacity for SOH. */
+  readonly soc: number | null;
+  readonly soh: number | null;
+  readonly remainingAh: number;
+  readonly fullAh: number;
+  readonly cellVoltage: { readonly min: Extreme; readonly max: Extreme; readonly spread: number } | null;
+  readonly temperature: { readonly min: Extreme; readonly max: Extreme } | null;
+  readonly alarmLevel: AlarmLevel | 'none';
+  readonly alarms: readonly BankAlarm[];
+  readonly packs: readonly PackSummary[];
+}
+
+export interface AggregateOptions {
+  /** Packs the bank should have: missing ones count as offline. */
+  readonly expectedPacks?: readonly number[];
+  /** Data older than this is stale and left out of totals. */
+  readonly staleAfterMs: number;
+}
+
+const id = (pack: number, kind: 'C' | 'T', index: number): string =>
+  `P${String(pack).padStart(2, '0')}${kind}${String(index).padStart(2, '0')}`;
+
+const round = (value: number, decimals: number): number => {
+  const f = 10 ** decimals;
+  return Math.round(value * f) / f;
+};
+
+/**
+ * The bank as one battery. Only packs that are online with data younger than the stale limit count
+ * toward totals; the others are listed, never silently averaged in.
+ */
+export function aggregateBank(inputs: readonly PackInput[], options: AggregateOptions): BankState {
+  const byPack = new Map(inputs.map((p) => [p.pack, p]));
+  const numbers = [...new Set([...(options.expectedPacks ?? []), ...byPack.keys()])].sort((a, b) => a - b);
+  const fresh = (p: PackInput | undefined): p is PackInput & { analog: PackAnalog } =>
+    p !== undefined && p.online && p.analog !== null && p.ageMs !== null && p.ageMs <= options.staleAfterMs;
+
+  const counted = numbers.map((n) => byPack.get(n)).filter(fresh);
+  const offline = numbers.filter((n) => !byPack.get(n)?.online);
+  const stale = numbers.filter((n) => !fresh(byPack.get(n)));
+
+  let current = 0;
+  let remainingAh = 0;
+  let fullAh = 0;
+  let socWeighted = 0;
+  let socWeight = 0;
+  let sohWeighted = 0;
+  let sohWeight = 0;
+  const voltages: number[] = [];
+  let minCell: Extreme | undefined;
+  let maxCell: Extreme | undefined;
+  let minTemp: Extreme | undefined;
+  let maxTemp: Extreme | undefined;
+  for (const { pack, analog } of counted) {
+    current += analog.current;
+    remainingAh += analog.remainingAh;
+    fullAh += analog.fullAh;
+    voltages.push(analog.voltage);
+    if (analog.soc !== null) {
+      const w = analog.fullAh > 0 ? analog.fullAh : 1;
+      socWeighted += analog.soc * w;
+      socWeight += w;
+    }
+    if (analog.soh !== null) {
+      const w = analog.designAh ?? (analog.fullAh > 0 ? analog.fullAh : 1);
+      sohWeighted += analog.soh * w;
+      sohWeight += w;
+    }
+    analog.cellVoltages.forEach((value, i) => {
+      if (!minCell || value < minCell.value) minCell = { value, pack, index: i + 1, id: id(pack, 'C', i + 1) };
+      if (!maxCell || value > maxCell.value) maxCell = { value, pack, index: i + 1, id: id(pack, 'C', i + 1) };
+    });
+    analog.temperatures.forEach((value, i) => {
+      if (value === null) return;
+      if (!minTemp || value < minTemp.value) minTemp = { value, pack, index: i + 1, id: id(pack, 'T', i + 1) };
+      if (!maxTemp || value > maxTemp.value) maxTemp = { value, pack, index: i + 1, id: id(pack, 'T', i + 1) };
+    });
+  }
+
+  const alarmMap = new Map<string, { code: string; level: AlarmLevel; packs: Set<number> }>();
+  const packLevels = new Map<number, AlarmLevel | 'none'>();
+  for (const input of numbers.map((n) => byPack.get(n)).filter(fresh)) {
+    let worst: AlarmLevel | 'none' = 'none';
+    for (const group of ['alarms', 'protections', 'faults'] as const) {
+      const level = LEVEL_OF_GROUP[group];
+      for (const code of input.alarms?.[group] ?? []) {
+        if (isStatusCode(level, code)) continue;
+        const key = `${level}:${code}`;
+        const entry = alarmMap.get(key) ?? { code, level, packs: new Set<number>() };
+        entry.packs.add(input.pack);
+        alarmMap.set(key, entry);
+        if (LEVEL_RANK[level] > LEVEL_RANK[worst]) worst = level;
+      }
+    }
+    packLevels.set(input.pack, worst);
+  }
+  const alarms = [...alarmMap.values()]
+    .map(({ code, level, packs }) => ({ code, level, text: codeText(level, code), packs: [...packs].sort((a, b) => a - b) }))
+    .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.code.localeCompare(b.code));
+  const alarmLevel = alarms[0]?.level ?? 'none';
+
+  const meanVoltage = voltages.length ? voltages.reduce((a, b) => a + b, 0) / voltages.length : null;
+  return {
+    packsExpected: numbers.length,
+    packsOnline: counted.length,
+    packsOffline: offline,
+    stalePacks: stale,
+    current: counted.length ? round(current, 2) : null,
+    power: counted.length && meanVoltage !== null ? round(current * meanVoltage, 1) : null,
+    voltage: meanVoltage === null ? null : { mean: round(meanVoltage, 3), min: Math.min(...voltages), max: Math.max(...voltages) },
+    soc: socWeight > 0 ? round(socWeighted / socWeight, 1) : null,
+    soh: sohWeight > 0 ? round(sohWeighted / sohWeight, 1) : null,
+    remainingAh: round(remainingAh, 2),
+    fullAh: round(fullAh, 2),
+    cellVoltage: minCell && maxCell ? { min: minCell, max: maxCell, spread: round(maxCell.value - minCell.value, 3) } : null,
+    temperature: minTemp && maxTemp ? { min: minTemp, max: maxTemp } : null,
+    alarmLevel,
+    alarms,
+    packs: numbers.map((n) => {
+      const p = byPack.get(n);
+      return {
+        pack: n,
+        online: p?.online ?? false,
+        stale: !fresh(p),
+        ageMs: p?.ageMs ?? null,
+        soc: p?.analog?.soc ?? null,
+        voltage: p?.analog?.voltage ?? null,
+        current: p?.analog?.current ?? null,
+        chargeMos: p?.alarms?.chargeMos ?? null,
+        dischargeMos: p?.alarms?.dischargeMos ?? null,
+        alarmLevel: packLevels.get(n) ?? 'none',
+      };
+    }),
+  };
+}

@@ -1,0 +1,44 @@
+import type { AlarmGroup } from '../protocol';
+
+export type AlarmLevel = 'warning' | 'protection' | 'fault';
+
+export const LEVEL_OF_GROUP: Readonly<Record<AlarmGroup, AlarmLevel>> = {
+  alarms: 'warning',
+  protections: 'protection',
+  faults: 'fault',
+};
+
+export const LEVEL_RANK: Readonly<Record<AlarmLevel | 'none', number>> = { none: 0, warning: 1, protection: 2, fault: 3 };
+
+/** What the battery's own display codes mean (HMI-CODES.md); EUT, EOT, MOSOT exist in two groups. */
+const TEXTS: Readonly<Record<AlarmLevel, Readonly<Record<string, string>>>> = {
+  warning: {
+    OV: 'cell over-voltage', UV: 'cell under-voltage', TOV: 'pack over-voltage', TUV: 'pack under-voltage',
+    COC: 'charge over-current', DOC: 'discharge over-current', COT: 'charge over-temperature',
+    DOT: 'discharge over-temperature', CUT: 'charge under-temperature', DUT: 'discharge under-temperature',
+    EOT: 'ambient over-temperature', EUT: 'ambient under-temperature', MOSOT: 'MOSFET over-temperature', USOC: 'low SOC',
+  },
+  protection: {
+    OVP: 'cell over-voltage protection', UVP: 'cell under-voltage protection', TOVP: 'pack over-voltage protection',
+    TUVP: 'pack under-voltage protection', COCP: 'charge over-current protection', DOCP: 'discharge over-current protection',
+    CP: 'short-circuit protection', CHVP: 'charger voltage too high', COTP: 'charge over-temperature protection',
+    DOTP: 'discharge over-temperature protection', CUTP: 'charge under-temperature protection',
+    DUTP: 'discharge under-temperature protection', MOSOT: 'MOSFET over-temperature protection',
+    EOT: 'ambient over-temperature protection', EUT: 'ambient under-temperature protection',
+    FULLY: 'fully charged (status)',
+  },
+  fault: {
+    CHGMOS: 'charge MOSFET fault', DSGMOS: 'discharge MOSFET fault', NTC: 'temperature sensor fault',
+    COMM: 'BMS communication fault', CELLS: 'cell fault', SAMPLE: 'sampling chip fault', LIMITER: 'current limiter fault',
+    HEATER: 'heater fault',
+  },
+};
+
+export function codeText(level: AlarmLevel, code: string): string {
+  return TEXTS[level][code] ?? code;
+}
+
+/** `FULLY` sits among the protections but is a status, never an alarm (PITFALLS.md P-18). */
+export function isStatusCode(level: AlarmLevel, code: string): boolean {
+  return level === 'protection' && code === 'FULLY';
+}

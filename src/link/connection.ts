@@ -1,0 +1,172 @@
+import { EventEmitter } from 'node:events';
+import type { Dialect } from '../protocol';
+import { BmsClient } from './client';
+import { detect, type BankMode } from './detect';
+import { errorMessage } from './errors';
+import { BmsLink } from './link';
+import { BankPoller, type BankCycle, type PackReading } from './poller';
+
+export interface ConnectionOptions {
+  readonly port: string;
+  readonly baudRate?: number;
+  readonly dialect?: Dialect | 'auto';
+  readonly mode?: BankMode | 'auto';
+  /** Pack numbers (broadcast) or addresses (relay); 'discover' asks the bank. */
+  readonly packs?: readonly number[] | 'discover';
+  readonly intervalMs?: number;
+  readonly timeoutMs?: number;
+  readonly gapMs?: number;
+}
+
+export type ConnectionPhase = 'idle' | 'connecting' | 'detecting' | 'polling' | 'error' | 'stopped';
+
+export interface ConnectionState {
+  readonly phase: ConnectionPhase;
+  /** Short, for a node status. */
+  readonly text: string;
+  readonly error?: string;
+}
+
+/**
+ * A bank behind one port, for as long as anyone uses it: the shared link, detection when the
+ * dialect or the packs are not given, and the poller. Emits `state`, `cycle` and `pack`.
+ */
+export class BankConnection extends EventEmitter {
+  private link: BmsLink | undefined;
+  private poller: BankPoller | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
+  private current: ConnectionState = { phase: 'idle', text: 'idle' };
+  private lastCycle: BankCycle | undefined;
+
+  constructor(readonly options: ConnectionOptions) {
+    super();
+    this.on('error', () => undefined);
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  get client(): BmsClient | undefined {
+    return this.poller ? this.clientRef : undefined;
+  }
+
+  get latest(): BankCycle | undefined {
+    return this.lastCycle;
+  }
+
+  private clientRef: BmsClient | undefined;
+
+  start(): void {
+    if (this.link) return;
+    const options = this.options;
+    this.link = BmsLink.acquire({
+      port: options.port,
+      ...(options.baudRate !== undefined ? { baudRate: options.baudRate } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.gapMs !== undefined ? { gapMs: options.gapMs } : {}),
+    });
+    const link = this.link;
+    link.on('disconnected', this.onDisconnected);
+    link.on('error', this.onLinkError);
+    link.on('connected', this.onConnected);
+    this.setState({ phase: 'connecting', text: 'connecting' });
+    this.starting = this.setUp(link);
+  }
+
+  /** Stop polling and release the port (really: resolves when it is free). */
+  async stop(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const link = this.link;
+    this.link = undefined;
+    await this.starting?.catch(() => undefined);
+    const poller = this.poller;
+    this.poller = undefined;
+    this.clientRef = undefined;
+    if (poller) {
+      poller.removeAllListeners();
+      await poller.stop();
+    }
+    if (link) {
+      link.off('disconnected', this.onDisconnected);
+      link.off('error', this.onLinkError);
+      link.off('connected', this.onConnected);
+      await link.release();
+    }
+    this.setState({ phase: 'stopped', text: 'stopped' });
+  }
+
+  /** Read the bank now (an input message asked for it). */
+  async pollNow(): Promise<BankCycle> {
+    await this.starting;
+    if (!this.poller) throw new Error(this.current.error ?? `the bank on ${this.options.port} is not being polled (${this.current.text})`);
+    return this.poller.pollNow();
+  }
+
+  readings(): PackReading[] {
+    return this.poller?.readings() ?? [];
+  }
+
+  private async setUp(link: BmsLink): Promise<void> {
+    const options = this.options;
+    try {
+      let dialect = options.dialect && options.dialect !== 'auto' ? options.dialect : undefined;
+      let mode = options.mode && options.mode !== 'auto' ? options.mode : undefined;
+      let packs: readonly number[] | undefined = options.packs === 'discover' ? undefined : options.packs;
+      let version: number | undefined;
+      let cid1: number | undefined;
+      if (!dialect || !mode || !packs) {
+        this.setState({ phase: 'detecting', text: 'detecting' });
+        const found = await detect(link);
+        dialect ??= found.dialect;
+        mode ??= found.mode;
+        // Slots the master reports unreachable are still packs of the bank: poll them, show them offline.
+        packs ??= [...found.packs, ...found.offlinePacks].sort((a, b) => a - b);
+        version = found.version;
+        cid1 = found.cid1;
+      }
+      if (this.link !== link) return;
+      this.clientRef = new BmsClient(link, { dialect, ...(version !== undefined ? { version } : {}), ...(cid1 !== undefined ? { cid1 } : {}) });
+      const poller = new BankPoller(this.clientRef, { mode, packs, ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}) });
+      this.poller = poller;
+      poller.on('cycle', (cycle: BankCycle) => {
+        this.lastCycle = cycle;
+        const online = cycle.packs.filter((p) => p.online).length;
+        if (link.state === 'connected') this.setState({ phase: 'polling', text: `${online}/${cycle.packs.length} packs` });
+        this.emit('cycle', cycle);
+      });
+      poller.on('pack', (reading: PackReading) => this.emit('pack', reading));
+      poller.start();
+      this.setState({ phase: 'polling', text: `${dialect}, ${packs.length} pack${packs.length === 1 ? '' : 's'}` });
+    } catch (err) {
+      if (this.link !== link) return;
+      const message = errorMessage(err);
+      this.setState({ phase: 'error', text: 'no bank found', error: message });
+      this.emit('error', err instanceof Error ? err : new Error(message));
+      // Try again later: the bank may be asleep or the cable being plugged in.
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.link === link) this.starting = this.setUp(link);
+      }, Math.max(5000, options.intervalMs ?? 5000));
+    }
+  }
+
+  private readonly onDisconnected = (err: Error): void => {
+    this.setState({ phase: 'error', text: 'disconnected', error: err.message });
+  };
+
+  private readonly onLinkError = (err: Error): void => {
+    this.setState({ phase: 'error', text: 'port error', error: err.message });
+  };
+
+  private readonly onConnected = (): void => {
+    if (this.poller) this.setState({ phase: 'polling', text: 'connected' });
+  };
+
+  private setState(state: ConnectionState): void {
+    this.current = state;
+    this.emit('state', state);
+  }
+}
