@@ -2,8 +2,9 @@
 // (Node-RED looks for them next to the runtime file).
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 for (const node of readdirSync(path.join(root, 'nodes'), { withFileTypes: true })) {
   if (!node.isDirectory() || node.name === 'shared') continue;
   const from = path.join(root, 'nodes', node.name);
