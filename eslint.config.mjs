@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import promise from 'eslint-plugin-promise';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', '.node-red/**', 'screenshots/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   promise.configs['flat/recommended'],
@@ -51,5 +51,8 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setTimeout: 'readonly' },
+    },
   },
 );

@@ -71,6 +71,7 @@ export class SimServer {
   private tcpPort = 0;
   private ptyPath: string | undefined;
   private down = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: SimServerOptions) {
     this.bank = options.bank;
@@ -89,6 +90,17 @@ export class SimServer {
   /** Milliseconds `bytes` take on the wire at the configured baud rate (8N1 = 10 bits). */
   wireMs(bytes: number): number {
     return (bytes * 10 * 1000) / this.baudRate;
+  }
+
+  /** Client connections open now (a pty counts as one: socat's). */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Resolves once no client connection is open. */
+  idle(): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => { this.idleWaiters.push(resolve); });
   }
 
   get endpoints(): SimEndpoints {
@@ -206,7 +218,10 @@ export class SimServer {
       next();
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => { this.sockets.delete(socket); });
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      if (this.sockets.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    });
   }
 
   /** One request: its own wire time, the BMS latency and faults, then the paced reply. */

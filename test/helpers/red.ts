@@ -1,0 +1,80 @@
+import type { EventEmitter } from 'node:events';
+import type { Node } from 'node-red';
+import bmsAlarms = require('../../nodes/bms-alarms/bms-alarms');
+import bmsLink = require('../../nodes/bms-link/bms-link');
+import bmsPack = require('../../nodes/bms-pack/bms-pack');
+import bmsParallel = require('../../nodes/bms-parallel/bms-parallel');
+
+/** node-red-node-test-helper ships no types; this is the part the tests use. */
+interface Helper {
+  init(nodeRedPath: string): void;
+  startServer(done: () => void): void;
+  stopServer(done: () => void): void;
+  load(nodes: unknown[], flow: object[], credentials?: object): Promise<void>;
+  unload(): Promise<void>;
+  getNode(id: string): TestNode | null;
+}
+
+/** A node under test: runtime node plus the helper's sinon spies. */
+export type TestNode = Node & {
+  receive(msg: object): void;
+  status: { lastCall?: { args: [{ fill?: string; shape?: string; text?: string }] }; callCount: number };
+  error: { callCount: number; lastCall?: { args: unknown[] } };
+};
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS module
+export const helper = require('node-red-node-test-helper') as Helper;
+helper.init(require.resolve('node-red'));
+
+export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms];
+
+export function startServer(): Promise<void> {
+  return new Promise((resolve) => { helper.startServer(resolve); });
+}
+
+export function stopServer(): Promise<void> {
+  return new Promise((resolve) => { helper.stopServer(resolve); });
+}
+
+export function node(id: string): TestNode {
+  const found = helper.getNode(id);
+  if (!found) throw new Error(`node ${id} was not loaded`);
+  return found;
+}
+
+/** A node as the plain emitter it is (the helper emits `input` and `call:<method>` on it). */
+export function events(id: string): EventEmitter {
+  return node(id) as unknown as EventEmitter;
+}
+
+/** The next message a helper (sink) node receives. */
+export function nextMessage<T = Record<string, unknown>>(id: string, where: (msg: T) => boolean = () => true): Promise<T> {
+  const sink = events(id);
+  return new Promise((resolve) => {
+    const listener = (msg: T): void => {
+      if (!where(msg)) return;
+      sink.removeListener('input', listener);
+      resolve(msg);
+    };
+    sink.on('input', listener);
+  });
+}
+
+/** Resolves when the node's status matches. */
+export function statusOf(id: string, where: (status: { fill?: string; shape?: string; text?: string }) => boolean): Promise<{ fill?: string; shape?: string; text?: string }> {
+  const last = node(id).status.lastCall?.args[0];
+  if (last && where(last)) return Promise.resolve(last);
+  const n = events(id);
+  return new Promise((resolve) => {
+    const listener = (call: { args: [{ fill?: string; shape?: string; text?: string }] }): void => {
+      if (!where(call.args[0])) return;
+      n.removeListener('call:status', listener);
+      resolve(call.args[0]);
+    };
+    n.on('call:status', listener);
+  });
+}
+
+export const linkConfig = (id: string, port: string, extra: object = {}): object => ({
+  id, type: 'bms-link', port, baud: '9600', dialect: 'auto', mode: 'auto', packs: 'discover', interval: '1', timeout: '300', gap: '2', allowWrites: false, ...extra,
+});
