@@ -28,11 +28,13 @@ describe('bank: aggregateBank', () => {
   it('names the extreme cells and sensors and the spread', () => {
     const high = pack(3, { cellVoltages: Array.from({ length: 16 }, (_, i) => (i === 11 ? 3.45 : 3.3)), temperatures: [31.5, null] });
     const state = aggregateBank([pack(1), high], { staleAfterMs: 5000 });
-    assert.deepEqual(state.cellVoltage?.max, { value: 3.45, pack: 3, index: 12, id: 'P03C12' });
-    assert.deepEqual(state.cellVoltage?.min, { value: 3.3, pack: 1, index: 1, id: 'P01C01' });
-    assert.equal(state.cellVoltage?.spread, 0.15);
-    assert.deepEqual(state.temperature?.max, { value: 31.5, pack: 3, index: 1, id: 'P03T01' });
-    assert.equal(state.temperature?.min.value, 24);
+    const { cellVoltage, temperature } = state;
+    assert.ok(cellVoltage && temperature);
+    assert.deepEqual(cellVoltage.max, { value: 3.45, pack: 3, index: 12, id: 'P03C12' });
+    assert.deepEqual(cellVoltage.min, { value: 3.3, pack: 1, index: 1, id: 'P01C01' });
+    assert.equal(cellVoltage.spread, 0.15);
+    assert.deepEqual(temperature.max, { value: 31.5, pack: 3, index: 1, id: 'P03T01' });
+    assert.equal(temperature.min.value, 24);
   });
 
   it('leaves stale, offline and missing packs out of every total and lists them', () => {

@@ -23,7 +23,7 @@ export type TestNode = Node & {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS module
-export const helper = require('node-red-node-test-helper') as Helper;
+export const helper: Helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
 export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms];
@@ -44,7 +44,8 @@ export function node(id: string): TestNode {
 
 /** A node as the plain emitter it is (the helper emits `input` and `call:<method>` on it). */
 export function events(id: string): EventEmitter {
-  return node(id) as unknown as EventEmitter;
+  const emitter: EventEmitter = node(id);
+  return emitter;
 }
 
 /** The next message a helper (sink) node receives. */

@@ -251,8 +251,9 @@ describe('nodes', function () {
       assert.equal(changes.length, 0);
       await clock.tickAsync(1);
       assert.deepEqual(changes.map((m) => [m.payload.code, m.payload.level, m.payload.state, m.payload.pack]), [['OVP', 'protection', 'raised', 2], ['OV', 'warning', 'raised', 2]]);
-      assert.equal(changes[0]?.payload.text, 'cell over-voltage protection');
-      assert.equal(changes[0]?.payload.since, new Date(Date.UTC(2026, 0, 1) + 13_000).toISOString());
+      const first = changes[0]!;
+      assert.equal(first.payload.text, 'cell over-voltage protection');
+      assert.equal(first.payload.since, new Date(Date.UTC(2026, 0, 1) + 13_000).toISOString());
       assert.equal(lists.at(-1)?.payload.length, 2);
       assert.deepEqual(node('a').status.lastCall?.args[0], { fill: 'red', shape: 'dot', text: '2 active' });
 
