@@ -11,6 +11,9 @@ const link = (id, port, packs = 'discover', interval = '2') => ({
 });
 const comment = (id, z, x, y, name, info) => ({ id, type: 'comment', z, name, info, x, y, wires: [] });
 const debug = (id, z, x, y, name) => ({ id, type: 'debug', z, name, active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', x, y, wires: [] });
+const group = (id, name, width, order) => ({
+  id, type: 'ui-group', name, page: 'demo-ui-page', width, height: '1', order, showTitle: true, className: '', visible: 'true', disabled: 'false', groupType: 'default',
+});
 const fn = (id, z, x, y, name, func, outputs = 1, wires = [[]]) => ({ id, type: 'function', z, name, func, outputs, noerr: 0, initialize: '', finalize: '', libs: [], x, y, wires });
 
 // --- flows.json: the demo behind `npm start` ---------------------------------------------------
@@ -36,10 +39,10 @@ const demo = [
   { id: 'demo-ui-base', type: 'ui-base', name: 'Battery', path: '/dashboard', appIcon: '', includeClientData: true, acceptsClientConfig: ['ui-notification', 'ui-control'], showPathInSidebar: false, headerContent: 'page', navigationStyle: 'default', titleBarStyle: 'default', showReconnectNotification: true, notificationDisplayTime: 1, showDisconnectNotification: true, allowInstall: false },
   { id: 'demo-ui-theme', type: 'ui-theme', name: 'Battery theme', colors: { surface: '#2e7d32', primary: '#43a047', bgPage: '#eeeeee', groupBg: '#ffffff', groupOutline: '#cccccc' }, sizes: { density: 'default', pagePadding: '12px', groupGap: '12px', groupBorderRadius: '4px', widgetGap: '12px' } },
   { id: 'demo-ui-page', type: 'ui-page', name: 'Bank', ui: 'demo-ui-base', path: '/bank', icon: 'battery', layout: 'grid', theme: 'demo-ui-theme', breakpoints: [{ name: 'Default', px: '0', cols: '3' }, { name: 'Tablet', px: '576', cols: '6' }, { name: 'Small Desktop', px: '768', cols: '9' }, { name: 'Desktop', px: '1024', cols: '12' }], order: 1, className: '', visible: 'true', disabled: 'false' },
-  { id: 'demo-group-bank', type: 'ui-group', name: 'Bank', page: 'demo-ui-page', width: '4', height: '1', order: 1, showTitle: true, className: '', visible: 'true', disabled: 'false', groupType: 'default' },
-  { id: 'demo-group-packs', type: 'ui-group', name: 'Packs', page: 'demo-ui-page', width: '8', height: '1', order: 2, showTitle: true, className: '', visible: 'true', disabled: 'false', groupType: 'default' },
-  { id: 'demo-group-cells', type: 'ui-group', name: 'Cell voltages', page: 'demo-ui-page', width: '12', height: '1', order: 3, showTitle: true, className: '', visible: 'true', disabled: 'false', groupType: 'default' },
-  { id: 'demo-group-alarms', type: 'ui-group', name: 'Active alarms', page: 'demo-ui-page', width: '12', height: '1', order: 4, showTitle: true, className: '', visible: 'true', disabled: 'false', groupType: 'default' },
+  group('demo-group-bank', 'Bank', '4', 1),
+  group('demo-group-packs', 'Packs', '8', 2),
+  group('demo-group-cells', 'Cell voltages', '12', 3),
+  group('demo-group-alarms', 'Active alarms', '12', 4),
   { id: 'demo-soc-gauge', type: 'ui-gauge', z, name: 'SOC', group: 'demo-group-bank', order: 1, width: 4, height: 3, gtype: 'gauge-half', gstyle: 'needle', title: 'State of charge', units: '%', icon: '', prefix: '', suffix: '%', segments: [{ from: '0', color: '#e53935' }, { from: '20', color: '#fdd835' }, { from: '40', color: '#43a047' }], min: 0, max: 100, sizeThickness: 16, sizeGap: 4, sizeKeyThickness: 8, styleRounded: true, styleGlow: false, className: '', x: 650, y: 200, wires: [] },
   { id: 'demo-power-text', type: 'ui-text', z, group: 'demo-group-bank', order: 2, width: 0, height: 0, name: 'power', label: 'Power', format: '{{msg.payload}}', layout: 'row-spread', style: false, font: '', fontSize: 16, color: '#717171', wrapText: false, className: 'bms-power', x: 650, y: 240, wires: [] },
   { id: 'demo-voltage-text', type: 'ui-text', z, group: 'demo-group-bank', order: 3, width: 0, height: 0, name: 'voltage', label: 'Voltage', format: '{{msg.payload}}', layout: 'row-spread', style: false, font: '', fontSize: 16, color: '#717171', wrapText: true, className: 'bms-voltage', x: 650, y: 280, wires: [] },

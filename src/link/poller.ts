@@ -355,15 +355,7 @@ function withoutPack(pack: PackAlarms): Omit<PackAlarms, 'pack'> {
 
 
 /** The canonical per-pack payload (`msg.payload` of bms-pack, `read --json`). */
-export interface PackPayload {
-  readonly pack: number;
-  readonly analog: PackAnalog | null;
-  readonly alarms: Omit<PackAlarms, 'pack'> | null;
-  readonly identity: PackIdentity | null;
-  readonly online: boolean;
-  readonly status: PackStatus;
-  readonly ageMs: number | null;
-}
+export type PackPayload = Pick<PackReading, 'pack' | 'analog' | 'alarms' | 'identity' | 'online' | 'status' | 'ageMs'>;
 
 export function packPayload(reading: PackReading): PackPayload {
   return {
