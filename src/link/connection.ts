@@ -38,6 +38,7 @@ export class BankConnection extends EventEmitter {
   private starting: Promise<void> | undefined;
   private current: ConnectionState = { phase: 'idle', text: 'idle' };
   private lastCycle: BankCycle | undefined;
+  private clientRef: BmsClient | undefined;
 
   constructor(readonly options: ConnectionOptions) {
     super();
@@ -48,6 +49,7 @@ export class BankConnection extends EventEmitter {
     return this.current;
   }
 
+  /** The typed client once the bank is set up (for nodes that read or write more than the poller). */
   get client(): BmsClient | undefined {
     return this.poller ? this.clientRef : undefined;
   }
@@ -55,8 +57,6 @@ export class BankConnection extends EventEmitter {
   get latest(): BankCycle | undefined {
     return this.lastCycle;
   }
-
-  private clientRef: BmsClient | undefined;
 
   start(): void {
     if (this.link) return;
