@@ -37,8 +37,6 @@ export class BankConnection extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
   private current: ConnectionState = { phase: 'idle', text: 'idle' };
-  private lastCycle: BankCycle | undefined;
-  private clientRef: BmsClient | undefined;
 
   constructor(readonly options: ConnectionOptions) {
     super();
@@ -49,14 +47,6 @@ export class BankConnection extends EventEmitter {
     return this.current;
   }
 
-  /** The typed client once the bank is set up (for nodes that read or write more than the poller). */
-  get client(): BmsClient | undefined {
-    return this.poller ? this.clientRef : undefined;
-  }
-
-  get latest(): BankCycle | undefined {
-    return this.lastCycle;
-  }
 
   start(): void {
     if (this.link) return;
@@ -84,7 +74,6 @@ export class BankConnection extends EventEmitter {
     await this.starting?.catch(() => undefined);
     const poller = this.poller;
     this.poller = undefined;
-    this.clientRef = undefined;
     if (poller) {
       poller.removeAllListeners();
       await poller.stop();
@@ -128,11 +117,10 @@ export class BankConnection extends EventEmitter {
         cid1 = found.cid1;
       }
       if (this.link !== link) return;
-      this.clientRef = new BmsClient(link, { dialect, ...(version !== undefined ? { version } : {}), ...(cid1 !== undefined ? { cid1 } : {}) });
-      const poller = new BankPoller(this.clientRef, { mode, packs, ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}) });
+      const client = new BmsClient(link, { dialect, ...(version !== undefined ? { version } : {}), ...(cid1 !== undefined ? { cid1 } : {}) });
+      const poller = new BankPoller(client, { mode, packs, ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}) });
       this.poller = poller;
       poller.on('cycle', (cycle: BankCycle) => {
-        this.lastCycle = cycle;
         const online = cycle.packs.filter((p) => p.online).length;
         if (link.state === 'connected') this.setState({ phase: 'polling', text: `${online}/${cycle.packs.length} packs` });
         this.emit('cycle', cycle);

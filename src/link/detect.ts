@@ -49,10 +49,6 @@ const PROBES: readonly Probe[] = [
 
 const cache = new WeakMap<BmsLink, Detection>();
 
-export function cachedDetection(link: BmsLink): Detection | undefined {
-  return cache.get(link);
-}
-
 /** Find out what is on the bus: dialect, version, packs present, firmware. */
 export async function detect(link: BmsLink, options: DetectOptions = {}): Promise<Detection> {
   const cached = cache.get(link);

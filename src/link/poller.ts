@@ -108,10 +108,6 @@ export class BankPoller extends EventEmitter {
     }
   }
 
-  get intervalMs(): number {
-    return this.options.intervalMs;
-  }
-
   start(): void {
     if (this.running) return;
     this.running = true;

@@ -50,7 +50,6 @@ export class SimulatedBank {
   private readonly truth = new Map<number, TruthEntry[]>();
   private readonly now: () => number;
   private readonly paceTailFields: number;
-  private demandA: number;
 
   constructor(options: SimBankOptions = {}) {
     const count = options.packs ?? 3;
@@ -63,8 +62,7 @@ export class SimulatedBank {
     this.packs = Array.from({ length: count }, (_, i) => new SimPack({
       address: i + 1, random, now, historyRecords: options.historyRecords ?? 50,
     }));
-    this.demandA = options.current ?? 0;
-    this.setCurrent(this.demandA);
+    this.setCurrent(options.current ?? 0);
   }
 
   /** Header ADR of pack n: PACE packs sit at their DIP address, Pylontech starts at 2. */
@@ -80,13 +78,8 @@ export class SimulatedBank {
 
   setCurrent(amps: number): void {
     this.advance();
-    this.demandA = amps;
     const share = amps / this.packs.length;
     for (const pack of this.packs) pack.setDemand(share);
-  }
-
-  get current(): number {
-    return this.demandA;
   }
 
   setOffline(pack: number, offline: boolean): void {

@@ -80,10 +80,6 @@ export class SimPack {
     for (let i = records; i > 0; i--) this.storeRecord(options.now - i * this.storageIntervalMin * 60_000);
   }
 
-  get current(): number {
-    return this.effectiveA;
-  }
-
   get soc(): number {
     return this.fullAh > 0 ? this.remainingAh / this.fullAh : 0;
   }
