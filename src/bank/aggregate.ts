@@ -9,6 +9,24 @@ export interface PackInput {
   readonly online: boolean;
   /** Age of `analog` in ms (null: never read). */
   readonly ageMs: number | null;
+  readonly identity?: PackIdentity | null;
+  /** Limits the BMS itself asks for (Pylontech 0x92), when it reports them. */
+  readonly limits?: BmsChargeLimits | null;
+}
+
+export interface PackIdentity {
+  readonly firmware?: string;
+  readonly serial?: string;
+  readonly packSerial?: string;
+}
+
+export interface BmsChargeLimits {
+  readonly chargeVoltage: number;
+  readonly chargeCurrent: number;
+  /** Positive amps. */
+  readonly dischargeCurrent: number;
+  readonly chargeEnabled: boolean;
+  readonly dischargeEnabled: boolean;
 }
 
 export interface Extreme {
@@ -38,6 +56,11 @@ export interface PackSummary {
   readonly chargeMos: boolean | null;
   readonly dischargeMos: boolean | null;
   readonly alarmLevel: AlarmLevel | 'none';
+  /** The pack's own readings, so consumers (charge control, the Venus bridge) need nothing else. */
+  readonly analog: PackAnalog | null;
+  readonly alarms: Omit<PackAlarms, 'pack'> | null;
+  readonly identity: PackIdentity | null;
+  readonly limits: BmsChargeLimits | null;
 }
 
 export interface BankState {
@@ -58,6 +81,8 @@ export interface BankState {
   readonly temperature: { readonly min: Extreme; readonly max: Extreme } | null;
   readonly alarmLevel: AlarmLevel | 'none';
   readonly alarms: readonly BankAlarm[];
+  /** Some counted pack is balancing cells. */
+  readonly balancing: boolean;
   readonly packs: readonly PackSummary[];
 }
 
@@ -167,6 +192,7 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
     temperature: minTemp && maxTemp ? { min: minTemp, max: maxTemp } : null,
     alarmLevel,
     alarms,
+    balancing: counted.some((p) => (p.alarms?.balancingCells.length ?? 0) > 0),
     packs: numbers.map((n) => {
       const p = byPack.get(n);
       return {
@@ -180,6 +206,10 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
         chargeMos: p?.alarms?.chargeMos ?? null,
         dischargeMos: p?.alarms?.dischargeMos ?? null,
         alarmLevel: packLevels.get(n) ?? 'none',
+        analog: p?.analog ?? null,
+        alarms: p?.alarms ?? null,
+        identity: p?.identity ?? null,
+        limits: p?.limits ?? null,
       };
     }),
   };

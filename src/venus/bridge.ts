@@ -1,0 +1,271 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import {
+  ChargeController, DEFAULT_CHARGE_SETTINGS, FreshnessGuard, aggregateBank,
+  type BankState, type ChargeDecision, type ChargeSettings, type Freshness, type PackInput,
+} from '../bank';
+import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms';
+import { bankItems, bankSpecs, packItems, packSpecs, type ServiceMeta } from './battery-items';
+import { EMPTY_HISTORY, addSample, type BankHistory } from './history';
+import { VenusService, type ServiceState } from './service';
+import { loadMemory, saveMemory } from './store';
+
+export interface BridgeOptions {
+  readonly busAddress?: string;
+  /** A bank id the user chose; otherwise the master pack's serial, otherwise `fallbackId`. */
+  readonly bankId?: string;
+  readonly fallbackId: string;
+  readonly preferredInstance?: number;
+  /** One extra service per pack (off by default): they never carry `/Info/*`. */
+  readonly packServices?: boolean;
+  readonly productName?: string;
+  /** How the packs are reached, for `/Mgmt/Connection`. */
+  readonly connection: string;
+  readonly processName?: string;
+  readonly processVersion?: string;
+  readonly pollIntervalMs: number;
+  readonly lostAfterMs?: number;
+  /** At stage 2, also leave the bus name (and come back when the data does). */
+  readonly releaseOnLoss?: boolean;
+  readonly charge?: Partial<ChargeSettings>;
+  readonly thresholds?: AlarmThresholds;
+  readonly expectedPacks?: readonly number[];
+  /** Directory for the bank's memory (custom name, history, charge mode); none: nothing kept. */
+  readonly stateDir?: string;
+  /** Inputs to wait for a pack serial before falling back to `fallbackId`. */
+  readonly identityWaitInputs?: number;
+  readonly propertiesChanged?: boolean;
+  readonly packPublishMs?: number;
+  readonly watchdogMs?: number;
+  readonly retryMinMs?: number;
+  /** Time source (tests run the watchdog on a fake clock). */
+  readonly clock?: () => number;
+}
+
+export interface BridgeReport {
+  readonly stage: Freshness['stage'];
+  readonly reason: string;
+  readonly serviceName: string | null;
+  readonly instance: number | null;
+  readonly phase: ServiceState['phase'] | 'waiting';
+  readonly mode: ChargeDecision['mode'];
+  readonly modeText: string;
+  readonly published: { readonly cvl: number | null; readonly ccl: number; readonly dcl: number };
+  readonly computed: ChargeDecision['computed'];
+  readonly chargeLimitation: string;
+  readonly dischargeLimitation: string;
+  readonly shadow: boolean;
+  readonly packsOnline: number;
+  readonly packsExpected: number;
+  readonly stalePacks: readonly number[];
+}
+
+const SAVE_EVERY_MS = 60_000;
+
+export function serviceSuffix(id: string): string {
+  return `lfpbms_${id.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/**
+ * The bank on D-Bus: pack readings in, one `com.victronenergy.battery` service (plus optional
+ * per-pack services) out, with charge control and the data-age watchdog in between. Runs a 1 s
+ * watchdog of its own, so a flow that stops feeding it still ends in stage 2.
+ */
+export class VenusBridge extends EventEmitter {
+  readonly controller: ChargeController;
+  readonly guard: FreshnessGuard;
+  private readonly inputs = new Map<number, { input: PackInput; at: number }>();
+  private lastInputAt: number | null = null;
+  private inputsSeen = 0;
+  private bankService: VenusService | undefined;
+  private readonly packServices = new Map<number, VenusService>();
+  private lastPackPublish = -Infinity;
+  private history: BankHistory = EMPTY_HISTORY;
+  private lastSampleAt: number | null = null;
+  private customName = '';
+  private stateFile: string | undefined;
+  private lastSaved = 0;
+  private lastStage: Freshness['stage'] | null = null;
+  private watchdog: NodeJS.Timeout | undefined;
+  private meta: ServiceMeta | undefined;
+  private serviceNameValue: string | null = null;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(readonly options: BridgeOptions) {
+    super();
+    this.on('error', () => undefined);
+    this.controller = new ChargeController({ ...DEFAULT_CHARGE_SETTINGS, ...options.charge });
+    this.guard = new FreshnessGuard({ pollIntervalMs: options.pollIntervalMs, ...(options.lostAfterMs !== undefined ? { lostAfterMs: options.lostAfterMs } : {}) });
+    this.now = options.clock ?? Date.now;
+    this.watchdog = setInterval(() => { this.evaluate(this.now(), 'watchdog'); }, options.watchdogMs ?? 1000);
+  }
+
+  get service(): VenusService | undefined {
+    return this.bankService;
+  }
+
+  get serviceName(): string | null {
+    return this.serviceNameValue;
+  }
+
+  get perPackServices(): ReadonlyMap<number, VenusService> {
+    return this.packServices;
+  }
+
+  /** Readings of some or all packs, as bms-pack / bms-parallel carry them. */
+  feed(packs: readonly PackInput[], at = this.now()): BridgeReport | null {
+    if (this.stopped) return null;
+    for (const input of packs) this.inputs.set(input.pack, { input, at });
+    this.lastInputAt = at;
+    this.inputsSeen++;
+    return this.evaluate(at, 'input');
+  }
+
+  /** Re-evaluate now (the watchdog does this every second). */
+  evaluate(now: number, trigger: 'input' | 'watchdog' = 'watchdog'): BridgeReport | null {
+    if (this.stopped) return null;
+    const aged = [...this.inputs.values()].map(({ input, at }) => ({ ...input, ageMs: input.ageMs === null ? null : input.ageMs + (now - at) }));
+    const bank = aggregateBank(aged, {
+      staleAfterMs: this.guard.staleAfterMs,
+      ...(this.options.expectedPacks?.length ? { expectedPacks: this.options.expectedPacks } : {}),
+    });
+    const freshness = this.guard.assess(this.lastInputAt === null ? null : bank, this.lastInputAt, now);
+    if (!this.bankService && !this.startService(bank)) return null;
+    const lost = freshness.stage === 2;
+    const decision = lost ? this.controller.block(now, `BMS data lost: ${freshness.reason}`) : this.controller.step(bank, now);
+    if (!lost) this.recordHistory(bank, decision, now);
+    this.publish(bank, decision, freshness, now);
+    const report = this.report(bank, decision, freshness);
+    const stageChanged = freshness.stage !== this.lastStage;
+    this.lastStage = freshness.stage;
+    if (trigger === 'input' || stageChanged) this.emit('report', report);
+    if (now - this.lastSaved >= SAVE_EVERY_MS) this.save(now);
+    return report;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.watchdog);
+    this.save(this.now());
+    await Promise.all([this.bankService?.stop(), ...[...this.packServices.values()].map((s) => s.stop())]);
+  }
+
+  private startService(bank: BankState): boolean {
+    const master = bank.packs.find((p) => p.identity?.serial ?? p.identity?.packSerial);
+    const serial = master?.identity?.serial ?? master?.identity?.packSerial;
+    const id = this.options.bankId || serial;
+    if (!id && this.inputsSeen < (this.options.identityWaitInputs ?? 3)) return false;
+    if (!id) this.emit('warning', 'no pack serial: the bank is named after this node; set a bank id to keep its DeviceInstance when the flow is rebuilt');
+    const suffix = serviceSuffix(id || this.options.fallbackId);
+    const name = `com.victronenergy.battery.${suffix}`;
+    this.serviceNameValue = name;
+    if (this.options.stateDir) {
+      this.stateFile = join(this.options.stateDir, `venus-${suffix}.json`);
+      const memory = loadMemory(this.stateFile);
+      this.customName = memory.customName ?? '';
+      this.history = memory.history;
+      if (memory.chargeMode) this.controller.restore(memory.chargeMode);
+    }
+    this.meta = {
+      processName: this.options.processName ?? 'node-red-contrib-lifepo4-bms',
+      processVersion: this.options.processVersion ?? '0',
+      connection: this.options.connection,
+      productName: this.options.productName ?? 'LiFePO4 battery bank',
+      firmware: master?.identity?.firmware ?? null,
+      serial: serial ?? null,
+      customName: this.customName,
+    };
+    const packs = bank.packs.map((p) => p.pack);
+    const preferred = this.options.preferredInstance ?? 1;
+    this.bankService = this.createService(name, suffix, preferred, bankSpecs(packs));
+    if (this.options.packServices) {
+      for (const pack of packs) {
+        const tag = `_p${String(pack).padStart(2, '0')}`;
+        this.packServices.set(pack, this.createService(`${name}${tag}`, `${suffix}${tag}`, preferred + pack, packSpecs()));
+      }
+    }
+    return true;
+  }
+
+  private createService(serviceName: string, uniqueId: string, preferredInstance: number, specs: ReturnType<typeof packSpecs>): VenusService {
+    const service = new VenusService({
+      serviceName, uniqueId, preferredInstance, specs,
+      ...(this.options.busAddress ? { busAddress: this.options.busAddress } : {}),
+      ...(this.options.propertiesChanged !== undefined ? { propertiesChanged: this.options.propertiesChanged } : {}),
+      ...(this.options.retryMinMs !== undefined ? { retryMinMs: this.options.retryMinMs } : {}),
+      onWrite: (path, value) => this.onWrite(path, value),
+    });
+    service.on('state', (state: ServiceState) => { this.emit('state', state, serviceName); });
+    service.on('warning', (text: string) => { this.emit('warning', text); });
+    // Values first, so the tree is complete when the name is claimed.
+    service.start();
+    return service;
+  }
+
+  private onWrite(path: string, value: number | string | null): 0 | 1 | 2 {
+    if (path !== '/CustomName' || typeof value !== 'string') return 1;
+    if (value.length > 64) return 2;
+    this.customName = value;
+    if (this.meta) this.meta = { ...this.meta, customName: value };
+    for (const s of [this.bankService, ...this.packServices.values()]) s?.tree.set('/CustomName', value);
+    this.save(this.now());
+    return 0;
+  }
+
+  private recordHistory(bank: BankState, decision: ChargeDecision, now: number): void {
+    const counted = bank.packs.filter((p) => !p.stale);
+    const full = decision.reachedFloat || (counted.length > 0 && counted.every((p) => p.alarms?.protections.includes('FULLY')));
+    this.history = addSample(this.history, {
+      at: now, power: bank.power, voltage: bank.voltage?.mean ?? null,
+      minCellVoltage: bank.cellVoltage?.min.value ?? null, maxCellVoltage: bank.cellVoltage?.max.value ?? null,
+      minTemperature: bank.temperature?.min.value ?? null, maxTemperature: bank.temperature?.max.value ?? null, full,
+    }, this.lastSampleAt, this.guard.staleAfterMs);
+    this.lastSampleAt = now;
+  }
+
+  private publish(bank: BankState, decision: ChargeDecision, freshness: Freshness, now: number): void {
+    const meta = this.meta;
+    const service = this.bankService;
+    if (!meta || !service) return;
+    const thresholds = this.options.thresholds ?? DEFAULT_ALARM_THRESHOLDS;
+    service.update(bankItems({ bank, decision, freshness, history: this.history, meta, thresholds, now }));
+    if (this.options.releaseOnLoss) {
+      if (freshness.stage === 2 && service.registered) void service.release();
+      else if (freshness.stage < 2 && !service.registered && service.state.phase === 'released') void service.claim();
+    }
+    if (this.packServices.size && (now - this.lastPackPublish >= (this.options.packPublishMs ?? 5000) || freshness.stage !== this.lastStage)) {
+      this.lastPackPublish = now;
+      for (const [pack, packService] of this.packServices) {
+        const summary = bank.packs.find((p) => p.pack === pack);
+        if (!summary) continue;
+        const serial = summary.identity?.serial ?? summary.identity?.packSerial ?? null;
+        packService.update(packItems(summary, bank, { ...meta, serial, firmware: summary.identity?.firmware ?? null, productName: `${meta.productName}, pack ${String(pack)}` }, thresholds, freshness.stage === 2));
+      }
+    }
+  }
+
+  private report(bank: BankState, decision: ChargeDecision, freshness: Freshness): BridgeReport {
+    const lost = freshness.stage === 2;
+    return {
+      stage: freshness.stage, reason: freshness.reason, serviceName: this.serviceNameValue,
+      instance: this.bankService?.instance ?? null, phase: this.bankService?.state.phase ?? 'waiting',
+      mode: decision.mode, modeText: decision.modeText,
+      published: lost ? { cvl: null, ccl: 0, dcl: 0 } : decision.published, computed: decision.computed,
+      chargeLimitation: decision.chargeLimitation, dischargeLimitation: decision.dischargeLimitation,
+      shadow: this.controller.settings.shadow, packsOnline: lost ? 0 : bank.packsOnline, packsExpected: bank.packsExpected,
+      stalePacks: freshness.stalePacks,
+    };
+  }
+
+  private save(now: number): void {
+    this.lastSaved = now;
+    if (!this.stateFile) return;
+    try {
+      saveMemory(this.stateFile, { customName: this.customName || null, history: this.history, chargeMode: this.controller.chargeMode });
+    } catch (err) {
+      this.emit('warning', `cannot save ${this.stateFile}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import { Message, MessageType, Variant, type MessageBus } from './dbus';
+import { normalize, textOf, toVariant, type ItemSpec, type ItemValue } from './values';
+
+export const BUSITEM = 'com.victronenergy.BusItem';
+const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
+
+/** 0 accepted, 1 not writable / wrong type, 2 refused by the owner (velib's SetValue results). */
+export type SetResult = 0 | 1 | 2;
+
+/**
+ * Every path of a service with its current value. Intermediate nodes (`/Dc`, `/Dc/0`) come from
+ * the leaves, so the tree is whole from the start: consumers read it the moment the name appears.
+ */
+export class BusItemTree {
+  private readonly values = new Map<string, ItemValue>();
+  private readonly nodes = new Map<string, Set<string>>();
+
+  constructor(readonly specs: ReadonlyMap<string, ItemSpec>) {
+    this.nodes.set('/', new Set());
+    for (const path of specs.keys()) {
+      this.values.set(path, null);
+      const parts = path.split('/').slice(1);
+      let parent = '/';
+      parts.forEach((part, i) => {
+        this.nodes.get(parent)?.add(part);
+        const here = `/${parts.slice(0, i + 1).join('/')}`;
+        if (i < parts.length - 1 && !this.nodes.has(here)) this.nodes.set(here, new Set());
+        parent = here;
+      });
+    }
+  }
+
+  get paths(): IterableIterator<string> {
+    return this.specs.keys();
+  }
+
+  has(path: string): boolean {
+    return this.specs.has(path);
+  }
+
+  get(path: string): ItemValue {
+    return this.values.get(path) ?? null;
+  }
+
+  /** Stores a value at display precision; true when what consumers see changed. */
+  set(path: string, value: unknown): boolean {
+    const spec = this.specs.get(path);
+    if (!spec) return false;
+    const next = normalize(spec, value);
+    if (this.values.get(path) === next) return false;
+    this.values.set(path, next);
+    return true;
+  }
+
+  isNode(path: string): boolean {
+    return this.nodes.has(path);
+  }
+
+  children(path: string): string[] {
+    return [...(this.nodes.get(path) ?? [])].sort();
+  }
+
+  /** Leaves under a node, keyed relative to it (no leading slash), as GetValue on a node answers. */
+  leavesUnder(node: string): [key: string, path: string][] {
+    const prefix = node === '/' ? '/' : `${node}/`;
+    return [...this.specs.keys()].filter((p) => p.startsWith(prefix)).map((p) => [p.slice(prefix.length), p]);
+  }
+
+  variant(path: string): Variant {
+    return toVariant(this.spec(path), this.get(path));
+  }
+
+  text(path: string): string {
+    return textOf(this.spec(path), this.get(path));
+  }
+
+  item(path: string): { Value: Variant; Text: Variant } {
+    return { Value: this.variant(path), Text: new Variant('s', this.text(path)) };
+  }
+
+  spec(path: string): ItemSpec {
+    const spec = this.specs.get(path);
+    if (!spec) throw new Error(`no item ${path}`);
+    return spec;
+  }
+}
+
+export type WriteHandler = (path: string, value: number | string | null) => SetResult;
+
+/**
+ * Serves a tree as `com.victronenergy.BusItem` objects on one bus connection: GetItems, GetValue,
+ * GetText, SetValue and Introspect on every object, ItemsChanged / PropertiesChanged signals.
+ */
+export class BusItemExporter {
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly tree: BusItemTree,
+    private readonly onWrite: WriteHandler,
+    private readonly propertiesChanged = true,
+  ) {}
+
+  attach(): void {
+    this.bus.addMethodHandler(this.handle);
+  }
+
+  detach(): void {
+    this.bus.removeMethodHandler(this.handle);
+  }
+
+  /** One ItemsChanged on `/` for the batch (and a PropertiesChanged per path, for older consumers). */
+  emitChanges(paths: readonly string[]): { signals: number } {
+    if (!paths.length) return { signals: 0 };
+    const items: Record<string, { Value: Variant; Text: Variant }> = {};
+    for (const path of paths) items[path] = this.tree.item(path);
+    this.bus.send(Message.newSignal('/', BUSITEM, 'ItemsChanged', 'a{sa{sv}}', [items]));
+    if (!this.propertiesChanged) return { signals: 1 };
+    for (const path of paths) this.bus.send(Message.newSignal(path, BUSITEM, 'PropertiesChanged', 'a{sv}', [items[path]]));
+    return { signals: 1 + paths.length };
+  }
+
+  private readonly handle = (msg: Message): boolean => {
+    if (msg.type !== MessageType.METHOD_CALL || !msg.path) return false;
+    const path = msg.path;
+    const leaf = this.tree.has(path);
+    if (!leaf && !this.tree.isNode(path)) return false;
+    if (msg.interface === INTROSPECTABLE && msg.member === 'Introspect') {
+      this.reply(msg, 's', [this.introspect(path, leaf)]);
+      return true;
+    }
+    // A call without an interface is allowed by D-Bus (dbus-send omits it with --type=method_call).
+    if (msg.interface && msg.interface !== BUSITEM) return false;
+    switch (msg.member) {
+      case 'GetItems':
+        if (path !== '/') return false;
+        this.reply(msg, 'a{sa{sv}}', [Object.fromEntries([...this.tree.paths].map((p) => [p, this.tree.item(p)]))]);
+        return true;
+      case 'GetValue':
+        this.reply(msg, 'v', [leaf ? this.tree.variant(path) : new Variant('a{sv}', Object.fromEntries(this.tree.leavesUnder(path).map(([k, p]) => [k, this.tree.variant(p)])))]);
+        return true;
+      case 'GetText':
+        if (leaf) this.reply(msg, 's', [this.tree.text(path)]);
+        else this.reply(msg, 'v', [new Variant('a{ss}', Object.fromEntries(this.tree.leavesUnder(path).map(([k, p]) => [k, this.tree.text(p)])))]);
+        return true;
+      case 'SetValue':
+        this.reply(msg, 'i', [leaf ? this.setValue(path, msg.body[0]) : 1]);
+        return true;
+      default:
+        return false;
+    }
+  };
+
+  private setValue(path: string, variant: unknown): SetResult {
+    const spec = this.tree.spec(path);
+    if (!spec.writable || !(variant instanceof Variant)) return 1;
+    const value: unknown = variant.value;
+    const fits = spec.type === 's' ? typeof value === 'string' : typeof value === 'number' && Number.isFinite(value) && (spec.type === 'd' || Number.isInteger(value));
+    if (!fits) return 1;
+    const result = this.onWrite(path, value as number | string);
+    if (result === 0 && this.tree.set(path, value)) this.emitChanges([path]);
+    return result;
+  }
+
+  private reply(msg: Message, signature: string, body: unknown[]): void {
+    this.bus.send(Message.newMethodReturn(msg, signature, body));
+  }
+
+  private introspect(path: string, leaf: boolean): string {
+    const root = path === '/';
+    const children = leaf ? [] : this.tree.children(path);
+    return [
+      '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
+      '<node>',
+      ` <interface name="${INTROSPECTABLE}"><method name="Introspect"><arg direction="out" type="s"/></method></interface>`,
+      ` <interface name="${BUSITEM}">`,
+      root ? '  <method name="GetItems"><arg direction="out" type="a{sa{sv}}"/></method>' : '',
+      '  <method name="GetValue"><arg direction="out" type="v"/></method>',
+      `  <method name="GetText"><arg direction="out" type="${leaf ? 's' : 'v'}"/></method>`,
+      '  <method name="SetValue"><arg direction="in" type="v"/><arg direction="out" type="i"/></method>',
+      root ? '  <signal name="ItemsChanged"><arg type="a{sa{sv}}"/></signal>' : '',
+      '  <signal name="PropertiesChanged"><arg type="a{sv}"/></signal>',
+      ' </interface>',
+      ...children.map((c) => ` <node name="${c}"/>`),
+      '</node>',
+    ].filter(Boolean).join('\n');
+  }
+}
