@@ -1,4 +1,4 @@
-// Writes examples/*.json. Kept as code so the four flows stay consistent with each other.
+// Writes examples/*.json. Kept as code so the flows stay consistent with each other.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,4 +87,20 @@ write('alarms-notification.json', [
   { id: 'alarms-filter', type: 'bms-alarms', z: a, name: '', raise: '10', clear: '60', include: '', exclude: '', minLevel: 'protection', topic: 'bms/alarms', x: 330, y: 100, wires: [['alarms-text'], []] },
   fn('alarms-text', a, 520, 100, 'notification text', "const c = msg.payload;\nmsg.topic = `Battery pack ${c.pack}: ${c.text} ${c.state}`;\nmsg.payload = `${c.code} (${c.level}) ${c.state} on pack ${c.pack}, present since ${c.since}`;\nreturn msg;", 1, [['alarms-out']]),
   debug('alarms-out', a, 720, 100, 'notify'),
+]);
+
+// --- Victron GX: the bank as the GX's battery and BMS ------------------------------------------
+const v = 'victron-tab';
+write('victron-gx.json', [
+  { id: v, type: 'tab', label: 'Victron GX battery', disabled: false, info: '' },
+  comment('victron-about', v, 220, 40, 'The bank as com.victronenergy.battery on the GX', 'Runs in Node-RED on Venus OS Large. Shadow mode is on: the GX gets fixed limits while /Info/ChargeMode and /Info/ChargeLimitation show what charge control would set. Watch it for a few days (debug sidebar, GX device list), then switch shadow mode off. Enable DVCC on the GX. Keep serial-starter off the adapter (README, "Victron GX").'),
+  link('victron-link', '/dev/ttyUSB0', 'discover', '5'),
+  {
+    id: 'victron-venus', type: 'bms-venus', z: v, name: 'GX battery', source: 'link', link: 'victron-link', bus: '', bankId: '', instance: '1', productName: '',
+    shadow: true, packCharge: '50', packDischarge: '100', maxCharge: '', maxDischarge: '', cellMax: '3.45', cellFloat: '3.375', cellMin: '2.9',
+    absorption: '15', interval: '5', lost: '60', releaseOnLoss: false, packServices: false, topic: 'bms/venus', x: 150, y: 100, wires: [['victron-debug']],
+  },
+  debug('victron-debug', v, 360, 100, 'published limits'),
+  { id: 'victron-catch', type: 'catch', z: v, name: 'errors', scope: ['victron-venus'], uncaught: false, x: 130, y: 160, wires: [['victron-error']] },
+  debug('victron-error', v, 340, 160, 'what went wrong'),
 ]);

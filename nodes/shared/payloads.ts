@@ -39,3 +39,19 @@ export function codesFrom(payload: unknown): PackCodes[] | string {
   return 'msg.payload is neither a bms-pack reading nor a bank state';
 }
 
+
+/** Pack readings from a bms-parallel bank state or a single bms-pack reading; a reason when neither. */
+export function packInputsFrom(payload: unknown): PackInput[] | string {
+  if (typeof payload === 'object' && payload !== null && Array.isArray((payload as Record<string, unknown>).packs)) {
+    const packs = (payload as { packs: unknown[] }).packs;
+    const inputs: PackInput[] = [];
+    for (const p of packs) {
+      const input = asPackInput(p);
+      if (typeof input === 'string') return `msg.payload.packs: ${input.replace('msg.payload.', '')}`;
+      inputs.push(input);
+    }
+    return inputs;
+  }
+  const single = asPackInput(payload);
+  return typeof single === 'string' ? 'msg.payload is neither a bms-parallel bank state nor a bms-pack reading' : [single];
+}

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ALL_PACKS, type PackAlarms, type PackAnalog } from '../protocol';
+import { ALL_PACKS, FrameError, type PackAlarms, type PackAnalog } from '../protocol';
 import type { BmsClient, CallResult } from './client';
 import type { BankMode } from './detect';
 import { errorMessage } from './errors';
@@ -8,6 +8,15 @@ export interface PackIdentity {
   readonly firmware?: string;
   readonly serial?: string;
   readonly packSerial?: string;
+}
+
+/** What a Pylontech BMS asks for itself (0x92); amps positive both ways. */
+export interface PackChargeLimits {
+  readonly chargeVoltage: number;
+  readonly chargeCurrent: number;
+  readonly dischargeCurrent: number;
+  readonly chargeEnabled: boolean;
+  readonly dischargeEnabled: boolean;
 }
 
 /**
@@ -22,6 +31,8 @@ export interface PackReading {
   readonly analog: PackAnalog | null;
   readonly alarms: Omit<PackAlarms, 'pack'> | null;
   readonly identity: PackIdentity | null;
+  /** The BMS's own charge limits, for packs that report them (Pylontech 0x92). */
+  readonly limits: PackChargeLimits | null;
   readonly online: boolean;
   readonly status: PackStatus;
   /** Age of `analog` when this reading was made; null before the first good read. */
@@ -61,6 +72,9 @@ interface PackState {
   alarms: Omit<PackAlarms, 'pack'> | null;
   identity: PackIdentity | null;
   identityTried: boolean;
+  limits: PackChargeLimits | null;
+  /** 0x92 answered "unsupported" (RTN 04) or failed to decode: not asked again. */
+  limitsUnsupported: boolean;
   updatedAt: number | null;
   failures: number;
   status: PackStatus;
@@ -102,7 +116,7 @@ export class BankPoller extends EventEmitter {
     };
     for (const pack of this.options.packs) {
       this.states.set(pack, {
-        pack, analog: null, alarms: null, identity: null, identityTried: false, updatedAt: null, failures: 0,
+        pack, analog: null, alarms: null, identity: null, identityTried: false, limits: null, limitsUnsupported: false, updatedAt: null, failures: 0,
         status: 'online', alarmsDue: true, skipCycles: 0, failedThisCycle: false,
       });
     }
@@ -209,6 +223,9 @@ export class BankPoller extends EventEmitter {
         }
       }
     }
+    for (const state of this.states.values()) {
+      if (state.status === 'online' && state.failures === 0 && !this.stopping) await this.readLimits(state);
+    }
     const master = this.states.get(1) ?? this.states.values().next().value;
     if (master) await this.readIdentity(master);
   }
@@ -247,6 +264,7 @@ export class BankPoller extends EventEmitter {
         }
       }
       this.succeeded(state, { ...pack, pack: state.pack });
+      await this.readLimits(state);
       await this.readIdentity(state);
     }
     this.settle(anyAnswer);
@@ -256,6 +274,28 @@ export class BankPoller extends EventEmitter {
     if (this.options.alarms === 'every') return true;
     // INFOFLAG bit 0: unread alarm change (Pylontech); every 10th cycle regardless, as a safety net.
     return ((analog.reply.frame.info[0] ?? 0) & 0x01) === 0x01 || this.cycleCount % 10 === 1;
+  }
+
+  private async readLimits(state: PackState): Promise<void> {
+    if (this.client.dialect !== 'pylontech' || state.limitsUnsupported) return;
+    // Pylontech module n answers at address n + 1 (the bank's pack numbers count from 1); relay
+    // polling already names packs by their address.
+    const address = this.options.mode === 'relay' ? state.pack : state.pack + 1;
+    const reply = await this.attempt(() => this.client.call('chargeLimits', { pack: address }, { address, retries: 0, priority: 'background' }));
+    if (reply instanceof Error) {
+      // An unsupported command stays unsupported; a timeout may be a busy bus, so ask again next time.
+      if (reply instanceof FrameError && reply.kind === 'rtn') state.limitsUnsupported = true;
+      return;
+    }
+    const d = reply.data;
+    if (typeof d.chargeVoltage !== 'number' || typeof d.chargeCurrent !== 'number' || typeof d.dischargeCurrent !== 'number') {
+      state.limitsUnsupported = true;
+      return;
+    }
+    state.limits = {
+      chargeVoltage: d.chargeVoltage, chargeCurrent: Math.abs(d.chargeCurrent), dischargeCurrent: Math.abs(d.dischargeCurrent),
+      chargeEnabled: d.chargeEnabled !== false, dischargeEnabled: d.dischargeEnabled !== false,
+    };
   }
 
   private async readIdentity(state: PackState): Promise<void> {
@@ -334,6 +374,7 @@ export class BankPoller extends EventEmitter {
       analog: state.analog,
       alarms: state.alarms,
       identity: state.identity,
+      limits: state.limits,
       online: state.status === 'online' && state.failures === 0 && state.analog !== null,
       status: state.status,
       ageMs: state.updatedAt === null ? null : now - state.updatedAt,
@@ -351,11 +392,11 @@ function withoutPack(pack: PackAlarms): Omit<PackAlarms, 'pack'> {
 
 
 /** The canonical per-pack payload (`msg.payload` of bms-pack, `read --json`). */
-export type PackPayload = Pick<PackReading, 'pack' | 'analog' | 'alarms' | 'identity' | 'online' | 'status' | 'ageMs'>;
+export type PackPayload = Pick<PackReading, 'pack' | 'analog' | 'alarms' | 'identity' | 'limits' | 'online' | 'status' | 'ageMs'>;
 
 export function packPayload(reading: PackReading): PackPayload {
   return {
-    pack: reading.pack, analog: reading.analog, alarms: reading.alarms, identity: reading.identity,
+    pack: reading.pack, analog: reading.analog, alarms: reading.alarms, identity: reading.identity, limits: reading.limits,
     online: reading.online, status: reading.status, ageMs: reading.ageMs,
   };
 }

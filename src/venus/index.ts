@@ -7,3 +7,5 @@ export { SETTINGS_SERVICE, instanceSettingPath, parseClassInstance } from './set
 export { VenusService, type ServicePhase, type ServiceState, type VenusServiceOptions } from './service';
 export { loadMemory, saveMemory, type BridgeMemory } from './store';
 export { INVALID_TEXT, fromVariant, normalize, textOf, toVariant, type ItemSpec, type ItemType, type ItemValue } from './values';
+export { packageVersion } from './version';
+export { startPrivateBus, type PrivateBus } from './private-bus';

@@ -73,7 +73,7 @@ describe('charge control', () => {
       assert.equal(float.mode, 'float');
       assert.equal(float.published.cvl, 54);
       // Back to bulk below 80 % SOC.
-      assert.equal(c.step(bankOf({ pack: 1, cells: 3.3, soc: 79 }), (t += 1000)).mode, 'bulk');
+      assert.equal(c.step(bankOf({ pack: 1, cells: 3.3, soc: 79 }), t + 1000).mode, 'bulk');
     });
 
     it('absorption falls back to bulk when the bank drops well below the target', () => {
@@ -141,6 +141,14 @@ describe('charge control', () => {
       const d = controller().step(bankOf({ pack: 1, temps: [25, 25, 25, 25, 80, 20] }), 0);
       assert.equal(d.published.ccl, 12.5);
       assert.equal(d.chargeLimitation, 'MOS temperature P01');
+    });
+
+    it('can also limit by SOC (off by default)', () => {
+      assert.equal(controller().step(bankOf({ pack: 1, soc: 97 }), 0).published.ccl, 50);
+      const bySoc = controller({ tables: { ...DEFAULT_CHARGE_SETTINGS.tables, chargeSoc: [[98, 0.1], [95, 0.2], [90, 0.5], [85, 1]], dischargeSoc: [[5, 0.1], [10, 0.2], [15, 0.5], [20, 1]] } });
+      const full = bySoc.step(bankOf({ pack: 1, soc: 95 }), 0);
+      assert.deepEqual([full.published.ccl, full.chargeLimitation], [10, 'SOC P01']);
+      assert.equal(bySoc.step(bankOf({ pack: 1, soc: 10 }), 1000).published.dcl, 20);
     });
 
     it('uses the BMS-reported limits as a ceiling and the user maximum as a cap', () => {

@@ -79,10 +79,10 @@ describe('editor and dashboard in a real browser', function () {
     await sim.stop();
   });
 
-  it('shows the four node types under "LiFePO4 BMS" in the palette', async () => {
+  it('shows the node types under "LiFePO4 BMS" in the palette', async () => {
     const category = await page.textContent('#red-ui-palette-container-LiFePO4_BMS, [id^="red-ui-palette-container-LiFePO4"]');
     assert.ok(category);
-    for (const type of ['bms-pack', 'bms-parallel', 'bms-alarms']) {
+    for (const type of ['bms-pack', 'bms-parallel', 'bms-alarms', 'bms-venus']) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
     }
   });
@@ -91,15 +91,19 @@ describe('editor and dashboard in a real browser', function () {
     { type: 'bms-pack', fields: ['#node-input-link', '#node-input-pack', '#node-input-topic', '#node-input-onlyOnChange', '#node-input-deadband'], invalid: ['#node-input-pack', 'pack one'], help: /canonical|ageMs/ },
     { type: 'bms-parallel', fields: ['#node-input-source', '#node-input-link', '#node-input-stale', '#node-input-packs'], invalid: ['#node-input-stale', 'soon'], help: /left out of every total/ },
     { type: 'bms-alarms', fields: ['#node-input-raise', '#node-input-clear', '#node-input-minLevel', '#node-input-include', '#node-input-exclude'], invalid: ['#node-input-raise', 'later'], help: /debounce/ },
+    { type: 'bms-venus', fields: ['#node-input-source', '#node-input-link', '#node-input-bus', '#node-input-shadow', '#node-input-cellMax', '#node-input-lost'], invalid: ['#node-input-cellMax', '3.9'], help: /Shadow mode/ },
   ];
+  const LABELS: Readonly<Record<string, string>> = { 'bms-pack': 'bms packs', 'bms-parallel': 'bms bank', 'bms-alarms': 'bms alarms', 'bms-venus': 'bms venus' };
 
   for (const { type, fields, invalid, help } of dialogs) {
     it(`${type}: added from the palette, its dialog shows its fields, flags an invalid value, and its help renders`, async () => {
       await page.dragAndDrop(`.red-ui-palette-node[data-palette-type="${type}"]`, '#red-ui-workspace-chart', { targetPosition: { x: 300, y: 150 + 80 * dialogs.findIndex((d) => d.type === type) } });
-      const added = page.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group:has(text:text-is("${type === 'bms-pack' ? 'bms packs' : type === 'bms-parallel' ? 'bms bank' : 'bms alarms'}"))`).last();
+      const added = page.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group:has(text:text-is("${LABELS[type] ?? type}"))`).last();
       await added.dblclick();
       await page.waitForSelector('.red-ui-tray .red-ui-tray-header');
       for (const field of fields) assert.ok(await page.locator(field).isVisible() || (await page.locator(field).count()) === 1, `${type}: ${field}`);
+      // A new Venus bridge starts in shadow mode: it must be switched off on purpose.
+      if (type === 'bms-venus') assert.equal(await page.isChecked('#node-input-shadow'), true);
       for (const label of await page.locator('.red-ui-tray label span[data-i18n]').allTextContents()) assert.doesNotMatch(label, /\./, `${type}: untranslated label ${label}`);
       const [selector, bad] = invalid;
       await page.fill(selector, bad);

@@ -4,6 +4,7 @@ import bmsAlarms = require('../../nodes/bms-alarms/bms-alarms');
 import bmsLink = require('../../nodes/bms-link/bms-link');
 import bmsPack = require('../../nodes/bms-pack/bms-pack');
 import bmsParallel = require('../../nodes/bms-parallel/bms-parallel');
+import bmsVenus = require('../../nodes/bms-venus/bms-venus');
 
 /** node-red-node-test-helper ships no types; this is the part the tests use. */
 interface Helper {
@@ -13,6 +14,7 @@ interface Helper {
   load(nodes: unknown[], flow: object[], credentials?: object): Promise<void>;
   unload(): Promise<void>;
   getNode(id: string): TestNode | null;
+  settings(userSettings: object): object;
 }
 
 /** A node under test: runtime node plus the helper's sinon spies. */
@@ -26,7 +28,7 @@ export type TestNode = Node & {
 export const helper: Helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
-export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms];
+export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus];
 
 export function startServer(): Promise<void> {
   return new Promise((resolve) => { helper.startServer(resolve); });

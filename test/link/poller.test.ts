@@ -57,7 +57,11 @@ describe('detection and polling against the simulator', function () {
       assert.equal(detection.mode, 'broadcast');
       assert.deepEqual(detection.packs, [1, 2, 3]);
       const poller = new BankPoller(new BmsClient(link, { dialect: 'pylontech' }), { mode: 'broadcast', packs: detection.packs });
-      for (const reading of (await poller.pollNow()).packs) assertTrue(sim, reading);
+      for (const reading of (await poller.pollNow()).packs) {
+        assertTrue(sim, reading);
+        // The BMS's own limits (0x92), as the simulator sends them.
+        assert.deepEqual(reading.limits, { chargeVoltage: 56.8, chargeCurrent: 37, dischargeCurrent: 37, chargeEnabled: true, dischargeEnabled: true });
+      }
     } finally {
       await link.release();
       await sim.stop();

@@ -74,21 +74,22 @@ describe('venus bridge on a real dbus-daemon', function () {
     assert.match(name, /^com\.victronenergy\.battery\.lfpbms_SIM01\d+$/);
     await systemcalc.waitFor('the bank service', () => systemcalc.services.has(name));
     const seen = systemcalc.services.get(name);
+    assert.ok(seen);
     // GetItems right at NameOwnerChanged already listed every path, CVL included and valid.
-    assert.equal(seen?.values.size, bankSpecs([1, 2, 3]).size);
-    assert.equal(typeof seen?.values.get('/Info/MaxChargeVoltage'), 'number');
+    assert.equal(seen.values.size, bankSpecs([1, 2, 3]).size);
+    assert.equal(typeof seen.values.get('/Info/MaxChargeVoltage'), 'number');
     assert.equal(systemcalc.batteryMonitor(), name);
     assert.equal(systemcalc.bms(), name);
     assert.equal(systemcalc.multipleBms(), false);
-    assert.equal(seen?.instance, 1);
+    assert.equal(seen.instance, 1);
     // Values are the simulator's.
     const truth = simInputs(sim);
     const voltage = truth.reduce((s, p) => s + (p.analog?.voltage ?? 0), 0) / 3;
-    assert.equal(seen?.values.get('/Dc/0/Voltage'), Math.round(voltage * 100) / 100);
-    assert.equal(seen?.values.get('/Dc/0/Current'), Math.round(truth.reduce((s, p) => s + (p.analog?.current ?? 0), 0) * 10) / 10);
-    assert.equal(seen?.values.get('/System/NrOfModulesOnline'), 3);
-    assert.equal(seen?.values.get('/System/NrOfCellsPerBattery'), 16);
-    assert.equal(seen?.values.get('/ProductId'), 0xc065);
+    assert.equal(seen.values.get('/Dc/0/Voltage'), Math.round(voltage * 100) / 100);
+    assert.equal(seen.values.get('/Dc/0/Current'), Math.round(truth.reduce((s, p) => s + (p.analog?.current ?? 0), 0) * 10) / 10);
+    assert.equal(seen.values.get('/System/NrOfModulesOnline'), 3);
+    assert.equal(seen.values.get('/System/NrOfCellsPerBattery'), 16);
+    assert.equal(seen.values.get('/ProductId'), 0xc065);
   });
 
   it('answers the whole BusItem contract: GetItems, GetValue / GetText on root, nodes and leaves, SetValue, Introspect', async () => {
@@ -384,8 +385,8 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(v('/Info/MaxChargeVoltage'), 54);
     });
 
-    it('a cell running high pulls CVL down (P-controller) and stops charge current', async () => {
-      const t = 30_000_000;
+    it('a cell running high pulls CVL down (P-controller), stops charge current and raises the pack\'s alarms', async () => {
+      let t = 30_000_000;
       const sim = new SimulatedBank({ packs: 2, seed: 14, current: 2 });
       for (const p of sim.packs) setCells(p, 3.4);
       setCells(sim.pack(2), [3.4, 3.4, 3.4, 3.4, 3.55]);
@@ -401,6 +402,24 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(v('/Info/ChargeLimitation'), 'Cell voltage P02');
       assert.equal(v('/System/MaxVoltageCellId'), 'P02C05');
       assert.equal(v('/Io/AllowToCharge'), 0);
+      assert.equal(v('/Alarms/HighCellVoltage'), 0);
+      // Higher still: the pack's own OV warning (3.60 V), then its OVP protection (3.70 V) opens its charge MOSFET.
+      setCells(sim.pack(2), [3.4, 3.4, 3.4, 3.4, 3.62]);
+      t += 1000;
+      b.feed(simInputs(sim));
+      await systemcalc.waitFor('a warning', () => v('/Alarms/HighCellVoltage') === 1);
+      assert.equal(v('/Diagnostics/Module1/Alarms/HighCellVoltage'), 1);
+      assert.equal(v('/Diagnostics/Module0/Alarms/HighCellVoltage'), 0);
+      assert.equal(v('/Info/MaxChargeVoltage'), 54.45);
+      setCells(sim.pack(2), [3.4, 3.4, 3.4, 3.4, 3.71]);
+      sim.pack(2).advance(t);
+      t += 1000;
+      b.feed(simInputs(sim));
+      await systemcalc.waitFor('an alarm', () => v('/Alarms/HighCellVoltage') === 2);
+      assert.equal(v('/System/NrOfModulesBlockingCharge'), 1);
+      // Still the P-controller value of pack 2's cells, now without charge current through them.
+      const cells = simInputs(sim, [2])[0]?.analog?.cellVoltages ?? [];
+      assert.equal(v('/Info/MaxChargeVoltage'), Math.round(cells.reduce((sum, c) => sum + Math.min(c, 3.45), 0) * 100) / 100);
     });
 
     it('a cold pack reduces CCL by the temperature table', async () => {
@@ -420,6 +439,14 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(v('/System/MinCellTemperature'), 3);
       assert.equal(v('/System/MinTemperatureCellId'), 'P01T01');
       assert.equal(v('/Info/MaxDischargeCurrent'), Math.round(100 * (0.25 + (3 / 5) * 0.25) * 2 * 10) / 10);
+      assert.equal(v('/Alarms/LowChargeTemperature'), 0);
+      // Below 0 °C while charging: the pack warns (CUT) and charging stops.
+      for (let i = 0; i < 4; i++) cold.temperatures[i] = -2;
+      b.feed(simInputs(sim));
+      await systemcalc.waitFor('the warning', () => v('/Alarms/LowChargeTemperature') === 1);
+      assert.equal(v('/Alarms/LowTemperature'), 1);
+      assert.equal(v('/Info/MaxChargeCurrent'), 0);
+      assert.equal(v('/Io/AllowToCharge'), 0);
     });
   });
 });
