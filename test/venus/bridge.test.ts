@@ -44,6 +44,15 @@ describe('venus bridge on a real dbus-daemon', function () {
     return b;
   }
 
+  /** A bridge fed once from `sim`, seen on the bus by the systemcalc emulation. */
+  async function published(sim: SimulatedBank, options: Partial<BridgeOptions>): Promise<{ b: VenusBridge; name: string; v: (path: string) => unknown }> {
+    const b = bridge(options);
+    b.feed(simInputs(sim));
+    const name = b.serviceName ?? '';
+    await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
+    return { b, name, v: (path: string): unknown => systemcalc.value(name, path) };
+  }
+
   function registered(b: VenusBridge): Promise<void> {
     return new Promise((resolve) => {
       if (b.service?.registered) { resolve(); return; }
@@ -303,11 +312,7 @@ describe('venus bridge on a real dbus-daemon', function () {
     it('stage 1: a silent pack raises BmsCable, leaves the totals and the limits; stage 2: CVL invalid, CCL = DCL = 0; recovery holds, then ramps', async () => {
       let t = 5_000_000;
       const sim = new SimulatedBank({ packs: 3, seed: 11, current: 5 });
-      const b = bridge({ clock: () => t, watchdogMs: 20 });
-      b.feed(simInputs(sim));
-      const name = b.serviceName ?? '';
-      await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
-      const v = (path: string): unknown => systemcalc.value(name, path);
+      const { b, name, v } = await published(sim, { clock: () => t, watchdogMs: 20 });
       assert.equal(v('/Info/MaxChargeCurrent'), 150);
       assert.equal(v('/Info/MaxDischargeCurrent'), 300);
       assert.equal(v('/Alarms/BmsCable'), 0);
@@ -369,11 +374,7 @@ describe('venus bridge on a real dbus-daemon', function () {
         p.setSoc(1);
         setCells(p, 3.45);
       }
-      const b = bridge({ clock: () => t, charge: { absorptionSeconds: 60 } });
-      b.feed(simInputs(sim));
-      const name = b.serviceName ?? '';
-      await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
-      const v = (path: string): unknown => systemcalc.value(name, path);
+      const { b, v } = await published(sim, { clock: () => t, charge: { absorptionSeconds: 60 } });
       assert.match(String(v('/Info/ChargeMode')), /^Absorption 1m00s left/);
       assert.equal(v('/Info/MaxChargeVoltage'), 55.2);
       t += 61_000;
@@ -390,11 +391,7 @@ describe('venus bridge on a real dbus-daemon', function () {
       const sim = new SimulatedBank({ packs: 2, seed: 14, current: 2 });
       for (const p of sim.packs) setCells(p, 3.4);
       setCells(sim.pack(2), [3.4, 3.4, 3.4, 3.4, 3.55]);
-      const b = bridge({ clock: () => t });
-      b.feed(simInputs(sim));
-      const name = b.serviceName ?? '';
-      await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
-      const v = (path: string): unknown => systemcalc.value(name, path);
+      const { b, v } = await published(sim, { clock: () => t });
       // Pack 2: 15 × 3.40 + 3.55 − 0.10 overshoot.
       assert.equal(v('/Info/MaxChargeVoltage'), 54.45);
       assert.match(String(v('/Info/ChargeMode')), /\(Cell OVP\)$/);
@@ -428,11 +425,7 @@ describe('venus bridge on a real dbus-daemon', function () {
       for (const p of sim.packs) setCells(p, 3.3);
       const cold = sim.pack(1);
       for (let i = 0; i < 4; i++) cold.temperatures[i] = 3;
-      const b = bridge({ clock: () => t });
-      b.feed(simInputs(sim));
-      const name = b.serviceName ?? '';
-      await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
-      const v = (path: string): unknown => systemcalc.value(name, path);
+      const { b, v } = await published(sim, { clock: () => t });
       // 3 °C: between (2 °C, 0.25) and (5 °C, 0.5) → 1/3 of 50 A, × 2 packs.
       assert.equal(v('/Info/MaxChargeCurrent'), 33.3);
       assert.equal(v('/Info/ChargeLimitation'), 'Temperature P01');
