@@ -208,6 +208,14 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
   },
 };
 
+/** The raw instruction and control bytes of a PACE 0x44 reply (switch read-back; not in the canonical shape). */
+export function decodeStatusBytes(info: Uint8Array, dialect: Dialect, broadcast: boolean): { pack: number; instruction: number | null; control: number | null }[] {
+  const layout = LAYOUTS[dialect];
+  const blocks = readBlocks(info, broadcast, 'equal', (reader) => readLayout(reader, layout.block));
+  const byte = (value: unknown): number | null => (typeof value === 'number' ? value : null);
+  return blocks.map(({ pack, value }) => ({ pack, instruction: byte(value.instruction), control: byte(value.control) }));
+}
+
 export function decodeAlarms(info: Uint8Array, dialect: Dialect, broadcast: boolean): AlarmsData {
   const layout = LAYOUTS[dialect];
   const blocks = readBlocks(info, broadcast, 'equal', (reader) => readLayout(reader, layout.block));

@@ -168,6 +168,9 @@ const INVERTER_PROTOCOL = fieldsCodec([
   { name: 'manual', type: 'u8', bool: true },
 ]);
 
+/** 0xB7 / 0xB8: minutes between history records (0–120), in seconds. */
+const STORAGE_INTERVAL = fieldsCodec([{ name: 'interval', type: 'u8', q: Q.minute }]);
+
 const CAPACITY = fieldsCodec([
   { name: 'remainingAh', type: 'u16', q: Q.tenMah },
   { name: 'fullAh', type: 'u16', q: Q.tenMah },
@@ -291,6 +294,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('readClock', 0xb1, PACE, EMPTY, CLOCK, 'BMS date and time'),
   spec('writeClock', 0xb2, PACE, CLOCK, EMPTY, 'set the BMS date and time'),
   spec('clearHistory', 0xb3, PACE, EMPTY, EMPTY, 'erase the history log'),
+  spec('writeStorageInterval', 0xb7, PACE, STORAGE_INTERVAL, EMPTY, 'set the history storage interval'),
+  spec('readStorageInterval', 0xb8, PACE, EMPTY, STORAGE_INTERVAL, 'history storage interval'),
   spec('version', 0xc1, PACE, EMPTY, twoStrings('version', 'bluetoothName', false), 'hardware / software version'),
   spec('serial', 0xc2, PACE, EMPTY, twoStrings('bmsSerial', 'packSerial', true), 'BMS and pack serial numbers'),
   spec('readInverterProtocol', 0xeb, PACE, EMPTY, INVERTER_PROTOCOL, 'CAN and RS485 inverter protocol codes'),

@@ -5,7 +5,7 @@ export { FrameStreamParser, type StreamEvent, type StreamParserOptions } from '.
 export { ALL_PACKS, DIALECTS, DIALECT_PROFILES, commandKind, isDialect, type CommandKind, type Dialect, type DialectProfile } from './dialect';
 export { COMMANDS, commandNames, findCommand, type CommandSpec } from './commands';
 export { PARAMETER_GROUPS, type ParameterGroup } from './parameters';
-export { supportedCodes, type AlarmGroup, type AlarmsData, type PackAlarms } from './alarms';
+export { decodeStatusBytes, supportedCodes, type AlarmGroup, type AlarmsData, type PackAlarms } from './alarms';
 export type { AnalogData, PackAnalog, AnalogEncodeOptions } from './analog';
 export type { Fields } from './codec';
 export { decodeRequest, encodeRequest, type DecodedRequest, type FrameHeaderOptions } from './request';
@@ -14,3 +14,5 @@ export {
   type DecodeErrorName, type DecodeOptions, type DecodeResult, type ResponseOptions,
 } from './response';
 export { formatLocalTime } from './clock';
+export { PARAMETER_FIELDS, ParameterError, checkParameters, planParameters, type ParameterChange, type ParameterPlan, type ParameterSet, type PlanContext } from './parameter-rules';
+export { inverterProtocolCode, inverterProtocolName, inverterProtocols, type InverterPort } from './inverter-protocols';
