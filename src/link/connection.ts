@@ -34,6 +34,7 @@ export interface ConnectionState {
 export class BankConnection extends EventEmitter {
   private link: BmsLink | undefined;
   private poller: BankPoller | undefined;
+  private bankClient: BmsClient | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
   private current: ConnectionState = { phase: 'idle', text: 'idle' };
@@ -74,6 +75,7 @@ export class BankConnection extends EventEmitter {
     await this.starting?.catch(() => undefined);
     const poller = this.poller;
     this.poller = undefined;
+    this.bankClient = undefined;
     if (poller) {
       poller.removeAllListeners();
       await poller.stop();
@@ -92,6 +94,13 @@ export class BankConnection extends EventEmitter {
     await this.starting;
     if (!this.poller) throw new Error(this.current.error ?? `the bank on ${this.options.port} is not being polled (${this.current.text})`);
     return this.poller.pollNow();
+  }
+
+  /** The detected bank's client, for commands beside polling (parameters, history, switches). */
+  async client(): Promise<BmsClient> {
+    await this.starting;
+    if (!this.bankClient) throw new Error(this.current.error ?? `the bank on ${this.options.port} is not connected (${this.current.text})`);
+    return this.bankClient;
   }
 
   readings(): PackReading[] {
@@ -118,6 +127,7 @@ export class BankConnection extends EventEmitter {
       }
       if (this.link !== link) return;
       const client = new BmsClient(link, { dialect, ...(version !== undefined ? { version } : {}), ...(cid1 !== undefined ? { cid1 } : {}) });
+      this.bankClient = client;
       const poller = new BankPoller(client, { mode, packs, ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}) });
       this.poller = poller;
       poller.on('cycle', (cycle: BankCycle) => {

@@ -5,3 +5,12 @@ export { detect, detectPort, type BankMode, type Detection, type DetectOptions }
 export { BankPoller, packPayload, type BankCycle, type PackChargeLimits, type PackIdentity, type PackPayload, type PackReading, type PackStatus, type PollerOptions } from './poller';
 export { createTransport, isTcpPort, portKey, type Transport, type TransportOptions } from './transport';
 export { BankConnection, type ConnectionOptions, type ConnectionPhase, type ConnectionState } from './connection';
+export {
+  ParameterJobError, readGroup, readParameters, restoreFactoryDefaults, restoreGroups, runParameterJob, writeGroups,
+  type AuditRecord, type FieldMismatch, type JobHooks, type PackOutcome, type ParameterJob, type WriteResult,
+} from './params';
+export { EMPTY_CURSOR, downloadHistory, historyToCsv, type DownloadOptions, type DownloadResult, type HistoryCursor, type HistoryProgress, type HistoryEntry } from './history';
+export {
+  ControlError, SWITCH_NAMES, readClock, readInverterProtocol, setClock, setSwitch, shutdown, writeInverterProtocol,
+  type ClockReading, type InverterProtocols, type SwitchName, type SwitchResult,
+} from './control';

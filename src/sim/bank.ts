@@ -199,6 +199,11 @@ export class SimulatedBank {
         const record = pack.history[Number(request.params.index)];
         return reply('history', record ?? {});
       }
+      case 'readStorageInterval':
+        return reply('readStorageInterval', { interval: pack.storageIntervalMin * 60 });
+      case 'writeStorageInterval':
+        pack.storageIntervalMin = Number(request.params.interval) / 60;
+        return reply('writeStorageInterval', {});
       case 'readCapacity':
         return reply('readCapacity', { remainingAh: round2(pack.remainingAh), fullAh: round2(pack.fullAh), designAh: pack.designAh });
       case 'writeCapacity': {
@@ -253,7 +258,9 @@ export class SimulatedBank {
         const group = PARAMETER_GROUPS.find((g) => request.cid2 === g.read || request.cid2 === g.write);
         if (!group) return encodeErrorResponse(0x04, { dialect, address });
         if (request.cid2 === group.write) {
-          pack.writeParameters(group.group, request.params);
+          // Faults a test can inject: a firmware that refuses a group, or acknowledges it and keeps the old values.
+          if (pack.refusedWrites.has(group.group)) return refuse();
+          if (!pack.ignoredWrites.has(group.group)) pack.writeParameters(group.group, request.params);
           return reply(request.command, {});
         }
         return reply(request.command, pack.parameters[group.group] ?? {});

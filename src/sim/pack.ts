@@ -53,6 +53,9 @@ export class SimPack {
   readonly temperatures: number[];
   readonly history: HistoryRecord[] = [];
   storageIntervalMin = 10;
+  /** Parameter groups this pack answers RTN 09 to, and groups it acknowledges without storing. */
+  readonly refusedWrites = new Set<string>();
+  readonly ignoredWrites = new Set<string>();
 
   private demandA = 0;
   private effectiveA = 0;

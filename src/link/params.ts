@@ -1,0 +1,236 @@
+import { FrameError, PARAMETER_FIELDS, PARAMETER_GROUPS, checkParameters, planParameters, type Fields, type ParameterChange, type ParameterPlan, type ParameterSet } from '../protocol';
+import type { BmsClient } from './client';
+import { errorMessage } from './errors';
+
+const suffix = (group: string): string => group.charAt(0).toUpperCase() + group.slice(1);
+
+/** Discharge over-current reads back negative but is written positive (PITFALLS.md P-16): the set holds it positive. */
+function normalize(group: string, data: Fields): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
+  for (const [field, value] of Object.entries(data)) {
+    if (typeof value === 'number') out[field] = group === 'dischargeOverCurrent1' && (field === 'alarm' || field === 'protect') ? Math.abs(value) : value;
+    else if (typeof value === 'boolean') out[field] = value;
+  }
+  return out;
+}
+
+export async function readGroup(client: BmsClient, address: number | undefined, group: string): Promise<Record<string, number | boolean>> {
+  const { data } = await client.call(`read${suffix(group)}`, {}, { priority: 'interactive', ...(address !== undefined ? { address } : {}) });
+  return normalize(group, data);
+}
+
+/** Every parameter group of the pack at `address`, in SI units. */
+export async function readParameters(client: BmsClient, address?: number): Promise<ParameterSet> {
+  const set: ParameterSet = {};
+  for (const { group } of PARAMETER_GROUPS) set[group] = await readGroup(client, address, group);
+  return set;
+}
+
+export interface FieldMismatch {
+  readonly field: string;
+  readonly wrote: number | boolean;
+  readonly read: number | boolean | null;
+}
+
+export interface WriteResult {
+  readonly ok: boolean;
+  /** Groups written and read back equal, in order. */
+  readonly written: readonly string[];
+  /** Groups the plan had that were not (or not correctly) written. */
+  readonly notWritten: readonly string[];
+  readonly failed?: {
+    readonly group: string;
+    readonly kind: 'refused' | 'mismatch' | 'error';
+    readonly reason: string;
+    readonly mismatches?: readonly FieldMismatch[];
+  };
+}
+
+function mismatchesOf(group: string, wrote: Record<string, number | boolean>, read: Record<string, number | boolean>): FieldMismatch[] {
+  return Object.entries(wrote).flatMap(([field, value]) => {
+    const back = read[field];
+    const step = PARAMETER_FIELDS.get(`${group}.${field}`)?.step ?? 0;
+    const same = typeof value === 'number' && typeof back === 'number' ? Math.abs(value - back) <= step / 2 + 1e-9 : value === back;
+    return same ? [] : [{ field: `${group}.${field}`, wrote: value, read: back ?? null }];
+  });
+}
+
+/**
+ * Writes each group whole (what it holds now, with the planned fields replaced), reads it back and
+ * compares. Stops at the first refusal, mismatch or error and says what was and was not written.
+ */
+export async function writeGroups(client: BmsClient, address: number | undefined, base: ParameterSet, plan: Pick<ParameterPlan, 'changes' | 'groups'>): Promise<WriteResult> {
+  const written: string[] = [];
+  const at = address !== undefined ? { address } : {};
+  for (const [i, group] of plan.groups.entries()) {
+    const payload: Record<string, number | boolean> = { ...base[group] };
+    for (const c of plan.changes) if (c.field.startsWith(`${group}.`)) payload[c.field.slice(group.length + 1)] = c.to;
+    const notWritten = plan.groups.slice(i);
+    try {
+      // No retry: a lost acknowledgement is settled by the read-back, not by writing twice.
+      await client.call(`write${suffix(group)}`, payload, { ...at, priority: 'interactive', retries: 0 });
+    } catch (err) {
+      const refused = err instanceof FrameError && err.kind === 'rtn';
+      return { ok: false, written, notWritten, failed: { group, kind: refused ? 'refused' : 'error', reason: refused ? `the pack refused ${group} (${err.message})` : `writing ${group} failed: ${errorMessage(err)}` } };
+    }
+    let back: Record<string, number | boolean>;
+    try {
+      back = await readGroup(client, address, group);
+    } catch (err) {
+      return { ok: false, written, notWritten, failed: { group, kind: 'error', reason: `${group} was sent but could not be read back: ${errorMessage(err)}` } };
+    }
+    const mismatches = mismatchesOf(group, payload, back);
+    if (mismatches.length) {
+      const first = mismatches[0];
+      return {
+        ok: false, written, notWritten,
+        failed: { group, kind: 'mismatch', mismatches, reason: `${group} reads back different: ${first?.field ?? ''} wrote ${String(first?.wrote)}, pack has ${String(first?.read)}` },
+      };
+    }
+    written.push(group);
+  }
+  return { ok: true, written, notWritten: [] };
+}
+
+/** Puts the backed-up values of `groups` back (a rollback), verified like any write. */
+export async function restoreGroups(client: BmsClient, address: number | undefined, backup: ParameterSet, groups: readonly string[]): Promise<WriteResult> {
+  const changes = groups.flatMap((group) => Object.entries(backup[group] ?? {}).map(([field, to]) => ({ field: `${group}.${field}`, from: null, to })));
+  return writeGroups(client, address, backup, { changes, groups: PARAMETER_GROUPS.map((g) => g.group).filter((g) => groups.includes(g)) });
+}
+
+/** 0xA4: the pack's own factory protection parameters. */
+export async function restoreFactoryDefaults(client: BmsClient, address?: number): Promise<void> {
+  await client.call('restoreDefaults', {}, { priority: 'interactive', retries: 0, ...(address !== undefined ? { address } : {}) });
+}
+
+export interface ParameterJob {
+  /** Pack addresses, done one at a time; the batch stops at the first failure. */
+  readonly packs: readonly number[];
+  readonly action: 'read' | 'write' | 'restoreDefaults';
+  /** For `write`: a partial set (a change, an imported set or a backup to roll back to). */
+  readonly desired?: unknown;
+  /** false: dry run, nothing is sent but reads. */
+  readonly apply: boolean;
+  /** Pack rating (A); default 1.2 × the design capacity in Ah. */
+  readonly ratedCurrent?: number;
+}
+
+export interface AuditRecord {
+  readonly time: string;
+  readonly pack: number;
+  readonly serial: string | null;
+  readonly action: ParameterJob['action'];
+  readonly changes: readonly ParameterChange[];
+  readonly result: string;
+}
+
+export interface PackOutcome {
+  readonly pack: number;
+  readonly serial: string | null;
+  readonly action: ParameterJob['action'];
+  readonly dryRun: boolean;
+  /** What the pack held before (a read, and the backup of a write). */
+  readonly parameters: ParameterSet;
+  readonly plan?: ParameterPlan;
+  readonly backupFile?: string;
+  readonly result?: WriteResult;
+  /** After restoring defaults: what changed. */
+  readonly changes?: readonly ParameterChange[];
+}
+
+export interface JobHooks {
+  /** Keep a backup before anything is written; returns where it went. */
+  readonly backup: (pack: number, serial: string | null, parameters: ParameterSet) => string;
+  readonly audit: (record: AuditRecord) => void;
+  readonly now?: () => Date;
+}
+
+/** A parameter job that stopped: what each pack got so far, and why it stopped. */
+export class ParameterJobError extends Error {
+  override readonly name = 'ParameterJobError';
+  constructor(message: string, readonly outcomes: readonly PackOutcome[]) {
+    super(message);
+  }
+}
+
+function diff(before: ParameterSet, after: ParameterSet): ParameterChange[] {
+  return PARAMETER_GROUPS.flatMap(({ group }) => Object.entries(after[group] ?? {}).flatMap(([field, to]) => {
+    const from = before[group]?.[field] ?? null;
+    return from === to ? [] : [{ field: `${group}.${field}`, from, to }];
+  }));
+}
+
+async function identify(client: BmsClient, address: number): Promise<{ serial: string | null; cellCount: number; designAh: number | null }> {
+  const at = { address, priority: 'interactive' as const };
+  const serial = await client.call('serial', {}, at).then(({ data }) => (typeof data.bmsSerial === 'string' && data.bmsSerial ? data.bmsSerial : null), () => null);
+  const { data } = await client.call('analog', { pack: address }, at);
+  const pack = (data.packs as { cellVoltages: number[]; designAh: number | null; fullAh: number }[] | undefined)?.[0];
+  return { serial, cellCount: pack?.cellVoltages.length ?? 0, designAh: pack?.designAh ?? pack?.fullAh ?? null };
+}
+
+/**
+ * Read, plan (dry run) or apply a parameter change on one pack after another: validate before any
+ * frame, read the pack, plan against what it holds, back it up, write group by group with read-back,
+ * audit every attempt, stop at the first failure with what was and was not written.
+ */
+export async function runParameterJob(client: BmsClient, job: ParameterJob, hooks: JobHooks): Promise<PackOutcome[]> {
+  if (job.action === 'write') checkParameters(job.desired);
+  const outcomes: PackOutcome[] = [];
+  const now = (): string => (hooks.now?.() ?? new Date()).toISOString();
+  for (const pack of job.packs) {
+    try {
+      await onePack(pack);
+    } catch (err) {
+      if (err instanceof ParameterJobError) throw err;
+      hooks.audit({ time: now(), pack, serial: null, action: job.action, changes: [], result: `failed: ${errorMessage(err)}` });
+      throw new ParameterJobError(`pack ${String(pack)}: ${errorMessage(err)}`, outcomes);
+    }
+  }
+  return outcomes;
+
+  async function onePack(pack: number): Promise<void> {
+    const { serial, cellCount, designAh } = await identify(client, pack);
+    const parameters = await readParameters(client, pack);
+    const audit = (changes: readonly ParameterChange[], result: string): void => { hooks.audit({ time: now(), pack, serial, action: job.action, changes, result }); };
+    if (job.action === 'read') {
+      outcomes.push({ pack, serial, action: 'read', dryRun: true, parameters });
+      return;
+    }
+    if (job.action === 'restoreDefaults') {
+      if (!job.apply) {
+        audit([], 'dry run');
+        outcomes.push({ pack, serial, action: job.action, dryRun: true, parameters });
+        return;
+      }
+      const backupFile = hooks.backup(pack, serial, parameters);
+      await restoreFactoryDefaults(client, pack);
+      const after = await readParameters(client, pack);
+      const changes = diff(parameters, after);
+      audit(changes, 'factory parameters restored');
+      outcomes.push({ pack, serial, action: job.action, dryRun: false, parameters, backupFile, changes });
+      return;
+    }
+    let plan: ParameterPlan;
+    try {
+      plan = planParameters(parameters, job.desired, { cellCount, ratedCurrent: job.ratedCurrent ?? Math.round((designAh ?? 0) * 1.2) });
+    } catch (err) {
+      audit([], `rejected: ${errorMessage(err)}`);
+      throw new ParameterJobError(`pack ${String(pack)}: ${errorMessage(err)}`, outcomes);
+    }
+    if (!job.apply || plan.changes.length === 0) {
+      audit(plan.changes, job.apply ? 'nothing to change' : 'dry run');
+      outcomes.push({ pack, serial, action: job.action, dryRun: !job.apply, parameters, plan });
+      return;
+    }
+    const backupFile = hooks.backup(pack, serial, parameters);
+    const result = await writeGroups(client, pack, parameters, plan);
+    const outcome: PackOutcome = { pack, serial, action: job.action, dryRun: false, parameters, plan, backupFile, result };
+    outcomes.push(outcome);
+    if (!result.ok) {
+      const summary = `${result.failed?.reason ?? 'failed'}; written: ${result.written.join(', ') || 'nothing'}; not written: ${result.notWritten.join(', ')}`;
+      audit(plan.changes, `failed: ${summary}`);
+      throw new ParameterJobError(`pack ${String(pack)}: ${summary} (backup in ${backupFile}: send it back as a write to roll back)`, outcomes);
+    }
+    audit(plan.changes, 'applied and verified');
+  }
+}
