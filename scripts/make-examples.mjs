@@ -104,3 +104,30 @@ write('victron-gx.json', [
   { id: 'victron-catch', type: 'catch', z: v, name: 'errors', scope: ['victron-venus'], uncaught: false, x: 130, y: 160, wires: [['victron-error']] },
   debug('victron-error', v, 340, 160, 'what went wrong'),
 ]);
+
+// --- maintenance: parameters, history, clock and switches ---------------------------------------
+const m = 'maint-tab';
+const inject = (id, x, y, name, props, wires) => ({ id, type: 'inject', z: m, name, props, repeat: '', crontab: '', once: false, onceDelay: 0.1, topic: '', x, y, wires: [wires] });
+const p = (name, v, vt = 'json') => ({ p: name, v, vt });
+write('maintenance.json', [
+  { id: m, type: 'tab', label: 'Pack maintenance', disabled: false, info: '' },
+  comment('maint-about', m, 240, 40, 'Parameters, history log, clock and switches of pack 1', 'Writes need "allow writes" on the bms-link (off here) and, for parameters, the admin password in the bms-params node. Parameter changes are dry runs until msg.confirm is true: read the plan in the debug sidebar first. Backups and the audit log go to lifepo4-bms/ in the Node-RED user directory.'),
+  link('maint-link', '/dev/ttyUSB0', '1', '10'),
+  inject('maint-read', 140, 100, 'read parameters', [p('action', 'read', 'str')], ['maint-params']),
+  inject('maint-plan', 140, 140, 'plan: OV protect 3.65 V', [p('payload', '{"cellOverVoltage":{"alarm":3.55,"protect":3.65},"packOverVoltage":{"protect":58.4}}')], ['maint-params']),
+  inject('maint-apply', 140, 180, 'apply it', [p('payload', '{"cellOverVoltage":{"alarm":3.55,"protect":3.65},"packOverVoltage":{"protect":58.4}}'), p('confirm', 'true', 'bool')], ['maint-params']),
+  { id: 'maint-params', type: 'bms-params', z: m, name: '', link: 'maint-link', pack: '1', mode: 'dry-run', rating: '', topic: 'bms/params', x: 380, y: 140, wires: [['maint-result'], ['maint-audit']] },
+  debug('maint-result', m, 580, 120, 'parameters / plan / result'),
+  debug('maint-audit', m, 580, 160, 'audit'),
+  inject('maint-history', 140, 260, 'new history records', [], ['maint-hist']),
+  { id: 'maint-hist', type: 'bms-history', z: m, name: '', link: 'maint-link', pack: '1', format: 'records', topic: 'bms/history', x: 370, y: 260, wires: [['maint-records'], ['maint-progress']] },
+  debug('maint-records', m, 580, 240, 'records'),
+  debug('maint-progress', m, 580, 280, 'progress'),
+  inject('maint-clock', 140, 340, 'clock drift', [p('action', 'readClock', 'str')], ['maint-control']),
+  inject('maint-buzzer', 140, 380, 'buzzer off', [p('action', 'buzzer', 'str'), p('payload', 'false', 'bool')], ['maint-control']),
+  inject('maint-inverter', 140, 420, 'inverter protocol', [p('action', 'readInverter', 'str')], ['maint-control']),
+  { id: 'maint-control', type: 'bms-control', z: m, name: '', link: 'maint-link', pack: '1', dailyClock: false, topic: 'bms/control', x: 370, y: 380, wires: [['maint-control-out']] },
+  debug('maint-control-out', m, 580, 380, 'read back from the pack'),
+  { id: 'maint-catch', type: 'catch', z: m, name: 'refusals and errors', scope: ['maint-params', 'maint-hist', 'maint-control'], uncaught: false, x: 150, y: 480, wires: [['maint-errors']] },
+  debug('maint-errors', m, 380, 480, 'why not'),
+]);

@@ -82,7 +82,7 @@ describe('editor and dashboard in a real browser', function () {
   it('shows the node types under "LiFePO4 BMS" in the palette', async () => {
     const category = await page.textContent('#red-ui-palette-container-LiFePO4_BMS, [id^="red-ui-palette-container-LiFePO4"]');
     assert.ok(category);
-    for (const type of ['bms-pack', 'bms-parallel', 'bms-alarms', 'bms-venus']) {
+    for (const type of ['bms-pack', 'bms-parallel', 'bms-alarms', 'bms-venus', 'bms-params', 'bms-history', 'bms-control']) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
     }
   });
@@ -91,13 +91,19 @@ describe('editor and dashboard in a real browser', function () {
     { type: 'bms-pack', fields: ['#node-input-link', '#node-input-pack', '#node-input-topic', '#node-input-onlyOnChange', '#node-input-deadband'], invalid: ['#node-input-pack', 'pack one'], help: /canonical|ageMs/ },
     { type: 'bms-parallel', fields: ['#node-input-source', '#node-input-link', '#node-input-stale', '#node-input-packs'], invalid: ['#node-input-stale', 'soon'], help: /left out of every total/ },
     { type: 'bms-alarms', fields: ['#node-input-raise', '#node-input-clear', '#node-input-minLevel', '#node-input-include', '#node-input-exclude'], invalid: ['#node-input-raise', 'later'], help: /debounce/ },
+    { type: 'bms-params', fields: ['#node-input-link', '#node-input-pack', '#node-input-mode', '#node-input-password', '#node-input-rating'], invalid: ['#node-input-pack', 'one'], help: /admin password/ },
+    { type: 'bms-history', fields: ['#node-input-link', '#node-input-pack', '#node-input-format'], invalid: ['#node-input-pack', 'x'], help: /without gaps or\s+repeats/ },
+    { type: 'bms-control', fields: ['#node-input-link', '#node-input-pack', '#node-input-dailyClock'], invalid: ['#node-input-pack', '1;2'], help: /never a success/ },
     { type: 'bms-venus', fields: ['#node-input-source', '#node-input-link', '#node-input-bus', '#node-input-shadow', '#node-input-cellMax', '#node-input-lost'], invalid: ['#node-input-cellMax', '3.9'], help: /Shadow mode/ },
   ];
-  const LABELS: Readonly<Record<string, string>> = { 'bms-pack': 'bms packs', 'bms-parallel': 'bms bank', 'bms-alarms': 'bms alarms', 'bms-venus': 'bms venus' };
+  const LABELS: Readonly<Record<string, string>> = {
+    'bms-pack': 'bms packs', 'bms-parallel': 'bms bank', 'bms-alarms': 'bms alarms', 'bms-venus': 'bms venus',
+    'bms-params': 'bms params 1', 'bms-history': 'bms history 1', 'bms-control': 'bms control 1',
+  };
 
   for (const { type, fields, invalid, help } of dialogs) {
     it(`${type}: added from the palette, its dialog shows its fields, flags an invalid value, and its help renders`, async () => {
-      await page.dragAndDrop(`.red-ui-palette-node[data-palette-type="${type}"]`, '#red-ui-workspace-chart', { targetPosition: { x: 300, y: 150 + 80 * dialogs.findIndex((d) => d.type === type) } });
+      await page.dragAndDrop(`.red-ui-palette-node[data-palette-type="${type}"]`, '#red-ui-workspace-chart', { targetPosition: { x: 250 + 250 * (dialogs.findIndex((d) => d.type === type) % 2), y: 150 + 80 * Math.floor(dialogs.findIndex((d) => d.type === type) / 2) } });
       const added = page.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group:has(text:text-is("${LABELS[type] ?? type}"))`).last();
       await added.dblclick();
       await page.waitForSelector('.red-ui-tray .red-ui-tray-header');

@@ -5,6 +5,9 @@ import bmsLink = require('../../nodes/bms-link/bms-link');
 import bmsPack = require('../../nodes/bms-pack/bms-pack');
 import bmsParallel = require('../../nodes/bms-parallel/bms-parallel');
 import bmsVenus = require('../../nodes/bms-venus/bms-venus');
+import bmsParams = require('../../nodes/bms-params/bms-params');
+import bmsHistory = require('../../nodes/bms-history/bms-history');
+import bmsControl = require('../../nodes/bms-control/bms-control');
 
 /** node-red-node-test-helper ships no types; this is the part the tests use. */
 interface Helper {
@@ -28,7 +31,7 @@ export type TestNode = Node & {
 export const helper: Helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
-export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus];
+export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus, bmsParams, bmsHistory, bmsControl];
 
 export function startServer(): Promise<void> {
   return new Promise((resolve) => { helper.startServer(resolve); });

@@ -1,0 +1,124 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { EMPTY_CURSOR, downloadHistory, historyToCsv, type BmsClient, type HistoryCursor } from '../../src/link';
+import { WRITES_OFF, asError, dataDir, packsOf, paceClient } from '../shared/maintenance';
+import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
+
+interface BmsHistoryDef extends NodeDef {
+  link: string;
+  pack: string;
+  format: string;
+  topic: string;
+}
+
+type HistoryMsg = NodeMessageInFlow & { action?: unknown; confirm?: unknown; pack?: unknown };
+
+function loadCursor(file: string): HistoryCursor {
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<HistoryCursor>;
+    if (Array.isArray(value.times) && value.times.every((t) => typeof t === 'string')) return { times: value.times, complete: value.complete === true };
+  } catch {
+    // No download yet (or a damaged file): start from the newest record.
+  }
+  return EMPTY_CURSOR;
+}
+
+async function serialOf(client: BmsClient, address: number): Promise<string> {
+  const { data } = await client.call('serial', {}, { address, priority: 'interactive' });
+  return typeof data.bmsSerial === 'string' && data.bmsSerial ? data.bmsSerial : `pack${String(address)}`;
+}
+
+export = (RED: NodeAPI): void => {
+  function BmsHistory(this: Node, config: BmsHistoryDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const link = RED.nodes.getNode(config.link) as BmsLinkConfigNode | null;
+    const topic = config.topic || 'bms/history';
+    const dir = join(dataDir(RED), 'history');
+    const stop = new AbortController();
+    let busy = false;
+    if (link?.connection) link.register(node);
+
+    async function download(client: BmsClient, pack: number, msg: HistoryMsg, send: Send, fresh: boolean): Promise<void> {
+      const serial = await serialOf(client, pack);
+      const file = join(dir, `${serial.replace(/[^\w-]/g, '_')}.json`);
+      const cursor = fresh ? EMPTY_CURSOR : loadCursor(file);
+      let shown = 0;
+      const result = await downloadHistory(client, {
+        address: pack, cursor, signal: stop.signal,
+        onProgress: ({ done }) => {
+          node.status({ fill: 'blue', shape: 'ring', text: `pack ${String(pack)}: ${String(done)} records` });
+          if (done - shown >= 10 || done === 1) {
+            shown = done;
+            send([null, { topic, pack, payload: { done } }]);
+          }
+        },
+      });
+      // Kept even when the download stopped early: a resume continues from here without repeats.
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(file, `${JSON.stringify(result.cursor)}\n`);
+      send([null, { topic, pack, payload: { done: result.records.length, total: result.records.length } }]);
+      const records = config.format === 'csv' ? historyToCsv(result.records) : result.records;
+      send([{ ...msg, topic, pack, serial, complete: result.cursor.complete, count: result.records.length, payload: records }, null]);
+      node.status({ fill: result.error ? 'yellow' : 'green', shape: 'dot', text: `pack ${String(pack)}: ${String(result.records.length)} new records` });
+      if (result.error) throw new Error(`download of pack ${String(pack)} stopped after ${String(result.records.length)} records (${result.error}); send again to resume`);
+    }
+
+    async function run(client: BmsClient, action: string, packs: number[], msg: HistoryMsg, send: Send): Promise<void> {
+      for (const pack of packs) {
+        const at = { address: pack, priority: 'interactive' as const, retries: 0 };
+        if (action === 'download' || action === 'redownload') await download(client, pack, msg, send, action === 'redownload');
+        else if (action === 'readInterval') {
+          const { data } = await client.call('readStorageInterval', {}, at);
+          send([{ ...msg, topic, pack, payload: { intervalMinutes: Number(data.interval) / 60 } }, null]);
+        } else if (action === 'setInterval') {
+          await client.call('writeStorageInterval', { interval: Number(msg.payload) * 60 }, at);
+          const { data } = await client.call('readStorageInterval', {}, at);
+          const minutes = Number(data.interval) / 60;
+          if (minutes !== Number(msg.payload)) throw new Error(`pack ${String(pack)} reports ${String(minutes)} min after setting ${String(msg.payload)}`);
+          send([{ ...msg, topic, pack, payload: { intervalMinutes: minutes } }, null]);
+        } else {
+          await client.call('clearHistory', {}, at);
+          const serial = await serialOf(client, pack);
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, `${serial.replace(/[^\w-]/g, '_')}.json`), `${JSON.stringify(EMPTY_CURSOR)}\n`);
+          send([{ ...msg, topic, pack, payload: { cleared: true } }, null]);
+        }
+      }
+    }
+
+    node.on('input', (msg: HistoryMsg, send: Send, done: Done) => {
+      const action = typeof msg.action === 'string' ? msg.action : 'download';
+      const packs = packsOf(config.pack, msg.pack);
+      const fail = (text: string): void => { done(new Error(`bms-history: ${text}`)); };
+      if (!['download', 'redownload', 'clear', 'readInterval', 'setInterval'].includes(action)) { fail(`unknown msg.action "${action}" (download, redownload, clear, readInterval, setInterval)`); return; }
+      if (typeof packs === 'string') { fail(packs); return; }
+      if ((action === 'clear' || action === 'setInterval') && !link?.allowWrites) { fail(WRITES_OFF); return; }
+      if (action === 'clear' && msg.confirm !== true) { fail('clearing erases the pack\'s history log: send msg.confirm = true to do it'); return; }
+      if (action === 'setInterval' && !(typeof msg.payload === 'number' && Number.isInteger(msg.payload) && msg.payload >= 0 && msg.payload <= 120)) {
+        fail('msg.payload must be the storage interval in whole minutes, 0..120');
+        return;
+      }
+      if (busy) { fail('a history operation is already running'); return; }
+      busy = true;
+      paceClient(link)
+        .then((client) => run(client, action, packs, msg, send))
+        .then(() => {
+          busy = false;
+          done();
+        })
+        .catch((err: unknown) => {
+          busy = false;
+          node.status({ fill: 'red', shape: 'ring', text: 'failed' });
+          fail(asError(err).message);
+        });
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      stop.abort();
+      whenSettled(link ? link.deregister(node) : Promise.resolve(), done);
+    });
+  }
+  RED.nodes.registerType('bms-history', BmsHistory);
+};
