@@ -131,6 +131,8 @@ export interface PackOutcome {
   readonly dryRun: boolean;
   /** What the pack held before (a read, and the backup of a write). */
   readonly parameters: ParameterSet;
+  /** Remaining, full and design capacity (0xA6), read with the parameters; not written here. */
+  readonly capacity?: { readonly remainingAh: number; readonly fullAh: number; readonly designAh: number };
   readonly plan?: ParameterPlan;
   readonly backupFile?: string;
   readonly result?: WriteResult;
@@ -193,7 +195,9 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
     const parameters = await readParameters(client, pack);
     const audit = (changes: readonly ParameterChange[], result: string): void => { hooks.audit({ time: now(), pack, serial, action: job.action, changes, result }); };
     if (job.action === 'read') {
-      outcomes.push({ pack, serial, action: 'read', dryRun: true, parameters });
+      const { data } = await client.call('readCapacity', {}, { address: pack, priority: 'interactive' });
+      const capacity = { remainingAh: Number(data.remainingAh), fullAh: Number(data.fullAh), designAh: Number(data.designAh) };
+      outcomes.push({ pack, serial, action: 'read', dryRun: true, parameters, capacity });
       return;
     }
     if (job.action === 'restoreDefaults') {

@@ -87,6 +87,20 @@ describe('maintenance nodes: bms-params, bms-history, bms-control', function () 
       assert.deepEqual(writesSent(), []);
     });
 
+    it('reads every parameter group in SI units, with the capacity', async () => {
+      await load(params);
+      const read = nextMessage<Msg<PackOutcome>>('out');
+      node('n').receive({ payload: null });
+      const outcome = (await read).payload;
+      const factory = defaultParameters();
+      assert.deepEqual(Object.keys(outcome.parameters).sort(), Object.keys(factory).sort());
+      assert.deepEqual(outcome.parameters.cellHighTemperature, factory.cellHighTemperature);
+      assert.deepEqual(outcome.parameters.dischargeOverCurrent1, { ...factory.dischargeOverCurrent1, alarm: 105, protect: 110 });
+      assert.equal(outcome.capacity?.designAh, 100);
+      assert.equal(outcome.capacity?.fullAh, Math.round(sim.bank.pack(1).fullAh * 100) / 100);
+      assert.equal(outcome.serial, sim.bank.pack(1).serial);
+    });
+
     it('plans a change as a dry run, then writes, reads back, backs up and audits it on confirm', async () => {
       await load(params, { password: 'secret' });
       const audits: AuditRecord[] = [];
