@@ -367,14 +367,14 @@ describe('venus bridge on a real dbus-daemon', function () {
   });
 
   describe('charge control from simulator scenarios', () => {
-    it('full charge: absorption, then float at 16 × 3.375 V', async () => {
+    it('full charge: absorption, then float at 16 × 3.375 V, kept across a restart', async () => {
       let t = 20_000_000;
       const sim = new SimulatedBank({ packs: 2, seed: 13, current: 2 });
       for (const p of sim.packs) {
         p.setSoc(1);
         setCells(p, 3.45);
       }
-      const { b, v } = await published(sim, { clock: () => t, charge: { absorptionSeconds: 60 } });
+      const { b, name, v } = await published(sim, { clock: () => t, charge: { absorptionSeconds: 60 } });
       assert.match(String(v('/Info/ChargeMode')), /^Absorption 1m00s left/);
       assert.equal(v('/Info/MaxChargeVoltage'), 55.2);
       t += 61_000;
@@ -384,6 +384,15 @@ describe('venus bridge on a real dbus-daemon', function () {
       b.feed(simInputs(sim));
       await systemcalc.waitFor('float', () => v('/Info/ChargeMode') === 'Float');
       assert.equal(v('/Info/MaxChargeVoltage'), 54);
+      // The packs report FULLY (protect-2 b7) at 100 %: the bank is full now.
+      assert.equal(v('/History/TimeSinceLastFullCharge'), 0);
+      // A restart of Node-RED keeps the bank in float instead of charging it to 55.2 V again.
+      await b.stop();
+      bridges.splice(bridges.indexOf(b), 1);
+      await systemcalc.waitFor('the bank gone', () => !systemcalc.services.has(name));
+      const again = await published(sim, { clock: () => t, charge: { absorptionSeconds: 60 } });
+      assert.equal(again.v('/Info/ChargeMode'), 'Float');
+      assert.equal(again.v('/Info/MaxChargeVoltage'), 54);
     });
 
     it('a cell running high pulls CVL down (P-controller), stops charge current and raises the pack\'s alarms', async () => {
