@@ -97,7 +97,7 @@ describe('maintenance nodes: bms-params, bms-history, bms-control', function () 
       assert.deepEqual(outcome.parameters.cellHighTemperature, factory.cellHighTemperature);
       assert.deepEqual(outcome.parameters.dischargeOverCurrent1, { ...factory.dischargeOverCurrent1, alarm: 105, protect: 110 });
       assert.equal(outcome.capacity?.designAh, 100);
-      assert.equal(outcome.capacity?.fullAh, Math.round(sim.bank.pack(1).fullAh * 100) / 100);
+      assert.equal(outcome.capacity.fullAh, Math.round(sim.bank.pack(1).fullAh * 100) / 100);
       assert.equal(outcome.serial, sim.bank.pack(1).serial);
     });
 
