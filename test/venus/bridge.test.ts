@@ -242,6 +242,18 @@ describe('venus bridge on a real dbus-daemon', function () {
     await systemcalc.waitFor('the bank', () => systemcalc.services.get(b.serviceName ?? '')?.instance === 42);
   });
 
+  it('takes its instance from localsettings when that appears after it', async () => {
+    settings.stop();
+    const sim = new SimulatedBank({ packs: 1, seed: 16 });
+    const b = bridge({ preferredInstance: 42 });
+    b.feed(simInputs(sim));
+    const name = b.serviceName ?? '';
+    await systemcalc.waitFor('the bank on its fallback instance', () => systemcalc.services.get(name)?.instance === 42);
+    settings.values.set(`/Settings/Devices/${name.split('.').pop() ?? ''}/ClassAndVrmInstance`, 'battery:9');
+    await settings.start(bus.address);
+    await systemcalc.waitFor('the bank on the instance localsettings keeps for it', () => systemcalc.services.get(name)?.instance === 9);
+  });
+
   it('keeps a custom name written over D-Bus across a restart', async () => {
     const sim = new SimulatedBank({ packs: 1, seed: 8 });
     const first = bridge();
