@@ -7,9 +7,9 @@ import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../sh
 
 interface BmsControlDef extends NodeDef {
   link: string;
-  pack: string;
-  dailyClock: boolean;
-  topic: string;
+  pack?: string;
+  dailyClock?: boolean;
+  topic?: string;
 }
 
 type ControlMsg = NodeMessageInFlow & { action?: unknown; confirm?: unknown; pack?: unknown };

@@ -7,9 +7,9 @@ import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../sh
 
 interface BmsHistoryDef extends NodeDef {
   link: string;
-  pack: string;
-  format: string;
-  topic: string;
+  pack?: string;
+  format?: string;
+  topic?: string;
 }
 
 type HistoryMsg = NodeMessageInFlow & { action?: unknown; confirm?: unknown; pack?: unknown };

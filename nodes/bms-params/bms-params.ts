@@ -7,10 +7,10 @@ import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../sh
 
 interface BmsParamsDef extends NodeDef {
   link: string;
-  pack: string;
-  mode: string;
-  rating: string;
-  topic: string;
+  pack?: string;
+  mode?: string;
+  rating?: string;
+  topic?: string;
 }
 
 type BmsParamsNode = Node<{ password: unknown }>;
@@ -31,7 +31,7 @@ export = (RED: NodeAPI): void => {
     const node = this;
     const link = RED.nodes.getNode(config.link) as BmsLinkConfigNode | null;
     const topic = config.topic || 'bms/params';
-    const rating = config.rating.trim() ? Number(config.rating) : undefined;
+    const rating = config.rating?.trim() ? Number(config.rating) : undefined;
     const dir = dataDir(RED);
     if (link?.connection) link.register(node);
     node.status({});

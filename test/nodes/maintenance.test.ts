@@ -87,8 +87,8 @@ describe('maintenance nodes: bms-params, bms-history, bms-control', function () 
       assert.deepEqual(writesSent(), []);
     });
 
-    it('reads every parameter group in SI units, with the capacity', async () => {
-      await load(params);
+    it('reads every parameter group in SI units, with the capacity (from a flow that sets nothing but the link)', async () => {
+      await load({ id: 'n', type: 'bms-params' });
       const read = nextMessage<Msg<PackOutcome>>('out');
       node('n').receive({ payload: null });
       const outcome = (await read).payload;
