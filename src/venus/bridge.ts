@@ -8,7 +8,7 @@ import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms';
 import { bankItems, bankSpecs, packItems, packSpecs, type ServiceMeta } from './battery-items';
 import { EMPTY_HISTORY, addSample, type BankHistory } from './history';
 import { VenusService, type ServiceState } from './service';
-import { loadMemory, saveMemory } from './store';
+import { loadMemory, loadRememberedId, saveMemory, saveRememberedId } from './store';
 
 export interface BridgeOptions {
   readonly busAddress?: string;
@@ -155,10 +155,20 @@ export class VenusBridge extends EventEmitter {
   private startService(bank: BankState): boolean {
     const master = bank.packs.find((p) => p.identity?.serial ?? p.identity?.packSerial);
     const serial = master?.identity?.serial ?? master?.identity?.packSerial;
+    // The id this node used last time, so a serial read that fails once does not rename the bank.
+    const rememberedFile = this.options.stateDir ? join(this.options.stateDir, `venus-node-${serviceSuffix(this.options.fallbackId)}.json`) : undefined;
     const id = this.options.bankId || serial;
     if (!id && this.inputsSeen < (this.options.identityWaitInputs ?? 3)) return false;
-    if (!id) this.emit('warning', 'no pack serial: the bank is named after this node; set a bank id to keep its DeviceInstance when the flow is rebuilt');
-    const suffix = serviceSuffix(id || this.options.fallbackId);
+    const remembered = id ? undefined : rememberedFile ? loadRememberedId(rememberedFile) : undefined;
+    if (!id && !remembered) this.emit('warning', 'no pack serial: the bank is named after this node; set a bank id to keep its DeviceInstance when the flow is rebuilt');
+    const suffix = serviceSuffix(id || remembered || this.options.fallbackId);
+    if (rememberedFile && !this.options.bankId) {
+      try {
+        saveRememberedId(rememberedFile, id || remembered || this.options.fallbackId);
+      } catch (err) {
+        this.emit('warning', `cannot save ${rememberedFile}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     const name = `com.victronenergy.battery.${suffix}`;
     this.serviceNameValue = name;
     if (this.options.stateDir) {

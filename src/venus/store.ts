@@ -35,3 +35,18 @@ export function saveMemory(file: string, memory: BridgeMemory): void {
   writeFileSync(temp, `${JSON.stringify(memory, null, 2)}\n`);
   renameSync(temp, file);
 }
+
+/** The bank id a node last published under (when the pack serial cannot be read this time). */
+export function loadRememberedId(file: string): string | undefined {
+  try {
+    const value = (JSON.parse(readFileSync(file, 'utf8')) as { id?: unknown }).id;
+    return typeof value === 'string' && value ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function saveRememberedId(file: string, id: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ id })}\n`);
+}

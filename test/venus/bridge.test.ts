@@ -242,6 +242,20 @@ describe('venus bridge on a real dbus-daemon', function () {
     await systemcalc.waitFor('the bank', () => systemcalc.services.get(b.serviceName ?? '')?.instance === 42);
   });
 
+  it('keeps the name it had when the pack serial cannot be read on a later start', async () => {
+    const sim = new SimulatedBank({ packs: 1, seed: 17 });
+    const first = bridge();
+    first.feed(simInputs(sim));
+    const name = first.serviceName ?? '';
+    await first.stop();
+    bridges.splice(bridges.indexOf(first), 1);
+    const noSerial = simInputs(sim).map((p) => ({ ...p, identity: null }));
+    const second = bridge();
+    for (let i = 0; i < 3; i++) second.feed(noSerial);
+    assert.equal(second.serviceName, name);
+    await systemcalc.waitFor('the bank under its old name', () => systemcalc.services.has(name));
+  });
+
   it('takes its instance from localsettings when that appears after it', async () => {
     settings.stop();
     const sim = new SimulatedBank({ packs: 1, seed: 16 });
