@@ -51,7 +51,7 @@ export = (RED: NodeAPI): void => {
     };
 
     const setClocks = (): void => {
-      const packs = packsOf(config.pack, undefined);
+      const packs = packsOf(config.pack, undefined, link);
       if (typeof packs === 'string' || !link?.allowWrites) return;
       run('setClock', packs, { _msgid: RED.util.generateId(), payload: null }, (msg) => { node.send(msg); })
         .catch((err: unknown) => { node.error(`bms-control: daily clock set failed: ${asError(err).message}`); });
@@ -63,7 +63,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('input', (msg: ControlMsg, send: Send, done: Done) => {
       const action = typeof msg.action === 'string' ? msg.action : '';
-      const packs = packsOf(config.pack, msg.pack);
+      const packs = packsOf(config.pack, msg.pack, link);
       const fail = (text: string): void => { done(new Error(`bms-control: ${text}`)); };
       if (!ACTIONS.includes(action)) { fail(`msg.action must be one of ${ACTIONS.join(', ')}`); return; }
       if (typeof packs === 'string') { fail(packs); return; }

@@ -90,7 +90,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('input', (msg: HistoryMsg, send: Send, done: Done) => {
       const action = typeof msg.action === 'string' ? msg.action : 'download';
-      const packs = packsOf(config.pack, msg.pack);
+      const packs = packsOf(config.pack, msg.pack, link);
       const fail = (text: string): void => { done(new Error(`bms-history: ${text}`)); };
       if (!['download', 'redownload', 'clear', 'readInterval', 'setInterval'].includes(action)) { fail(`unknown msg.action "${action}" (download, redownload, clear, readInterval, setInterval)`); return; }
       if (typeof packs === 'string') { fail(packs); return; }

@@ -62,7 +62,7 @@ export = (RED: NodeAPI): void => {
         done(new Error(`bms-params: unknown msg.action "${actionName}" (read, write, import, rollback, restoreDefaults)`));
         return;
       }
-      const packs = packsOf(config.pack, msg.pack);
+      const packs = packsOf(config.pack, msg.pack, link);
       if (typeof packs === 'string') {
         done(new Error(`bms-params: ${packs}`));
         return;

@@ -9,11 +9,18 @@ export function dataDir(RED: NodeAPI): string {
   return join((RED.settings as { userDir?: string }).userDir ?? join(homedir(), '.node-red'), 'lifepo4-bms');
 }
 
-/** Pack addresses from the node's setting (`1` or `1,2,3`) or `msg.pack` (a number or an array); a reason when invalid. */
-export function packsOf(setting: string | undefined, override: unknown): number[] | string {
+/**
+ * Pack addresses from the node's setting (`1`, `1,2,3` or `all`) or `msg.pack` (a number, an array or
+ * `"all"`: every pack the link polls); a reason when invalid.
+ */
+export function packsOf(setting: string | undefined, override: unknown, link: BmsLinkConfigNode | null): number[] | string {
+  if (override === 'all' || (override === undefined && setting?.trim() === 'all')) {
+    const known = link?.connection?.readings().map((r) => r.pack) ?? [];
+    return known.length ? known : 'no packs known yet for "all": the link has not read the bank';
+  }
   const list = override !== undefined ? (Array.isArray(override) ? override : [override]) : (setting ?? '1').split(/[\s,]+/).filter(Boolean).map(Number);
   if (!list.length || !list.every((p) => typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 15)) {
-    return 'pack must be an address 1..15, or a list of them';
+    return 'pack must be an address 1..15, a list of them, or "all"';
   }
   return [...new Set(list as number[])];
 }

@@ -211,6 +211,14 @@ describe('maintenance nodes: bms-params, bms-history, bms-control', function () 
       const set = nextMessage<Msg<ClockReading>>('out');
       node('n').receive({ action: 'setClock' });
       assert.ok(Math.abs((await set).payload.driftSeconds) <= 2);
+      // Every pack the link polls, one message each.
+      const replies: number[] = [];
+      const both = new Promise<void>((resolve) => {
+        (node('out') as unknown as NodeJS.EventEmitter).on('input', (m: { pack: number }) => { replies.push(m.pack); if (replies.length === 2) resolve(); });
+      });
+      node('n').receive({ action: 'readClock', pack: 'all' });
+      await both;
+      assert.deepEqual(replies, [1, 2]);
     });
 
     it('switches with read-back; a refusal is an error; writes off sends nothing', async () => {
