@@ -1,4 +1,4 @@
-import { FrameError, decodeStatusBytes, formatLocalTime, inverterProtocolCode, inverterProtocolName, type PackAlarms } from '../protocol';
+import { FrameError, decodeStatusBytes, formatLocalTime, inverterProtocolCode, inverterProtocolName, inverterProtocols, type InverterPort, type PackAlarms } from '../protocol';
 import type { BmsClient } from './client';
 
 /** A switch that did not end in the state asked for, or that the BMS refused. */
@@ -90,7 +90,7 @@ export async function setSwitch(client: BmsClient, address: number | undefined, 
   }
   if (reported === null) throw new ControlError(`${name}: the pack's status reply does not show it`, 'not-applied');
   if (reported !== on) {
-    const hint = name === 'ledAlarm' || name === 'limiter' ? ' (this firmware may use the opposite polarity, PITFALLS P-17)' : '';
+    const hint = name === 'ledAlarm' || name === 'limiter' ? ' (some firmware uses the opposite polarity for this switch)' : '';
     throw new ControlError(`${name} is still ${reported ? 'on' : 'off'} after the command${hint}`, 'not-applied');
   }
   return { switch: name, requested: on, reported };
@@ -118,8 +118,9 @@ export async function readInverterProtocol(client: BmsClient, address?: number):
 export async function writeInverterProtocol(client: BmsClient, address: number | undefined, wanted: { can?: unknown; rs485?: unknown }): Promise<InverterProtocols> {
   const can = wanted.can === undefined ? 0xff : inverterProtocolCode('can', wanted.can);
   const rs485 = wanted.rs485 === undefined ? 0xff : inverterProtocolCode('rs485', wanted.rs485);
-  if (can === null) throw new ControlError(`unknown CAN protocol ${JSON.stringify(wanted.can)}`, 'invalid');
-  if (rs485 === null) throw new ControlError(`unknown RS485 protocol ${JSON.stringify(wanted.rs485)}`, 'invalid');
+  const names = (port: InverterPort): string => inverterProtocols(port).map((p) => p.name).join(', ');
+  if (can === null) throw new ControlError(`unknown CAN protocol ${JSON.stringify(wanted.can)} (one of: ${names('can')})`, 'invalid');
+  if (rs485 === null) throw new ControlError(`unknown RS485 protocol ${JSON.stringify(wanted.rs485)} (one of: ${names('rs485')})`, 'invalid');
   if (wanted.can === undefined && wanted.rs485 === undefined) throw new ControlError('give can and/or rs485', 'invalid');
   // FF leaves a port as it is (§6.9); "disabled" is also FF, so disabling one port alone is not possible here.
   await client.call('writeInverterProtocol', { canProtocol: can, rs485Protocol: rs485, manual: true }, { priority: 'interactive', retries: 0, ...at(address) });
