@@ -1,8 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import {
-  SWITCH_NAMES, readClock, readInverterProtocol, setClock, setSwitch, shutdown, writeInverterProtocol, type BmsClient, type SwitchName,
+  asError, SWITCH_NAMES, readClock, readInverterProtocol, setClock, setSwitch, shutdown, writeInverterProtocol, type BmsClient, type SwitchName,
 } from '../../src/link';
-import { WRITES_OFF, asError, packsOf, paceClient } from '../shared/maintenance';
+import { WRITES_OFF, packsOf, paceClient } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsControlDef extends NodeDef {

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { EMPTY_CURSOR, downloadHistory, historyToCsv, type BmsClient, type HistoryCursor } from '../../src/link';
-import { WRITES_OFF, asError, dataDir, packsOf, paceClient } from '../shared/maintenance';
+import { asError, EMPTY_CURSOR, downloadHistory, historyToCsv, readSerial, type BmsClient, type HistoryCursor } from '../../src/link';
+import { WRITES_OFF, dataDir, packsOf, paceClient } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsHistoryDef extends NodeDef {
@@ -24,9 +24,10 @@ function loadCursor(file: string): HistoryCursor {
   return EMPTY_CURSOR;
 }
 
-async function serialOf(client: BmsClient, address: number): Promise<string> {
-  const { data } = await client.call('serial', {}, { address, priority: 'interactive' });
-  return typeof data.bmsSerial === 'string' && data.bmsSerial ? data.bmsSerial : `pack${String(address)}`;
+/** Where a pack's download state lives: named by its serial, so a re-cabled pack keeps it. */
+async function cursorFile(client: BmsClient, dir: string, address: number): Promise<{ serial: string; file: string }> {
+  const serial = (await readSerial(client, address)) ?? `pack${String(address)}`;
+  return { serial, file: join(dir, `${serial.replace(/[^\w-]/g, '_')}.json`) };
 }
 
 export = (RED: NodeAPI): void => {
@@ -41,8 +42,7 @@ export = (RED: NodeAPI): void => {
     if (link?.connection) link.register(node);
 
     async function download(client: BmsClient, pack: number, msg: HistoryMsg, send: Send, fresh: boolean): Promise<void> {
-      const serial = await serialOf(client, pack);
-      const file = join(dir, `${serial.replace(/[^\w-]/g, '_')}.json`);
+      const { serial, file } = await cursorFile(client, dir, pack);
       const cursor = fresh ? EMPTY_CURSOR : loadCursor(file);
       let shown = 0;
       const result = await downloadHistory(client, {
@@ -80,9 +80,9 @@ export = (RED: NodeAPI): void => {
           send([{ ...msg, topic, pack, payload: { intervalMinutes: minutes } }, null]);
         } else {
           await client.call('clearHistory', {}, at);
-          const serial = await serialOf(client, pack);
+          const { file } = await cursorFile(client, dir, pack);
           mkdirSync(dir, { recursive: true });
-          writeFileSync(join(dir, `${serial.replace(/[^\w-]/g, '_')}.json`), `${JSON.stringify(EMPTY_CURSOR)}\n`);
+          writeFileSync(file, `${JSON.stringify(EMPTY_CURSOR)}\n`);
           send([{ ...msg, topic, pack, payload: { cleared: true } }, null]);
         }
       }

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { packPayload, type BankCycle, type ConnectionState, type PackPayload } from '../../src/link';
+import { asError, packPayload, type BankCycle, type ConnectionState, type PackPayload } from '../../src/link';
 import { changedBeyond } from '../../src/bank';
 import { formatNumber, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
@@ -79,7 +79,7 @@ export = (RED: NodeAPI): void => {
         const messages = payloads.map((payload, i) => ({ ...(i === 0 ? msg : RED.util.cloneMessage(msg)), topic: topicFor(payload.pack), payload }));
         send([messages]);
         done();
-      }).catch((err: unknown) => { done(err instanceof Error ? err : new Error(String(err))); });
+      }).catch((err: unknown) => { done(asError(err)); });
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

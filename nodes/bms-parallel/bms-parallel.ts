@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { aggregateBank, type BankState, type PackInput } from '../../src/bank';
 import { asPackInput } from '../shared/payloads';
-import type { BankCycle, ConnectionState } from '../../src/link';
+import { asError, type BankCycle, type ConnectionState } from '../../src/link';
 import { formatNumber, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsParallelDef extends NodeDef {
@@ -64,7 +64,7 @@ export = (RED: NodeAPI): void => {
         link.connection.pollNow().then((cycle) => {
           send({ ...msg, topic, payload: aggregate(cycle.packs) });
           done();
-        }).catch((err: unknown) => { done(err instanceof Error ? err : new Error(String(err))); });
+        }).catch((err: unknown) => { done(asError(err)); });
         return;
       }
       const input = asPackInput(msg.payload);

@@ -1,8 +1,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { ParameterJobError, runParameterJob, type AuditRecord, type PackOutcome, type ParameterJob } from '../../src/link';
-import { WRITES_OFF, asError, dataDir, packsOf, paceClient } from '../shared/maintenance';
+import { asError, ParameterJobError, runParameterJob, type AuditRecord, type PackOutcome, type ParameterJob } from '../../src/link';
+import { WRITES_OFF, dataDir, packsOf, paceClient } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsParamsDef extends NodeDef {

@@ -1,8 +1,7 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { BankCycle } from '../../src/link';
+import { asError, type BankCycle } from '../../src/link';
 import { VenusBridge, packageVersion, type BridgeReport, type ServiceState } from '../../src/venus';
+import { dataDir } from '../shared/maintenance';
 import { packInputsFrom } from '../shared/payloads';
 import { formatNumber, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 import { parseVenusConfig, type VenusConfig } from '../shared/venus-config';
@@ -33,7 +32,6 @@ export = (RED: NodeAPI): void => {
       node.error(`bms-venus: ${problem ?? 'invalid configuration'}`);
     } else {
       const o = parsed.options;
-      const userDir = (RED.settings as { userDir?: string }).userDir ?? join(homedir(), '.node-red');
       bridge = new VenusBridge({
         busAddress: o.busAddress, ...(o.bankId ? { bankId: o.bankId } : {}), fallbackId: node.id.replace(/\W/g, ''),
         preferredInstance: o.preferredInstance, packServices: o.packServices, productName: o.productName,
@@ -41,7 +39,7 @@ export = (RED: NodeAPI): void => {
         processName: 'Node-RED node-red-contrib-lifepo4-bms', processVersion: packageVersion(),
         pollIntervalMs: link?.connection?.options.intervalMs ?? (link ? 5000 : o.intervalMs),
         lostAfterMs: o.lostAfterMs, releaseOnLoss: o.releaseOnLoss, charge: o.charge,
-        stateDir: join(userDir, 'lifepo4-bms'),
+        stateDir: dataDir(RED),
       });
       node.status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
       let lastProblem = '';
@@ -72,7 +70,7 @@ export = (RED: NodeAPI): void => {
       }
       if (fromLink) {
         // With a link, an input message asks for a fresh read; the cycle feeds the bridge.
-        link?.connection?.pollNow().then(() => { done(); }).catch((err: unknown) => { done(err instanceof Error ? err : new Error(String(err))); });
+        link?.connection?.pollNow().then(() => { done(); }).catch((err: unknown) => { done(asError(err)); });
         return;
       }
       const inputs = packInputsFrom(msg.payload);

@@ -36,5 +36,3 @@ export async function paceClient(link: BmsLinkConfigNode | null): Promise<BmsCli
 }
 
 export const WRITES_OFF = 'writes are off for this bms-link: enable "allow writes" in its settings first';
-
-export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

@@ -119,9 +119,13 @@ export interface ChargeDecision {
   readonly reachedFloat: boolean;
 }
 
-/** Linear interpolation, clamped to the end points. */
-export function evaluateTable(table: LimitTable, x: number): number {
-  const points = [...table].sort((a, b) => a[0] - b[0]);
+/** Points in ascending order of input, whatever order a table was written in. */
+export function sortTable(table: LimitTable): LimitTable {
+  return [...table].sort((a, b) => a[0] - b[0]);
+}
+
+/** Linear interpolation over a sorted table (`sortTable`), clamped to the end points. */
+export function evaluateTable(points: LimitTable, x: number): number {
   const first = points[0];
   const last = points[points.length - 1];
   if (!first || !last) return 1;
@@ -204,7 +208,17 @@ export class ChargeController {
   private readonly ccl: LimitSmoother;
   private readonly dcl: LimitSmoother;
 
+  /** The settings' tables, sorted once: they are evaluated for every pack every second. */
+  private readonly tables: LimitTables;
+
   constructor(readonly settings: ChargeSettings = DEFAULT_CHARGE_SETTINGS) {
+    const t = settings.tables;
+    this.tables = {
+      chargeCell: sortTable(t.chargeCell), dischargeCell: sortTable(t.dischargeCell),
+      chargeTemperature: sortTable(t.chargeTemperature), dischargeTemperature: sortTable(t.dischargeTemperature),
+      mosTemperature: sortTable(t.mosTemperature),
+      chargeSoc: t.chargeSoc && sortTable(t.chargeSoc), dischargeSoc: t.dischargeSoc && sortTable(t.dischargeSoc),
+    };
     const hold = settings.currentRecoveryHoldSeconds * 1000;
     const rate = settings.currentRecoveryAmpsPerSecond / 1000;
     this.ccl = new LimitSmoother(hold, rate, settings.zeroRecoveryFraction);
@@ -374,7 +388,7 @@ export class ChargeController {
 
   private currentLimit(packs: readonly PackView[], direction: 'charge' | 'discharge'): { limit: Candidate; static: number; fullScale: number; blocking: number[] } {
     const s = this.settings;
-    const t = s.tables;
+    const t = this.tables;
     const packMax = direction === 'charge' ? s.packChargeCurrent : s.packDischargeCurrent;
     const bankCap = direction === 'charge' ? s.maxChargeCurrent : s.maxDischargeCurrent;
     const blocking: number[] = [];

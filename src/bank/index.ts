@@ -3,7 +3,7 @@ export { AlarmTracker, type ActiveAlarm, type AlarmChange, type PackCodes, type 
 export { LEVEL_RANK, codeText, type AlarmLevel } from './codes';
 export { changedBeyond } from './change';
 export {
-  ChargeController, DEFAULT_CHARGE_SETTINGS, DEFAULT_LIMIT_TABLES, evaluateTable,
+  ChargeController, DEFAULT_CHARGE_SETTINGS, DEFAULT_LIMIT_TABLES, evaluateTable, sortTable,
   type ChargeDecision, type ChargeMode, type ChargeSettings, type LimitTable, type LimitTables, type Limits,
 } from './charge-control';
 export { FreshnessGuard, plausible, type FreshnessOptions, type Freshness, type DataStage } from './freshness';

@@ -80,3 +80,14 @@ export class BmsClient {
     return { result: result as DecodeResult & { ok: true }, data: result.data, reply, request };
   }
 }
+
+/** Call options that address one pack, or none (the default address). */
+export function addressed(address: number | undefined): { address?: number } {
+  return address !== undefined ? { address } : {};
+}
+
+/** A PACE pack's BMS serial (0xC2); null when it reports none. */
+export async function readSerial(client: BmsClient, address?: number): Promise<string | null> {
+  const { data } = await client.call('serial', {}, { priority: 'interactive', ...addressed(address) });
+  return typeof data.bmsSerial === 'string' && data.bmsSerial ? data.bmsSerial : null;
+}

@@ -1,5 +1,5 @@
 import { FrameError, decodeStatusBytes, formatLocalTime, inverterProtocolCode, inverterProtocolName, inverterProtocols, type InverterPort, type PackAlarms } from '../protocol';
-import type { BmsClient } from './client';
+import { addressed, type BmsClient } from './client';
 
 /** A switch that did not end in the state asked for, or that the BMS refused. */
 export class ControlError extends Error {
@@ -8,8 +8,6 @@ export class ControlError extends Error {
     super(message);
   }
 }
-
-const at = (address: number | undefined): { address?: number } => (address !== undefined ? { address } : {});
 
 /** The BMS clock reads local time; drift is BMS minus host, in seconds. */
 function parseLocal(time: string): number {
@@ -26,7 +24,7 @@ export interface ClockReading {
 }
 
 export async function readClock(client: BmsClient, address?: number, now: () => number = Date.now): Promise<ClockReading> {
-  const { data } = await client.call('readClock', {}, { priority: 'interactive', ...at(address) });
+  const { data } = await client.call('readClock', {}, { priority: 'interactive', ...addressed(address) });
   const time = String(data.time);
   const host = now();
   return { time, host: formatLocalTime(new Date(host)), driftSeconds: Math.round((parseLocal(time) - host) / 1000) };
@@ -34,7 +32,7 @@ export async function readClock(client: BmsClient, address?: number, now: () => 
 
 /** Sets the BMS clock from host time and reads it back. */
 export async function setClock(client: BmsClient, address?: number, now: () => number = Date.now): Promise<ClockReading> {
-  await client.call('writeClock', { time: formatLocalTime(new Date(now())) }, { priority: 'interactive', retries: 0, ...at(address) });
+  await client.call('writeClock', { time: formatLocalTime(new Date(now())) }, { priority: 'interactive', retries: 0, ...addressed(address) });
   return readClock(client, address, now);
 }
 
@@ -62,7 +60,7 @@ export interface SwitchResult {
 
 async function readStatus(client: BmsClient, address: number | undefined): Promise<{ alarms: PackAlarms | undefined; control: number | null }> {
   const pack = address ?? 1;
-  const result = await client.call('alarms', { pack }, { priority: 'interactive', ...at(address) });
+  const result = await client.call('alarms', { pack }, { priority: 'interactive', ...addressed(address) });
   const alarms = (result.data.packs as PackAlarms[] | undefined)?.[0];
   const control = decodeStatusBytes(result.reply.frame.info, client.dialect, false)[0]?.control ?? null;
   return { alarms, control };
@@ -71,8 +69,8 @@ async function readStatus(client: BmsClient, address: number | undefined): Promi
 /** Switches, then reads the state back; a refusal or a state that did not change is an error. */
 export async function setSwitch(client: BmsClient, address: number | undefined, name: SwitchName, on: boolean): Promise<SwitchResult> {
   try {
-    if (name === 'chargeMos' || name === 'dischargeMos') await client.call(name, { on }, { priority: 'interactive', retries: 0, ...at(address) });
-    else await client.call('switchControl', { code: on ? CONTROL_SWITCHES[name].on : CONTROL_SWITCHES[name].off }, { priority: 'interactive', retries: 0, ...at(address) });
+    if (name === 'chargeMos' || name === 'dischargeMos') await client.call(name, { on }, { priority: 'interactive', retries: 0, ...addressed(address) });
+    else await client.call('switchControl', { code: on ? CONTROL_SWITCHES[name].on : CONTROL_SWITCHES[name].off }, { priority: 'interactive', retries: 0, ...addressed(address) });
   } catch (err) {
     if (err instanceof FrameError && err.kind === 'rtn') {
       const why = name === 'chargeMos' || name === 'dischargeMos' ? ' (current is flowing through it, or the other MOSFET is already off)' : '';
@@ -98,7 +96,7 @@ export async function setSwitch(client: BmsClient, address: number | undefined, 
 
 /** 0x9C: the BMS sleeps after its timer (it wakes at once if current flows). */
 export async function shutdown(client: BmsClient, address?: number): Promise<void> {
-  await client.call('shutdown', {}, { priority: 'interactive', retries: 0, ...at(address) });
+  await client.call('shutdown', {}, { priority: 'interactive', retries: 0, ...addressed(address) });
 }
 
 export interface InverterProtocols {
@@ -108,7 +106,7 @@ export interface InverterProtocols {
 }
 
 export async function readInverterProtocol(client: BmsClient, address?: number): Promise<InverterProtocols> {
-  const { data } = await client.call('readInverterProtocol', {}, { priority: 'interactive', ...at(address) });
+  const { data } = await client.call('readInverterProtocol', {}, { priority: 'interactive', ...addressed(address) });
   const can = Number(data.canProtocol);
   const rs485 = Number(data.rs485Protocol);
   return { can: { code: can, name: inverterProtocolName('can', can) }, rs485: { code: rs485, name: inverterProtocolName('rs485', rs485) }, manual: data.manual === true };
@@ -123,7 +121,7 @@ export async function writeInverterProtocol(client: BmsClient, address: number |
   if (rs485 === null) throw new ControlError(`unknown RS485 protocol ${JSON.stringify(wanted.rs485)} (one of: ${names('rs485')})`, 'invalid');
   if (wanted.can === undefined && wanted.rs485 === undefined) throw new ControlError('give can and/or rs485', 'invalid');
   // FF leaves a port as it is (§6.9); "disabled" is also FF, so disabling one port alone is not possible here.
-  await client.call('writeInverterProtocol', { canProtocol: can, rs485Protocol: rs485, manual: true }, { priority: 'interactive', retries: 0, ...at(address) });
+  await client.call('writeInverterProtocol', { canProtocol: can, rs485Protocol: rs485, manual: true }, { priority: 'interactive', retries: 0, ...addressed(address) });
   const back = await readInverterProtocol(client, address);
   if ((wanted.can !== undefined && back.can.code !== can) || (wanted.rs485 !== undefined && back.rs485.code !== rs485)) {
     throw new ControlError(`the pack reports CAN ${back.can.name} / RS485 ${back.rs485.name} after the change`, 'not-applied');

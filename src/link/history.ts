@@ -1,5 +1,5 @@
 import type { Fields } from '../protocol';
-import type { BmsClient } from './client';
+import { addressed, type BmsClient } from './client';
 import { errorMessage } from './errors';
 
 /** A 0xA1 record in the canonical shape (decode-output.md `history`, plus its status codes). */
@@ -54,7 +54,7 @@ export async function downloadHistory(client: BmsClient, options: DownloadOption
   const read = async (index: number): Promise<HistoryEntry | null> => {
     if (options.signal?.aborted) throw new Error('download stopped');
     reads++;
-    const { data } = await client.call('history', { index }, { priority: 'background', ...(options.address !== undefined ? { address: options.address } : {}) });
+    const { data } = await client.call('history', { index }, { priority: 'background', ...addressed(options.address) });
     return typeof data.time === 'string' ? (data as HistoryEntry) : null;
   };
   let index = 0;

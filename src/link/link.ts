@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { FrameError, FrameStreamParser, MAX_FRAME_CHARS, parseFrame, type Frame } from '../protocol';
-import { LinkError, errorMessage } from './errors';
+import { LinkError, asError, errorMessage } from './errors';
 import { createTransport, portKey, type Transport, type TransportOptions } from './transport';
 
 export type Priority = 'interactive' | 'polling' | 'background';
@@ -205,7 +205,7 @@ export class BmsLink extends EventEmitter {
     try {
       request = parseFrame(text);
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(asError(err));
     }
     if (this.queueLength >= this.options.queueLimit) {
       return Promise.reject(new LinkError('queue-full', `${this.port}: ${this.options.queueLimit} requests already waiting`));
@@ -344,7 +344,7 @@ export class BmsLink extends EventEmitter {
     this.armResponseTimer(job.timeoutMs);
     this.stats.bytesOut += job.text.length + 1;
     transport.write(`${job.text}\r`).catch((err: unknown) => {
-      this.onLost(transport, err instanceof Error ? err : new Error(String(err)));
+      this.onLost(transport, asError(err));
     });
   }
 

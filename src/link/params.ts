@@ -1,8 +1,7 @@
-import { FrameError, PARAMETER_FIELDS, PARAMETER_GROUPS, checkParameters, planParameters, type Fields, type ParameterChange, type ParameterPlan, type ParameterSet } from '../protocol';
-import type { BmsClient } from './client';
+import { FrameError, PARAMETER_FIELDS, PARAMETER_GROUPS, checkParameters, parameterCommand, planParameters, type Fields, type ParameterChange, type ParameterPlan, type ParameterSet } from '../protocol';
+import { addressed, readSerial, type BmsClient } from './client';
 import { errorMessage } from './errors';
 
-const suffix = (group: string): string => group.charAt(0).toUpperCase() + group.slice(1);
 
 /** Discharge over-current reads back negative but is written positive (PITFALLS.md P-16): the set holds it positive. */
 function normalize(group: string, data: Fields): Record<string, number | boolean> {
@@ -15,7 +14,7 @@ function normalize(group: string, data: Fields): Record<string, number | boolean
 }
 
 export async function readGroup(client: BmsClient, address: number | undefined, group: string): Promise<Record<string, number | boolean>> {
-  const { data } = await client.call(`read${suffix(group)}`, {}, { priority: 'interactive', ...(address !== undefined ? { address } : {}) });
+  const { data } = await client.call(parameterCommand(group, 'read'), {}, { priority: 'interactive', ...addressed(address) });
   return normalize(group, data);
 }
 
@@ -61,14 +60,13 @@ function mismatchesOf(group: string, wrote: Record<string, number | boolean>, re
  */
 export async function writeGroups(client: BmsClient, address: number | undefined, base: ParameterSet, plan: Pick<ParameterPlan, 'changes' | 'groups'>): Promise<WriteResult> {
   const written: string[] = [];
-  const at = address !== undefined ? { address } : {};
   for (const [i, group] of plan.groups.entries()) {
     const payload: Record<string, number | boolean> = { ...base[group] };
     for (const c of plan.changes) if (c.field.startsWith(`${group}.`)) payload[c.field.slice(group.length + 1)] = c.to;
     const notWritten = plan.groups.slice(i);
     try {
       // No retry: a lost acknowledgement is settled by the read-back, not by writing twice.
-      await client.call(`write${suffix(group)}`, payload, { ...at, priority: 'interactive', retries: 0 });
+      await client.call(parameterCommand(group, 'write'), payload, { ...addressed(address), priority: 'interactive', retries: 0 });
     } catch (err) {
       const refused = err instanceof FrameError && err.kind === 'rtn';
       return { ok: false, written, notWritten, failed: { group, kind: refused ? 'refused' : 'error', reason: refused ? `the pack refused ${group} (${err.message})` : `writing ${group} failed: ${errorMessage(err)}` } };
@@ -100,7 +98,7 @@ export async function restoreGroups(client: BmsClient, address: number | undefin
 
 /** 0xA4: the pack's own factory protection parameters. */
 export async function restoreFactoryDefaults(client: BmsClient, address?: number): Promise<void> {
-  await client.call('restoreDefaults', {}, { priority: 'interactive', retries: 0, ...(address !== undefined ? { address } : {}) });
+  await client.call('restoreDefaults', {}, { priority: 'interactive', retries: 0, ...addressed(address) });
 }
 
 export interface ParameterJob {
@@ -163,9 +161,8 @@ function diff(before: ParameterSet, after: ParameterSet): ParameterChange[] {
 }
 
 async function identify(client: BmsClient, address: number): Promise<{ serial: string | null; cellCount: number; designAh: number | null }> {
-  const at = { address, priority: 'interactive' as const };
-  const serial = await client.call('serial', {}, at).then(({ data }) => (typeof data.bmsSerial === 'string' && data.bmsSerial ? data.bmsSerial : null), () => null);
-  const { data } = await client.call('analog', { pack: address }, at);
+  const serial = await readSerial(client, address).catch(() => null);
+  const { data } = await client.call('analog', { pack: address }, { address, priority: 'interactive' });
   const pack = (data.packs as { cellVoltages: number[]; designAh: number | null; fullAh: number }[] | undefined)?.[0];
   return { serial, cellCount: pack?.cellVoltages.length ?? 0, designAh: pack?.designAh ?? pack?.fullAh ?? null };
 }

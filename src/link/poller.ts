@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ALL_PACKS, FrameError, type PackAlarms, type PackAnalog } from '../protocol';
 import type { BmsClient, CallResult } from './client';
 import type { BankMode } from './detect';
-import { errorMessage } from './errors';
+import { asError, errorMessage } from './errors';
 
 export interface PackIdentity {
   readonly firmware?: string;
@@ -161,7 +161,7 @@ export class BankPoller extends EventEmitter {
     try {
       await this.pollNow();
     } catch (err) {
-      this.emit('error', err instanceof Error ? err : new Error(String(err)));
+      this.emit('error', asError(err));
     }
     this.schedule(Math.max(0, this.options.intervalMs - (Date.now() - started)));
   }

@@ -9,7 +9,7 @@ import { ALL_PACKS, DIALECTS, commandKind, type CommandKind, type Dialect } from
 import { FrameError } from './errors';
 import { CLOCK_STEPS, HISTORY_RECORD } from './history';
 import { num, text } from './layout';
-import { PARAMETER_GROUPS } from './parameters';
+import { PARAMETER_GROUPS, parameterCommand } from './parameters';
 import { Q, fromSi, toSi } from './units';
 
 /** One command of one or more dialects: both directions of request and response. */
@@ -266,10 +266,9 @@ const PYLONTECH_VERSION = layoutCodec(
 
 function parameterCommands(): CommandSpec[] {
   return PARAMETER_GROUPS.flatMap(({ group, read, write, fields }) => {
-    const suffix = group.charAt(0).toUpperCase() + group.slice(1);
     return [
-      { name: `read${suffix}`, cid2: read, dialects: PACE, kind: commandKind(read), request: EMPTY, response: fieldsCodec(fields, 'read'), summary: `read the ${group} parameters` },
-      { name: `write${suffix}`, cid2: write, dialects: PACE, kind: commandKind(write), request: fieldsCodec(fields, 'write'), response: EMPTY, summary: `write the ${group} parameters (the whole group)` },
+      { name: parameterCommand(group, 'read'), cid2: read, dialects: PACE, kind: commandKind(read), request: EMPTY, response: fieldsCodec(fields, 'read'), summary: `read the ${group} parameters` },
+      { name: parameterCommand(group, 'write'), cid2: write, dialects: PACE, kind: commandKind(write), request: fieldsCodec(fields, 'write'), response: EMPTY, summary: `write the ${group} parameters (the whole group)` },
     ];
   });
 }

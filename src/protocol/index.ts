@@ -4,7 +4,7 @@ export { encodeFrame, parseFrame, frameChecksum, lengthField, MAX_FRAME_CHARS, t
 export { FrameStreamParser, type StreamEvent, type StreamParserOptions } from './stream';
 export { ALL_PACKS, DIALECTS, DIALECT_PROFILES, commandKind, isDialect, type CommandKind, type Dialect, type DialectProfile } from './dialect';
 export { COMMANDS, commandNames, findCommand, type CommandSpec } from './commands';
-export { PARAMETER_GROUPS, type ParameterGroup } from './parameters';
+export { PARAMETER_GROUPS, parameterCommand, type ParameterGroup } from './parameters';
 export { decodeStatusBytes, supportedCodes, type AlarmGroup, type AlarmsData, type PackAlarms } from './alarms';
 export type { AnalogData, PackAnalog, AnalogEncodeOptions } from './analog';
 export type { Fields } from './codec';

@@ -12,6 +12,11 @@ export interface ParameterGroup {
   readonly fields: readonly FieldDef[];
 }
 
+/** `readCellOverVoltage` / `writeCellOverVoltage`: the command names of a group, both directions. */
+export function parameterCommand(group: string, direction: 'read' | 'write'): string {
+  return `${direction}${group.charAt(0).toUpperCase()}${group.slice(1)}`;
+}
+
 const enabled: FieldDef = { name: 'enabled', type: 'u8', bool: true };
 const mV = (name: string): FieldDef => ({ name, type: 'u16', q: Q.mV });
 const deciKelvin = (name: string): FieldDef => ({ name, type: 'u16', q: Q.paceDeciKelvin });

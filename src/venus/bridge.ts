@@ -262,7 +262,8 @@ export class VenusBridge extends EventEmitter {
       stage: freshness.stage, reason: freshness.reason, serviceName: this.serviceNameValue,
       instance: this.bankService?.instance ?? null, phase: this.bankService?.state.phase ?? 'waiting',
       mode: decision.mode, modeText: decision.modeText,
-      published: lost ? { cvl: null, ccl: 0, dcl: 0 } : decision.published, computed: decision.computed,
+      // At stage 2 the decision is the controller's blocked one: nothing published.
+      published: decision.published, computed: decision.computed,
       chargeLimitation: decision.chargeLimitation, dischargeLimitation: decision.dischargeLimitation,
       shadow: this.controller.settings.shadow, packsOnline: lost ? 0 : bank.packsOnline, packsExpected: bank.packsExpected,
       stalePacks: freshness.stalePacks,

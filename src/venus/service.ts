@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { BusItemExporter, BusItemTree, type SetResult } from './busitem';
 import { MessageType, sessionBus, systemBus, type Message, type MessageBus } from './dbus';
-import { SETTINGS_SERVICE, addMatch, instanceFromSignal, instanceSettingPath, registerInstance } from './settings';
+import { SETTINGS_SERVICE, addMatch, instanceFromSignal, instanceSettingPath, registerInstance, withTimeout } from './settings';
 import type { ItemSpec, ItemValue } from './values';
 
 export interface VenusServiceOptions {
@@ -108,20 +108,21 @@ export class VenusService extends EventEmitter {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     const bus = this.bus;
+    const exporter = this.exporter;
     this.bus = undefined;
-    this.exporter?.detach();
     this.exporter = undefined;
     if (bus) {
       // Values invalid first, so a consumer that reads before the name goes sees no stale numbers.
       const paths = [...this.tree.paths].filter((p) => !MANDATORY_KEEP.has(p));
       const changed = paths.filter((p) => this.tree.set(p, null));
       try {
-        if (changed.length && this.owned) new BusItemExporter(bus, this.tree, () => 1, this.options.propertiesChanged).emitChanges(changed);
-        if (this.owned) await withTimeout(bus.releaseName(this.options.serviceName), this.options.callTimeoutMs ?? 2000);
+        if (changed.length && this.owned) exporter?.emitChanges(changed);
+        if (this.owned) await withTimeout(bus.releaseName(this.options.serviceName), this.options.callTimeoutMs ?? 2000, 'D-Bus ReleaseName');
       } catch {
         // The bus may already be gone; leaving is all that is left to do.
       }
       this.owned = false;
+      exporter?.detach();
       bus.disconnect();
     }
     this.setState({ phase: 'stopped', text: 'stopped' });
@@ -156,7 +157,7 @@ export class VenusService extends EventEmitter {
       if (this.session === session) this.lost(new Error('D-Bus connection closed'));
     });
     try {
-      await withTimeout(new Promise<void>((resolve) => { if (bus.name) resolve(); else bus.once('connect', () => { resolve(); }); }), timeoutMs);
+      await withTimeout(new Promise<void>((resolve) => { if (bus.name) resolve(); else bus.once('connect', () => { resolve(); }); }), timeoutMs, 'D-Bus connection');
       if (this.session !== session) return;
       this.exporter = new BusItemExporter(bus, this.tree, (path, value) => this.options.onWrite?.(path, value) ?? 1, this.options.propertiesChanged);
       this.exporter.attach();
@@ -260,12 +261,3 @@ export class VenusService extends EventEmitter {
 
 /** Paths that stay valid when the service leaves: consumers identify the service by them. */
 const MANDATORY_KEEP = new Set(['/DeviceInstance', '/ProductId', '/ProductName', '/Mgmt/ProcessName', '/Mgmt/ProcessVersion', '/Mgmt/Connection', '/CustomName', '/FirmwareVersion', '/Serial']);
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`D-Bus did not answer within ${String(ms)} ms`)); }, ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -13,17 +13,21 @@ export function parseClassInstance(value: unknown, deviceClass: string): number 
   return match?.[1] === deviceClass ? Number(match[2]) : null;
 }
 
-/** A method call that gives up after `timeoutMs` (a half-dead bus must not hang a node). */
-export async function callWithTimeout(bus: MessageBus, msg: Message, timeoutMs: number): Promise<Message | null> {
+/** Gives up on `promise` after `ms`: a half-dead bus must not hang a node. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`D-Bus call ${msg.member} timed out after ${String(timeoutMs)} ms`)); }, timeoutMs);
+    timer = setTimeout(() => { reject(new Error(`${what} timed out after ${String(ms)} ms`)); }, ms);
   });
   try {
-    return await Promise.race([bus.call(msg), timeout]);
+    return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+export function callWithTimeout(bus: MessageBus, msg: Message, timeoutMs: number): Promise<Message | null> {
+  return withTimeout(bus.call(msg), timeoutMs, `D-Bus call ${msg.member}`);
 }
 
 export async function nameHasOwner(bus: MessageBus, name: string, timeoutMs: number): Promise<boolean> {

@@ -53,6 +53,14 @@ describe('venus bridge on a real dbus-daemon', function () {
     return { b, name, v: (path: string): unknown => systemcalc.value(name, path) };
   }
 
+  /** Stop a bridge and wait until its service has left the bus. */
+  async function stopped(b: VenusBridge): Promise<void> {
+    const name = b.serviceName ?? '';
+    await b.stop();
+    bridges.splice(bridges.indexOf(b), 1);
+    await systemcalc.waitFor('the bank gone', () => !systemcalc.services.has(name));
+  }
+
   function registered(b: VenusBridge): Promise<void> {
     return new Promise((resolve) => {
       if (b.service?.registered) { resolve(); return; }
@@ -219,9 +227,7 @@ describe('venus bridge on a real dbus-daemon', function () {
     await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
     // battery:1 is taken: the next free one.
     assert.equal(systemcalc.services.get(name)?.instance, 2);
-    await first.stop();
-    bridges.splice(bridges.indexOf(first), 1);
-    await systemcalc.waitFor('the bank gone', () => !systemcalc.services.has(name));
+    await stopped(first);
     const second = bridge();
     second.feed(simInputs(sim));
     await systemcalc.waitFor('the bank back', () => systemcalc.services.has(name));
@@ -247,8 +253,7 @@ describe('venus bridge on a real dbus-daemon', function () {
     const first = bridge();
     first.feed(simInputs(sim));
     const name = first.serviceName ?? '';
-    await first.stop();
-    bridges.splice(bridges.indexOf(first), 1);
+    await stopped(first);
     const noSerial = simInputs(sim).map((p) => ({ ...p, identity: null }));
     const second = bridge();
     for (let i = 0; i < 3; i++) second.feed(noSerial);
@@ -277,9 +282,7 @@ describe('venus bridge on a real dbus-daemon', function () {
     const c = await client();
     assert.equal(await call(c, name, '/CustomName', 'SetValue', 'v', [new Variant('s', 'Shed bank')]), 0);
     c.disconnect();
-    await first.stop();
-    bridges.splice(bridges.indexOf(first), 1);
-    await systemcalc.waitFor('the bank gone', () => !systemcalc.services.has(name));
+    await stopped(first);
     const second = bridge();
     second.feed(simInputs(sim));
     await systemcalc.waitFor('the bank back', () => systemcalc.services.has(name));
@@ -400,7 +403,7 @@ describe('venus bridge on a real dbus-daemon', function () {
         p.setSoc(1);
         setCells(p, 3.45);
       }
-      const { b, name, v } = await published(sim, { clock: () => t, charge: { absorptionSeconds: 60 } });
+      const { b, v } = await published(sim, { clock: () => t, charge: { absorptionSeconds: 60 } });
       assert.match(String(v('/Info/ChargeMode')), /^Absorption 1m00s left/);
       assert.equal(v('/Info/MaxChargeVoltage'), 55.2);
       t += 61_000;
@@ -413,9 +416,7 @@ describe('venus bridge on a real dbus-daemon', function () {
       // The packs report FULLY (protect-2 b7) at 100 %: the bank is full now.
       assert.equal(v('/History/TimeSinceLastFullCharge'), 0);
       // A restart of Node-RED keeps the bank in float instead of charging it to 55.2 V again.
-      await b.stop();
-      bridges.splice(bridges.indexOf(b), 1);
-      await systemcalc.waitFor('the bank gone', () => !systemcalc.services.has(name));
+      await stopped(b);
       const again = await published(sim, { clock: () => t, charge: { absorptionSeconds: 60 } });
       assert.equal(again.v('/Info/ChargeMode'), 'Float');
       assert.equal(again.v('/Info/MaxChargeVoltage'), 54);
