@@ -44,6 +44,8 @@ interface AlarmLayout {
   readonly balance: readonly { readonly field: string; readonly bits: number }[];
   /** Constant fields the encoder writes (custom-number bytes, reserved padding). */
   readonly constants?: RawRecord;
+  /** Per-value alarm bytes besides the cell and temperature lists (00 normal, 01 low, 02 high, …). */
+  readonly valueFields: readonly string[];
 }
 
 /** Bits b0..b7 of one byte, `null` where the bit has no canonical code. */
@@ -103,6 +105,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { rest: 'unknownTail' },
     ]),
     rules: PACE_STATUS_RULES,
+    valueFields: ['chargeCurrentAlarm', 'voltageAlarm', 'dischargeCurrentAlarm'],
     chargeMos: PACE_CHARGE_MOS,
     dischargeMos: PACE_DISCHARGE_MOS,
     balance: [{ field: 'balance1', bits: 8 }, { field: 'balance2', bits: 8 }],
@@ -118,6 +121,8 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { name: 'status3', type: 'u8' },
       { name: 'status4', type: 'u8' },
       { name: 'status5', type: 'u8' },
+      // A US3000C sends one more byte (meaning undocumented); more than that does not fit.
+      { optional: [{ name: 'status6', type: 'u8' }] },
       { rest: 'unknownTail' },
     ]),
     rules: [
@@ -132,6 +137,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { field: 'status4', anyBit: true, group: 'faults', code: 'CELLS' },
       { field: 'status5', anyBit: true, group: 'faults', code: 'CELLS' },
     ],
+    valueFields: ['chargeCurrentAlarm', 'voltageAlarm', 'dischargeCurrentAlarm'],
     chargeMos: { field: 'status2', bit: 1 },
     dischargeMos: { field: 'status2', bit: 2 },
     balance: [],
@@ -166,6 +172,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { field: 'event6', bit: 0, group: 'protections', code: 'CHVP' },
       { field: 'event6', bit: 2, group: 'alarms', code: 'USOC' },
     ],
+    valueFields: ['currentAlarm', 'voltageAlarm'],
     chargeMos: { field: 'onOff', bit: 1 },
     dischargeMos: { field: 'onOff', bit: 0 },
     balance: [{ field: 'equilibrium1', bits: 8 }, { field: 'equilibrium2', bits: 8 }],
@@ -201,6 +208,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       ...bits('currentEvent', 'protections', [null, 'COCP', null, 'DOCP', 'DOCP', 'CP', 'DOCP', 'CP']),
       { field: 'socAlarm', bit: 0, group: 'alarms', code: 'USOC' },
     ],
+    valueFields: ['currentAlarm', 'voltageAlarm'],
     chargeMos: { field: 'fet', bit: 1 },
     dischargeMos: { field: 'fet', bit: 0 },
     balance: [{ field: 'balance', bits: 32 }],
@@ -219,7 +227,28 @@ export function decodeStatusBytes(info: Uint8Array, dialect: Dialect, broadcast:
 export function decodeAlarms(info: Uint8Array, dialect: Dialect, broadcast: boolean): AlarmsData {
   const layout = LAYOUTS[dialect];
   const blocks = readBlocks(info, broadcast, 'equal', (reader) => readLayout(reader, layout.block));
-  return { packs: blocks.map(({ pack, value }) => ({ pack, ...rawToAlarms(value, layout) })) };
+  return { packs: blocks.map(({ pack, value }) => ({ pack, ...rawToAlarms(checkFit(pack, value, layout), layout) })) };
+}
+
+/** 00 normal, 01 below the lower limit, 02 above the upper one, 80–EF user defined, F0 other fault. */
+const isAlarmValue = (v: number): boolean => v <= 0x02 || (v >= 0x80 && v <= 0xf0);
+
+/**
+ * A status block fits only when it ends where the known fields end and its per-value bytes are
+ * alarm values: an analog reply read as a status reply decodes otherwise, with states the pack never had.
+ */
+function checkFit(pack: number, raw: RawRecord, layout: AlarmLayout): RawRecord {
+  const tail = raw.unknownTail;
+  if (tail instanceof Uint8Array && tail.length > 0) {
+    throw new FrameError('layout', `pack ${pack}: ${tail.length} byte(s) after the last known status byte`);
+  }
+  for (const field of ['cellAlarms', 'tempAlarms', ...layout.valueFields]) {
+    const value = raw[field];
+    const values = Array.isArray(value) ? (value as readonly number[]) : typeof value === 'number' ? [value] : [];
+    const bad = values.find((v) => !isAlarmValue(v));
+    if (bad !== undefined) throw new FrameError('layout', `pack ${pack}: ${bad.toString(16).toUpperCase().padStart(2, '0')} is not an alarm state (${field})`);
+  }
+  return raw;
 }
 
 export function rawToAlarms(raw: RawRecord, layout: Pick<AlarmLayout, 'rules' | 'chargeMos' | 'dischargeMos' | 'balance'>): Omit<PackAlarms, 'pack'> {
@@ -287,6 +316,8 @@ export interface AlarmsEncodeOptions {
   readonly infoFlag?: number;
   /** Extra raw fields, e.g. the PACE control state byte. */
   readonly raw?: RawRecord;
+  /** How many of the layout's optional trailing bytes to send (PACE: 0 = 36-byte blocks, 1 = 37, 5 = 41; default all). */
+  readonly optionalFields?: number;
 }
 
 export function encodeAlarms(data: AlarmsData, dialect: Dialect, broadcast: boolean, options: AlarmsEncodeOptions = {}): Uint8Array {
@@ -314,6 +345,11 @@ export function alarmsToRaw(
   raw.cellAlarms = new Array<number>(cellCount).fill(0);
   raw.tempAlarms = new Array<number>(announcedTemps + extra).fill(0);
   Object.assign(raw, layout.constants, options.raw);
+  if (options.optionalFields !== undefined) {
+    for (const step of layout.block.steps) {
+      if ('optional' in step) step.optional.forEach((inner, i) => { if ('name' in inner && i >= (options.optionalFields ?? 0)) raw[inner.name] = undefined; });
+    }
+  }
   const wanted: [AlarmGroup, readonly string[]][] = [['alarms', pack.alarms], ['protections', pack.protections], ['faults', pack.faults]];
   for (const [group, codes] of wanted) {
     for (const code of codes) {

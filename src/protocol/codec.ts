@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, type IntType } from './bytes';
+import { ByteReader, ByteWriter, intWidth, type IntType } from './bytes';
 import type { Dialect } from './dialect';
 import { FrameError } from './errors';
 import { compileLayout, readLayout, writeLayout, type RawRecord, type Step } from './layout';
@@ -23,7 +23,32 @@ export interface InfoCodec {
   /** The field table of table-driven codecs (parameter editors and tests read it). */
   readonly fields?: readonly FieldDef[];
   readonly direction?: 'read' | 'write';
+  /**
+   * What replies of this layout look like on the wire: `bytes:N` for each INFO length a fixed
+   * layout can have, or a name for layouts of their own shape (`analog`, `alarms`, …). Two
+   * commands whose shapes share an entry have replies that can be taken for each other.
+   */
+  readonly shape?: readonly string[];
 }
+
+/** INFO lengths a step list can have, or undefined when it has no fixed length (arrays, rests). */
+export function layoutLengths(steps: readonly Step[]): number[] | undefined {
+  let lengths = [0];
+  for (const step of steps) {
+    if ('optional' in step) {
+      const widths = step.optional.map((s) => layoutLengths([s]));
+      if (widths.some((w) => w?.length !== 1)) return undefined;
+      const prefixes = [0];
+      for (const w of widths) prefixes.push((prefixes[prefixes.length - 1] ?? 0) + (w?.[0] ?? 0));
+      lengths = lengths.flatMap((l) => prefixes.map((p) => l + p));
+    } else if ('ascii' in step) lengths = lengths.map((l) => l + step.ascii);
+    else if ('type' in step && !('countFrom' in step)) lengths = lengths.map((l) => l + intWidth(step.type));
+    else return undefined;
+  }
+  return [...new Set(lengths)].sort((a, b) => a - b);
+}
+
+export const bytesShape = (lengths: readonly number[]): string[] => lengths.map((n) => `bytes:${n}`);
 
 /** A codec over a step layout; leftover bytes are an error unless the layout keeps a `rest`. */
 export function layoutCodec(
@@ -32,7 +57,9 @@ export function layoutCodec(
   toRaw: (value: Fields, ctx: CodecContext) => RawRecord,
 ): InfoCodec {
   const compiled = compileLayout(steps);
+  const lengths = layoutLengths(steps);
   return {
+    ...(lengths ? { shape: bytesShape(lengths) } : {}),
     decode(info, ctx) {
       const reader = new ByteReader(info);
       const raw = readLayout(reader, compiled);
@@ -49,9 +76,13 @@ export function layoutCodec(
   };
 }
 
-/** Write acknowledgements and other replies without data; any INFO they carry is not used. */
+/** Write acknowledgements and requests without data: INFO must be empty (a reply with data answers something else). */
 export const EMPTY: InfoCodec = {
-  decode: () => ({}),
+  shape: ['bytes:0'],
+  decode: (info) => {
+    if (info.length > 0) throw new FrameError('layout', `${info.length} byte(s) where an empty reply was expected`);
+    return {};
+  },
   encode: () => new Uint8Array(0),
 };
 

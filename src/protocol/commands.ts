@@ -5,7 +5,7 @@ import {
   EMPTY, bit, boolField, constantRequest, dottedVersion, fieldsCodec, intField, layoutCodec, parseDottedVersion,
   rejectUnknown, textField, trimText, type CodecContext, type Fields, type InfoCodec,
 } from './codec';
-import { ALL_PACKS, DIALECTS, commandKind, type CommandKind, type Dialect } from './dialect';
+import { ALL_PACKS, DIALECTS, DIALECT_PROFILES, commandKind, type CommandKind, type Dialect } from './dialect';
 import { FrameError } from './errors';
 import { CLOCK_STEPS, HISTORY_RECORD } from './history';
 import { num, text } from './layout';
@@ -23,6 +23,11 @@ export interface CommandSpec {
   /** The request names a pack (`{ pack }`), which is also the default header ADR. */
   readonly packAddressed?: boolean;
   readonly summary: string;
+  /**
+   * What its replies look like on the wire (see `InfoCodec.shape`): replies of two commands whose
+   * shapes share an entry can be taken for each other, so the link keeps them apart by timing.
+   */
+  readonly replyShape: readonly string[];
 }
 
 const PACE: readonly Dialect[] = ['pace'];
@@ -60,14 +65,36 @@ function packList(value: Fields, arrays: readonly string[]): { packs: never[] } 
   return value as { packs: never[] };
 }
 
+/**
+ * A one-pack reply names the pack it is about (PROTOCOL.md §3.3: the echoed COMMAND byte); one about
+ * another pack (a late answer to an earlier request) does not fit, however well it decodes.
+ */
+function checkEchoedPack(data: { packs: readonly { pack: number }[] }, ctx: CodecContext): void {
+  if (isBroadcast(ctx) || !DIALECT_PROFILES[ctx.dialect].echoesPack || typeof ctx.request.pack !== 'number') return;
+  const echoed = data.packs[0]?.pack;
+  if (echoed !== ctx.request.pack) {
+    throw new FrameError('layout', `the reply is about pack ${String(echoed)}, not pack ${ctx.request.pack}`);
+  }
+}
+
 const ANALOG: InfoCodec = {
-  decode: (info, ctx) => decodeAnalog(info, ctx.dialect, isBroadcast(ctx)) as unknown as Fields,
+  shape: ['analog'],
+  decode: (info, ctx) => {
+    const data = decodeAnalog(info, ctx.dialect, isBroadcast(ctx));
+    checkEchoedPack(data, ctx);
+    return data as unknown as Fields;
+  },
   encode: (value, ctx) =>
     encodeAnalog(packList(value, ['cellVoltages', 'temperatures']), ctx.dialect, isBroadcast(ctx), ctx.options ?? {}),
 };
 
 const ALARMS: InfoCodec = {
-  decode: (info, ctx) => decodeAlarms(info, ctx.dialect, isBroadcast(ctx)) as unknown as Fields,
+  shape: ['alarms'],
+  decode: (info, ctx) => {
+    const data = decodeAlarms(info, ctx.dialect, isBroadcast(ctx));
+    checkEchoedPack(data, ctx);
+    return data as unknown as Fields;
+  },
   encode: (value, ctx) =>
     encodeAlarms(packList(value, ['balancingCells', 'alarms', 'protections', 'faults']), ctx.dialect, isBroadcast(ctx), ctx.options ?? {}),
 };
@@ -79,6 +106,17 @@ const CLOCK = layoutCodec(CLOCK_STEPS, (raw) => ({ time: formatClock(raw) }), (v
   rejectUnknown(value, ['time']);
   return parseClock(textField(value.time, 'time'));
 });
+
+/** Seplos / EG4 0x4D / 0x4E: the same local time with the year as a whole 2-byte number. */
+const FULL_YEAR_CLOCK = layoutCodec(
+  [{ name: 'fullYear', type: 'u16' }, ...CLOCK_STEPS.slice(1)],
+  (raw) => ({ time: formatClock({ ...raw, year: num(raw, 'fullYear') - 2000 }) }),
+  (value) => {
+    rejectUnknown(value, ['time']);
+    const raw = parseClock(textField(value.time, 'time'));
+    return { ...raw, fullYear: num(raw, 'year') + 2000 };
+  },
+);
 
 /** 0xC1 / 0xC2: 20 ASCII characters, newer boards append 20 more. */
 function twoStrings(first: string, second: string, secondAlways: boolean): InfoCodec {
@@ -229,10 +267,14 @@ const PYLONTECH_SYSTEM_PARAMETERS = fieldsCodec([
 ]);
 
 /** Seplos answers 0x47 with its own long vendor table, which is not decoded. */
-const OPAQUE: InfoCodec = { decode: () => ({}), encode: () => new Uint8Array(0) };
+const OPAQUE: InfoCodec = { shape: ['seplosParameters'], decode: () => ({}), encode: () => new Uint8Array(0) };
 
 const PROTOCOL_VERSION: InfoCodec = {
-  decode: (_info, ctx) => ({ protocolVersion: ctx.version }),
+  shape: ['bytes:0'],
+  decode: (info, ctx) => {
+    if (info.length > 0) throw new FrameError('layout', `${info.length} byte(s) where an empty reply was expected`);
+    return { protocolVersion: ctx.version };
+  },
   encode: () => new Uint8Array(0),
 };
 
@@ -267,15 +309,17 @@ const PYLONTECH_VERSION = layoutCodec(
 function parameterCommands(): CommandSpec[] {
   return PARAMETER_GROUPS.flatMap(({ group, read, write, fields }) => {
     return [
-      { name: parameterCommand(group, 'read'), cid2: read, dialects: PACE, kind: commandKind(read), request: EMPTY, response: fieldsCodec(fields, 'read'), summary: `read the ${group} parameters` },
-      { name: parameterCommand(group, 'write'), cid2: write, dialects: PACE, kind: commandKind(write), request: fieldsCodec(fields, 'write'), response: EMPTY, summary: `write the ${group} parameters (the whole group)` },
+      spec(parameterCommand(group, 'read'), read, PACE, EMPTY, fieldsCodec(fields, 'read'), `read the ${group} parameters`),
+      spec(parameterCommand(group, 'write'), write, PACE, fieldsCodec(fields, 'write'), EMPTY, `write the ${group} parameters (the whole group)`),
     ];
   });
 }
 
-const spec = (
+function spec(
   name: string, cid2: number, dialects: readonly Dialect[], request: InfoCodec, response: InfoCodec, summary: string, packAddressed = false,
-): CommandSpec => ({ name, cid2, dialects, kind: commandKind(cid2), request, response, summary, packAddressed });
+): CommandSpec {
+  return { name, cid2, dialects, kind: commandKind(cid2), request, response, summary, packAddressed, replyShape: response.shape ?? [name] };
+}
 
 /** Every command the codec speaks, both directions. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -300,6 +344,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('readInverterProtocol', 0xeb, PACE, EMPTY, INVERTER_PROTOCOL, 'CAN and RS485 inverter protocol codes'),
   spec('writeInverterProtocol', 0xec, PACE, INVERTER_PROTOCOL, EMPTY, 'set the CAN and RS485 inverter protocol codes'),
   ...parameterCommands(),
+  spec('readClock', 0x4d, ['seplos', 'eg4'], EMPTY, FULL_YEAR_CLOCK, 'BMS date and time'),
+  spec('writeClock', 0x4e, ['seplos', 'eg4'], FULL_YEAR_CLOCK, EMPTY, 'set the BMS date and time'),
   spec('systemParameters', 0x47, PYLONTECH, EMPTY, PYLONTECH_SYSTEM_PARAMETERS, 'module limits (Pylontech 0x47)'),
   spec('systemParameters', 0x47, ['seplos'], EMPTY, OPAQUE, 'vendor parameter table (not decoded)'),
   spec('protocolVersion', 0x4f, ['pylontech', 'seplos'], EMPTY, PROTOCOL_VERSION, 'protocol version (the reply VER byte)'),

@@ -13,13 +13,15 @@ export interface DialectProfile {
   readonly masterAddress: number;
   /** Whether 0x42/0x44 requests carry the pack in INFO (EG4 selects by ADR only). */
   readonly packInRequest: boolean;
+  /** Whether a one-pack 0x42/0x44 reply echoes the pack asked for in its second byte (Seplos does not). */
+  readonly echoesPack: boolean;
 }
 
 export const DIALECT_PROFILES: Readonly<Record<Dialect, DialectProfile>> = {
-  pace: { dialect: 'pace', version: 0x25, cid1: 0x46, defaultAddress: 0x00, masterAddress: 0x01, packInRequest: true },
-  pylontech: { dialect: 'pylontech', version: 0x20, cid1: 0x46, defaultAddress: 0x02, masterAddress: 0x02, packInRequest: true },
-  seplos: { dialect: 'seplos', version: 0x20, cid1: 0x46, defaultAddress: 0x00, masterAddress: 0x00, packInRequest: true },
-  eg4: { dialect: 'eg4', version: 0x20, cid1: 0x4a, defaultAddress: 0x01, masterAddress: 0x01, packInRequest: false },
+  pace: { dialect: 'pace', version: 0x25, cid1: 0x46, defaultAddress: 0x00, masterAddress: 0x01, packInRequest: true, echoesPack: true },
+  pylontech: { dialect: 'pylontech', version: 0x20, cid1: 0x46, defaultAddress: 0x02, masterAddress: 0x02, packInRequest: true, echoesPack: true },
+  seplos: { dialect: 'seplos', version: 0x20, cid1: 0x46, defaultAddress: 0x00, masterAddress: 0x00, packInRequest: true, echoesPack: false },
+  eg4: { dialect: 'eg4', version: 0x20, cid1: 0x4a, defaultAddress: 0x01, masterAddress: 0x01, packInRequest: false, echoesPack: false },
 };
 
 export function isDialect(value: unknown): value is Dialect {

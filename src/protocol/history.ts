@@ -98,6 +98,7 @@ const record = layoutCodec(
 
 /** Past the last record the BMS answers RTN 00 with empty INFO: decoded as `{}`. */
 export const HISTORY_RECORD: InfoCodec = {
+  shape: ['history', 'bytes:0'],
   decode: (info, ctx) => (info.length === 0 ? {} : record.decode(info, ctx)),
   encode: (value: Fields, ctx) => (Object.keys(value).length === 0 ? new Uint8Array(0) : record.encode(value, ctx)),
 };

@@ -4,7 +4,7 @@ import { bytesToHex } from './bytes';
 import { findCommand } from './commands';
 import type { Fields } from './codec';
 import { DIALECT_PROFILES, commandKind, type CommandKind, type Dialect } from './dialect';
-import { FrameError, isFrameError, rtnError, type FrameErrorKind } from './errors';
+import { FrameError, hex2, isFrameError, rtnError, type FrameErrorKind } from './errors';
 import { encodeFrame, parseFrame, type Frame } from './frame';
 import { checkByte, requireCommand, type FrameHeaderOptions } from './request';
 
@@ -33,6 +33,11 @@ export interface DecodeOptions {
   readonly request?: string;
   readonly dialect?: Dialect | 'auto';
 }
+
+/** Protocol versions the dialects speak; anything else is another protocol. */
+const SPOKEN_VERSIONS: ReadonlySet<number> = new Set(Object.values(DIALECT_PROFILES).map((p) => p.version));
+/** 0x4F answers with its version in VER: there the byte is data. */
+const PROTOCOL_VERSION_CID2 = 0x4f;
 
 function errorName(kind: FrameErrorKind): DecodeErrorName {
   return kind === 'lchksum' ? 'checksum' : kind === 'rtn' ? 'format' : kind;
@@ -112,6 +117,15 @@ export function decodeResponse(response: string, options: DecodeOptions = {}): D
 
   const header = { version: frame.version, address: frame.address, cid1: frame.cid1, rtn: frame.cid2 };
   const dialect = forced ?? resolveDialect(request ?? frame, request?.cid2, frame.info);
+  if (!forced && frame.cid2 === 0 && !SPOKEN_VERSIONS.has(frame.version) && request?.cid2 !== PROTOCOL_VERSION_CID2) {
+    // Guessing would half-decode another protocol's data; a pack that merely claims another
+    // version (PITFALLS.md P-29) is decoded when its dialect is given.
+    const command = request ? commandKind(request.cid2) : undefined;
+    return {
+      ok: false, error: 'unsupported', ...header, dialect, ...(command ? { command } : {}), data: {},
+      message: `unsupported dialect: the reply speaks protocol version 0x${hex2(frame.version)}, not ${[...SPOKEN_VERSIONS].map((v) => `0x${hex2(v)}`).join(' or ')}; give the dialect if the pack only claims that version`,
+    };
+  }
   if (frame.cid2 !== 0) {
     const command = request ? commandKind(request.cid2) : undefined;
     return { ok: false, message: rtnError(frame.cid2).message, ...header, dialect, ...(command ? { command } : {}), data: {} };
@@ -159,7 +173,8 @@ function failure(err: unknown, prefix = '', withData = true): DecodeResult {
  */
 function inferCommand(frame: Frame, dialect: Dialect, header: Pick<DecodeResult, 'version' | 'address' | 'cid1' | 'rtn'>): DecodeResult {
   const second = frame.info[1];
-  const pack = dialect === 'eg4' ? frame.address : 1;
+  // A one-pack reply echoes the pack it answers (EG4 names it by address only).
+  const pack = dialect === 'eg4' ? frame.address : (second ?? 1);
   const guesses: { cid2: number; params: Fields }[] = [];
   if (second !== undefined && second > 1 && dialect !== 'eg4') {
     guesses.push({ cid2: 0x42, params: { pack: 0xff } }, { cid2: 0x44, params: { pack: 0xff } });

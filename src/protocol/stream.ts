@@ -1,5 +1,5 @@
 import { FrameError } from './errors';
-import { EOI, MAX_FRAME_CHARS, SOI, parseFrame, type Frame } from './frame';
+import { MAX_FRAME_CHARS, parseFrame, type Frame } from './frame';
 
 export type StreamEvent =
   | { readonly type: 'frame'; readonly text: string; readonly frame: Frame }
@@ -15,18 +15,34 @@ export interface StreamParserOptions {
   readonly maxFrameChars?: number;
 }
 
+const SOI_BYTE = 0x7e;
+const CR = 0x0d;
+const LF = 0x0a;
+/** `~` + 12 header characters + 4 checksum characters: anything shorter cut off by a `~` is noise. */
+const MIN_FRAME_CHARS = 17;
+
 /**
  * Turns a byte stream into frames: hunts for `~`, collects until CR, and resyncs on the next `~`
  * whenever a frame is damaged, cut off or too long. Since `~` never occurs inside a frame, a second
  * `~` before the CR always marks a new frame.
+ *
+ * Each byte is looked at once, whatever the chunking (a USB adapter at 9600 Bd delivers a reply in
+ * pieces of a few bytes): the frame text is built once, when its CR arrives.
  */
 export class FrameStreamParser {
-  private buffer = '';
-  private echo: string | undefined;
   private readonly maxFrameChars: number;
+  /** Characters of the frame being received, from its `~`. */
+  private readonly frame: Uint8Array;
+  private length = 0;
+  /** Inside a frame (after `~`, before CR); false while hunting, and after giving up on a long one. */
+  private inFrame = false;
+  /** After giving up on a frame that is too long: its remaining bytes are not counted as noise. */
+  private skipping = false;
+  private echo: string | undefined;
 
   constructor(options: StreamParserOptions = {}) {
     this.maxFrameChars = Math.min(options.maxFrameChars ?? MAX_FRAME_CHARS, MAX_FRAME_CHARS);
+    this.frame = new Uint8Array(this.maxFrameChars);
   }
 
   /** Frames equal to this text are reported as `echo` until another request is set. */
@@ -34,58 +50,61 @@ export class FrameStreamParser {
     this.echo = requestText?.replace(/\r$/, '').toUpperCase();
   }
 
+  /** Forget a frame in progress. */
   reset(): void {
-    this.buffer = '';
+    this.length = 0;
+    this.inFrame = false;
+    this.skipping = false;
   }
 
+  /** Characters of a frame received so far without its CR (0 between frames). */
   get bufferedChars(): number {
-    return this.buffer.length;
+    return this.length;
   }
 
   push(chunk: Uint8Array | string): StreamEvent[] {
-    this.buffer += typeof chunk === 'string' ? chunk : latin1(chunk);
     const events: StreamEvent[] = [];
     let garbage = 0;
-    for (;;) {
-      const start = this.buffer.indexOf(SOI);
-      if (start < 0) {
-        garbage += countGarbage(this.buffer);
-        this.buffer = '';
-        break;
+    const n = chunk.length;
+    const text = typeof chunk === 'string';
+    for (let i = 0; i < n; i++) {
+      const b = text ? chunk.charCodeAt(i) & 0xff : chunk[i] as number;
+      if (b === SOI_BYTE) {
+        if (this.length >= MIN_FRAME_CHARS) {
+          const cut = this.text();
+          events.push({ type: 'error', text: cut, error: new FrameError('format', `frame cut off after ${cut.length} characters by a new "~"`) });
+        } else garbage += this.length;
+        this.frame[0] = SOI_BYTE;
+        this.length = 1;
+        this.inFrame = true;
+        this.skipping = false;
+      } else if (!this.inFrame) {
+        // Line endings between frames (CRLF gateways) are not noise worth reporting.
+        if (b !== CR && b !== LF && !this.skipping) garbage++;
+      } else if (b === CR) {
+        events.push(this.classify(this.text()));
+        this.reset();
+      } else if (this.length >= this.maxFrameChars) {
+        events.push({ type: 'error', text: this.text().slice(0, 40), error: new FrameError('length', `no end of frame within ${this.maxFrameChars} characters`) });
+        // Everything up to the next `~` belongs to the frame given up on.
+        this.reset();
+        this.skipping = true;
+      } else {
+        this.frame[this.length++] = b;
       }
-      if (start > 0) {
-        garbage += countGarbage(this.buffer.slice(0, start));
-        this.buffer = this.buffer.slice(start);
-      }
-      const end = this.buffer.indexOf(EOI);
-      const nextStart = this.buffer.indexOf(SOI, 1);
-      if (nextStart >= 0 && (end < 0 || nextStart < end)) {
-        const text = this.buffer.slice(0, nextStart);
-        events.push({ type: 'error', text, error: new FrameError('format', `frame cut off after ${text.length} characters by a new "~"`) });
-        this.buffer = this.buffer.slice(nextStart);
-        continue;
-      }
-      if (end < 0) {
-        if (this.buffer.length > this.maxFrameChars) {
-          const text = this.buffer;
-          events.push({ type: 'error', text: text.slice(0, 40), error: new FrameError('length', `no end of frame within ${this.maxFrameChars} characters`) });
-          this.buffer = '';
-        }
-        break;
-      }
-      const text = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 1);
-      events.push(this.classify(text));
     }
     if (garbage > 0) events.push({ type: 'garbage', bytes: garbage });
     return events;
   }
 
+  private text(): string {
+    let out = '';
+    for (let i = 0; i < this.length; i += 4096) out += String.fromCharCode(...this.frame.subarray(i, Math.min(this.length, i + 4096)));
+    return out;
+  }
+
   private classify(text: string): StreamEvent {
-    if (this.echo !== undefined && text.toUpperCase() === this.echo) return { type: 'echo', text };
-    if (text.length > this.maxFrameChars) {
-      return { type: 'error', text: text.slice(0, 40), error: new FrameError('length', `frame of ${text.length} characters exceeds the limit of ${this.maxFrameChars}`) };
-    }
+    if (this.echo !== undefined && text.length === this.echo.length && text.toUpperCase() === this.echo) return { type: 'echo', text };
     try {
       return { type: 'frame', text, frame: parseFrame(text) };
     } catch (err) {
@@ -93,20 +112,4 @@ export class FrameStreamParser {
       throw err;
     }
   }
-}
-
-function latin1(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return out;
-}
-
-/** Line endings between frames (CRLF gateways) are not noise worth reporting. */
-function countGarbage(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x0a && c !== 0x0d) n++;
-  }
-  return n;
 }

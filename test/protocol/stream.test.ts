@@ -29,9 +29,29 @@ describe('protocol: stream parser', () => {
 
   it('resyncs on the next "~" when a frame is cut off', () => {
     const parser = new FrameStreamParser();
-    const events = parser.push(`${A.slice(0, 10)}${B}\r`);
+    const events = parser.push(`${B.slice(0, 18)}${B}\r`);
     assert.equal(events[0]?.type, 'error');
     assert.deepEqual(frames(events), [B]);
+  });
+
+  it('counts a "~" run or a stub shorter than any frame as noise, not as damaged frames', () => {
+    const parser = new FrameStreamParser();
+    const flood = '~'.repeat(65_536);
+    const events = [...parser.push(Buffer.from(flood, 'latin1')), ...parser.push(`~0~00~${A.slice(1, 10)}${A}\r`)];
+    assert.deepEqual(events.filter((e) => e.type === 'error'), []);
+    assert.deepEqual(frames(events), [A]);
+    assert.equal(events.reduce((n, e) => n + (e.type === 'garbage' ? e.bytes : 0), 0), 65_536 + 2 + 3 + 10);
+  });
+
+  it('gives the same events whatever the chunking, byte by byte included', () => {
+    const stream = `xx${A}\r~123${B.slice(0, 18)}${B}\r\n${A.slice(0, -1)}0\r`;
+    const whole = new FrameStreamParser().push(stream);
+    const parser = new FrameStreamParser();
+    const pieces = [...stream].flatMap((c) => parser.push(Buffer.from(c, 'latin1')));
+    const merged = (events: StreamEvent[]): unknown[] => events.filter((e) => e.type !== 'garbage').map((e) => [e.type, 'text' in e ? e.text : '']);
+    assert.deepEqual(merged(pieces), merged(whole));
+    const noise = (events: StreamEvent[]): number => events.reduce((n, e) => n + (e.type === 'garbage' ? e.bytes : 0), 0);
+    assert.equal(noise(pieces), noise(whole));
   });
 
   it('reports a damaged frame and keeps going', () => {
