@@ -4,7 +4,8 @@ import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
 export const SIM_USAGE =
   'usage: lfp-bms sim [--packs 1..15] [--dialect pace|pylontech] [--tcp host:port] [--pty auto|path] [--baud 9600] ' +
-  '[--latency 30] [--current A] [--faults corrupt=0.05,drop=0.1,delay=200,garbage=0.1,echo,offline=3,asleep=2] [--seed N]';
+  '[--latency 30] [--current A] [--tail 2|3|12|16|24] [--status-bytes 36|37|41] ' +
+  '[--faults corrupt=0.05,drop=0.1,delay=200,late=0.05,lateby=1500,garbage=0.1,echo,offline=3,asleep=2] [--seed N]';
 
 /** Runs a simulated bank until interrupted. */
 export async function simCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -19,6 +20,8 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
       latency: { type: 'string', default: '30' },
       current: { type: 'string', default: '-20' },
       faults: { type: 'string', default: '' },
+      tail: { type: 'string', default: '3' },
+      'status-bytes': { type: 'string', default: '37' },
       seed: { type: 'string', default: '1' },
     },
     allowPositionals: false,
@@ -31,7 +34,13 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
   const current = Number(values.current);
   if (!Number.isFinite(current)) throw new CliError('--current must be a number of amperes (+ charging, − discharging)');
   const { wire, offline, asleep } = parseFaults(values.faults, packs);
-  const bank = new SimulatedBank({ packs, dialect: values.dialect, current, seed: parseByte(values.seed, '--seed', 2 ** 31) });
+  const tail = Number(values.tail);
+  if (tail !== 2 && tail !== 3 && tail !== 12 && tail !== 16 && tail !== 24) throw new CliError('--tail must be 2, 3, 12, 16 or 24 (bytes after the 0x42 cycle counter)');
+  const statusBytes = Number(values['status-bytes']);
+  if (statusBytes !== 36 && statusBytes !== 37 && statusBytes !== 41) throw new CliError('--status-bytes must be 36, 37 or 41 (bytes per pack in a 0x44 reply)');
+  const bank = new SimulatedBank({
+    packs, dialect: values.dialect, current, seed: parseByte(values.seed, '--seed', 2 ** 31), analogTailBytes: tail, alarmBlockBytes: statusBytes,
+  });
   for (const n of offline) bank.setOffline(n, true);
   for (const n of asleep) bank.setAsleep(n, true);
   const server = new SimServer({
@@ -76,10 +85,12 @@ export function parseFaults(text: string, packs: number): { wire: Partial<WireFa
       case 'drop': wire.dropRate = rate(); break;
       case 'garbage': wire.garbageRate = rate(); break;
       case 'delay': wire.delayMs = parseByte(value, 'fault delay', 60_000); break;
+      case 'late': wire.lateRate = rate(); wire.lateMs ??= 1500; break;
+      case 'lateby': wire.lateMs = parseByte(value, 'fault lateby', 60_000); break;
       case 'echo': wire.echo = true; break;
       case 'offline': offline.push(pack()); break;
       case 'asleep': asleep.push(pack()); break;
-      default: throw new CliError(`unknown fault "${item}" (corrupt, drop, garbage, delay, echo, offline, asleep)`);
+      default: throw new CliError(`unknown fault "${item}" (corrupt, drop, garbage, delay, late, lateby, echo, offline, asleep)`);
     }
   }
   return { wire, offline, asleep };

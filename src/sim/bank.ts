@@ -1,5 +1,5 @@
 import {
-  ALL_PACKS, DIALECT_PROFILES, FrameError, PARAMETER_GROUPS, decodeRequest, encodeErrorResponse, encodeResponse, formatLocalTime, parseFrame,
+  ALL_PACKS, DIALECT_PROFILES, FrameError, PARAMETER_GROUPS, decodeRequest, encodeErrorResponse, encodeFrame, encodeResponse, formatLocalTime, parseFrame,
   type DecodedRequest, type Dialect, type Fields, type PackAlarms, type PackAnalog,
 } from '../protocol';
 import { defaultParameters } from './defaults';
@@ -17,9 +17,27 @@ export interface SimBankOptions {
   readonly historyRecords?: number;
   /** The clock physics and the BMS clocks run on (tests pass fake time). */
   readonly now?: () => number;
-  /** PACE 0x42 tail fields after the cycle counter (2 = design + SOC, as on many 2-pack banks). */
-  readonly paceTailFields?: number;
+  /** Bytes after the 0x42 cycle counter, as real PACE firmware sends them: 2, 3 (default), 12, 16 or 24. */
+  readonly analogTailBytes?: PaceTailBytes;
+  /** Bytes per pack in a PACE 0x44 reply: 36, 37 (default) or 41 (V3.1). */
+  readonly alarmBlockBytes?: 36 | 37 | 41;
+  readonly quirks?: FirmwareQuirks;
 }
+
+export type PaceTailBytes = 2 | 3 | 12 | 16 | 24;
+
+/** Ways real firmware answers that a client must cope with (PITFALLS.md P-20, P-23, P-29). */
+export interface FirmwareQuirks {
+  /** Every reply comes from this header address, whatever was asked (a bumped DIP switch). */
+  readonly responderAddress?: number;
+  /** The VER byte the packs claim in replies (e.g. 0x26 while speaking 0x25). */
+  readonly version?: number;
+  /** 0x42 tail bytes when a pack is asked directly, where they differ from the master's "all packs" blocks. */
+  readonly relayTailBytes?: PaceTailBytes;
+}
+
+/** PACE tail bytes → the number of tail fields that make them up. */
+const TAIL_FIELDS: Readonly<Record<PaceTailBytes, number>> = { 2: 1, 3: 2, 12: 5, 16: 7, 24: 9 };
 
 /** What one request did; `reply` is undefined when the bank stays silent. */
 export interface SimExchange {
@@ -46,17 +64,24 @@ export class SimulatedBank {
   readonly received: DecodedRequest[] = [];
   readonly offline = new Set<number>();
   readonly asleep = new Set<number>();
+  /** Packs switched off altogether: no slot in the master's replies, no answer. */
+  readonly absent = new Set<number>();
   private readonly woken = new Set<number>();
   private readonly truth = new Map<number, TruthEntry[]>();
+  private readonly alarmTruth = new Map<number, Omit<PackAlarms, 'pack'>[]>();
   private readonly now: () => number;
-  private readonly paceTailFields: number;
+  private readonly analogTailBytes: PaceTailBytes;
+  private readonly alarmBlockBytes: number;
+  private readonly quirks: FirmwareQuirks;
 
   constructor(options: SimBankOptions = {}) {
     const count = options.packs ?? 3;
     if (!Number.isInteger(count) || count < 1 || count > 15) throw new RangeError('a simulated bank has 1 to 15 packs');
     this.dialect = options.dialect ?? 'pace';
     this.now = options.now ?? Date.now;
-    this.paceTailFields = options.paceTailFields ?? 2;
+    this.analogTailBytes = options.analogTailBytes ?? 3;
+    this.alarmBlockBytes = options.alarmBlockBytes ?? 37;
+    this.quirks = options.quirks ?? {};
     const random = new Random(options.seed ?? 1);
     const now = this.now();
     this.packs = Array.from({ length: count }, (_, i) => new SimPack({
@@ -87,6 +112,13 @@ export class SimulatedBank {
     else this.offline.delete(pack);
   }
 
+  /** Switch a pack off (gone from the bank) or on: a pack switched on mid-run joins the master's replies. */
+  setPresent(pack: number, present: boolean): void {
+    this.pack(pack);
+    if (present) this.absent.delete(pack);
+    else this.absent.add(pack);
+  }
+
   /** A sleeping pack ignores requests; the first request addressed to it wakes it for the next one. */
   setAsleep(pack: number, asleep: boolean): void {
     if (asleep) {
@@ -98,6 +130,11 @@ export class SimulatedBank {
   /** Every analog / alarm state the bank sent for a pack, oldest first (bounded). */
   truthFor(pack: number): readonly TruthEntry[] {
     return this.truth.get(pack) ?? [];
+  }
+
+  /** Every alarm / status state the bank sent for a pack in a 0x44 reply, oldest first (bounded). */
+  alarmsSentFor(pack: number): readonly Omit<PackAlarms, 'pack'>[] {
+    return this.alarmTruth.get(pack) ?? [];
   }
 
   advance(): void {
@@ -119,7 +156,7 @@ export class SimulatedBank {
     const profile = DIALECT_PROFILES[this.dialect];
     if (frame.cid1 !== profile.cid1) return { silentBecause: `CID1 ${frame.cid1.toString(16)} is not ours` };
     const target = this.target(frame.address);
-    if (target === undefined) return { silentBecause: `no pack at address ${frame.address}` };
+    if (target === undefined || this.absent.has(target)) return { silentBecause: `no pack at address ${frame.address}` };
     let request: DecodedRequest;
     try {
       request = decodeRequest(text, this.dialect);
@@ -131,9 +168,17 @@ export class SimulatedBank {
     this.received.push(request);
     const sleeper = this.sleeping(target, request);
     if (sleeper) return { request, silentBecause: sleeper };
-    if (this.offline.has(target) && !this.broadcastRequest(request)) return { request, silentBecause: `pack ${target} is offline` };
-    const reply = this.answer(request, target);
+    if (this.offline.has(target) && !this.wholeBank(request, target)) return { request, silentBecause: `pack ${target} is offline` };
+    const reply = this.withQuirks(this.answer(request, target));
     return { request, reply };
+  }
+
+  /** The header as the firmware quirks have it (a claimed version, a fixed responder address). */
+  private withQuirks(reply: string): string {
+    const { responderAddress, version } = this.quirks;
+    if (responderAddress === undefined && version === undefined) return reply;
+    const frame = parseFrame(reply);
+    return encodeFrame({ ...frame, ...(version !== undefined ? { version } : {}), ...(responderAddress !== undefined ? { address: responderAddress } : {}) });
   }
 
   private sleeping(target: number, request: DecodedRequest): string | undefined {
@@ -159,6 +204,21 @@ export class SimulatedBank {
     return (request.command === 'analog' || request.command === 'alarms') && request.params.pack === ALL_PACKS;
   }
 
+  /** "All packs" asked of the master: a slave asked the same answers only for itself (PROTOCOL.md §3.2). */
+  private wholeBank(request: DecodedRequest, target: number): boolean {
+    return this.broadcastRequest(request) && target === 1;
+  }
+
+  /**
+   * The packs a 0x42 / 0x44 reply covers: the master reports slots 1..M up to the highest pack
+   * present (one switched off below that keeps an empty slot); a pack switched on beyond M grows M.
+   */
+  private packsFor(request: DecodedRequest, target: number): number[] {
+    if (!this.wholeBank(request, target)) return [target];
+    const present = this.packs.map((_, i) => i + 1).filter((n) => !this.absent.has(n));
+    return Array.from({ length: Math.max(0, ...present) }, (_, i) => i + 1);
+  }
+
   private answer(request: DecodedRequest, target: number): string {
     const dialect = this.dialect;
     const address = this.addressOf(target);
@@ -168,17 +228,22 @@ export class SimulatedBank {
     const pack = this.pack(target);
     switch (request.command) {
       case 'analog': {
-        const numbers = this.broadcastRequest(request) ? this.packs.map((_, i) => i + 1) : [target];
-        const packs = numbers.map((n) => this.analogOf(n, request));
-        return reply('analog', { packs }, { paceTailFields: this.paceTailFields, infoFlag: 0 });
+        const tail = !this.wholeBank(request, target) ? (this.quirks.relayTailBytes ?? this.analogTailBytes) : this.analogTailBytes;
+        const packs = this.packsFor(request, target).map((n) => this.analogOf(n, request, TAIL_FIELDS[tail]));
+        return reply('analog', { packs }, { paceTailFields: TAIL_FIELDS[tail], infoFlag: 0 });
       }
       case 'alarms': {
-        const numbers = this.broadcastRequest(request) ? this.packs.map((_, i) => i + 1) : [target];
-        const packs = numbers.map((n) => ({ pack: this.reportedPack(n, request), ...this.pack(n).alarms() }));
-        return reply('alarms', { packs }, { cellCount: 16, tempCount: 6, raw: { control: pack.controlState } });
+        const numbers = this.packsFor(request, target);
+        const packs = numbers.map((n) => ({ pack: this.reportedPack(n, request), ...this.alarmsOf(n) }));
+        return reply('alarms', { packs }, {
+          cellCount: 16, tempCount: 6, raw: { control: pack.controlState },
+          ...(dialect === 'pace' ? { optionalFields: this.alarmBlockBytes - 36 } : {}),
+        });
       }
-      case 'packCount':
-        return reply('packCount', { packCount: target === 1 ? this.packs.length - this.offline.size : 1 });
+      case 'packCount': {
+        const present = this.packs.filter((_, i) => !this.absent.has(i + 1) && !this.offline.has(i + 1)).length;
+        return reply('packCount', { packCount: target === 1 ? present : 1 });
+      }
       case 'switchControl': {
         const code = Number(request.params.code);
         if (!pack.switchControl(code)) return encodeErrorResponse(0x06, { dialect, address });
@@ -268,12 +333,22 @@ export class SimulatedBank {
     }
   }
 
+  /** Pack n's status as sent, recorded as ground truth. */
+  private alarmsOf(n: number): Omit<PackAlarms, 'pack'> {
+    const alarms = this.pack(n).alarms();
+    const log = this.alarmTruth.get(n) ?? [];
+    log.push(alarms);
+    if (log.length > 5000) log.splice(0, log.length - 5000);
+    this.alarmTruth.set(n, log);
+    return alarms;
+  }
+
   /** A slot for pack n as the master reports it, recorded as ground truth when online. */
-  private analogOf(n: number, request: DecodedRequest): PackAnalog {
+  private analogOf(n: number, request: DecodedRequest, tailFields: number): PackAnalog {
     const pack = this.pack(n);
-    const analog = pack.analog(this.dialect);
+    const analog = pack.analog(this.dialect, tailFields);
     const number = this.reportedPack(n, request);
-    if (this.offline.has(n) || (this.asleep.has(n) && n !== 1)) return { ...analog, pack: number, online: false };
+    if (this.offline.has(n) || this.absent.has(n) || (this.asleep.has(n) && n !== 1)) return { ...analog, pack: number, online: false };
     const alarms = pack.alarms();
     const log = this.truth.get(n) ?? [];
     log.push({ analog, alarms });
@@ -282,7 +357,7 @@ export class SimulatedBank {
     return { ...analog, pack: number };
   }
 
-  /** Broadcast replies number packs 1..M; single replies echo the COMMAND byte asked for. */
+  /** "All packs" replies number packs 1..M; single replies echo the COMMAND byte asked for. */
   private reportedPack(n: number, request: DecodedRequest): number {
     if (this.broadcastRequest(request)) return n;
     const asked = request.params.pack;

@@ -36,7 +36,8 @@ export class SimPack {
   fullAh: number;
   remainingAh: number;
   cycles: number;
-  readonly serial: string;
+  /** Settable: tests give a pack the serial a hostile or broken firmware would send. */
+  serial: string;
   readonly firmware = 'P16S100A-SIM-1.00';
   readonly parameters: Record<string, Fields> = defaultParameters();
   inverterProtocol: Fields = { canProtocol: 1, rs485Protocol: 1, manual: false };
@@ -123,9 +124,14 @@ export class SimPack {
       this.temperatures[i] = t + (target - t) * k;
     });
     this.evaluate();
-    while (now - this.lastStored >= this.storageIntervalMin * 60_000) {
-      this.lastStored += this.storageIntervalMin * 60_000;
-      this.storeRecord(this.lastStored);
+    // An interval of 0 switches storage off.
+    const interval = this.storageIntervalMin * 60_000;
+    if (interval <= 0) this.lastStored = now;
+    else {
+      while (now - this.lastStored >= interval) {
+        this.lastStored += interval;
+        this.storeRecord(this.lastStored);
+      }
     }
   }
 
@@ -136,10 +142,12 @@ export class SimPack {
   }
 
   /**
-   * Values exactly as the wire carries them in `dialect` (PACE: mV, 10 mA, 10 mAh, 0.1 °C, SOC byte;
-   * Pylontech: 100 mA, 1 mAh, SOC computed), so a correct decoder reproduces them to the last digit.
+   * Values exactly as the wire carries them in `dialect` (PACE: mV, 10 mA, 10 mAh, 0.1 °C, and as
+   * many tail fields as `paceTailFields` says — without a SOC or SOH byte they are what a decoder
+   * computes from the capacities; Pylontech: 100 mA, 1 mAh, SOC computed), so a correct decoder
+   * reproduces them to the last digit.
    */
-  analog(dialect: Dialect = 'pace'): Omit<PackAnalog, 'pack'> {
+  analog(dialect: Dialect = 'pace', paceTailFields = 2): Omit<PackAnalog, 'pack'> {
     const cellVoltages = this.cellVoltages();
     const voltageMv = Math.round(cellVoltages.reduce((a, b) => a + b, 0) * 1000);
     const temperatures = this.temperatures.map((t) => Math.round(t * 10) / 10);
@@ -155,11 +163,13 @@ export class SimPack {
     const remaining = Math.round(this.remainingAh * 100);
     const full = Math.round(this.fullAh * 100);
     const design = Math.round(this.designAh * 100);
+    // Tail fields in order: design, SOC, cumulative charge, cumulative discharge, SOH, …
+    const soh = Math.min(100, percentOf(full, design) ?? 0);
     return {
       cellVoltages, temperatures, current: Math.round(this.effectiveA * 100) / 100, voltage: voltageMv / 1000,
-      remainingAh: remaining / 100, fullAh: full / 100, designAh: design / 100, cycles: this.cycles,
-      soc: Math.round(this.soc * 100),
-      soh: Math.min(100, percentOf(full, design) ?? 0),
+      remainingAh: remaining / 100, fullAh: full / 100, designAh: paceTailFields >= 1 ? design / 100 : null, cycles: this.cycles,
+      soc: paceTailFields >= 2 ? Math.round(this.soc * 100) : percentOf(remaining, full),
+      soh: paceTailFields >= 5 ? Math.round(soh) : paceTailFields >= 1 ? soh : null,
       online: true,
     };
   }

@@ -4,23 +4,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { FrameStreamParser } from '../protocol';
 import type { SimulatedBank } from './bank';
 import { Random } from './random';
-
-/** Faults on the wire, switchable at any time. Rates are probabilities per reply. */
-export interface WireFaults {
-  /** One character of the reply replaced (always caught by the checksum). */
-  corruptRate: number;
-  /** The reply never sent. */
-  dropRate: number;
-  /** Extra delay before every reply. */
-  delayMs: number;
-  /** Random bytes before the reply. */
-  garbageRate: number;
-  /** The request is sent back first, as an RS485 adapter without echo suppression does. */
-  echo: boolean;
-}
+import { NO_FAULTS, SimWire, emptyWireStats, type SimWireStats, type WireFaults, type WireScript, type WireShared } from './wire';
 
 export interface SimServerOptions {
   readonly bank: SimulatedBank;
@@ -43,27 +29,15 @@ export interface SimEndpoints {
   readonly pty?: string;
 }
 
-/** Statistics of what the simulator did on the wire. */
-export interface SimWireStats {
-  requests: number;
-  replies: number;
-  dropped: number;
-  corrupted: number;
-  echoed: number;
-  garbageBursts: number;
-  bytesOut: number;
-}
-
 /**
  * Serves a simulated bank over TCP and, through socat, over a pseudo-terminal that the real
  * serialport stack can open. Requests are answered one at a time per connection after the time the
- * request would have taken on the wire plus the BMS latency; replies are paced at the baud rate.
+ * request would have taken on the wire plus the BMS latency; replies are paced at the baud rate
+ * (see `SimWire`, which also makes the faults).
  */
 export class SimServer {
-  readonly faults: WireFaults;
-  readonly stats: SimWireStats = { requests: 0, replies: 0, dropped: 0, corrupted: 0, echoed: 0, garbageBursts: 0, bytesOut: 0 };
-  private readonly bank: SimulatedBank;
-  private readonly random: Random;
+  private readonly shared: WireShared;
+  private readonly wires = new Set<SimWire>();
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -74,17 +48,43 @@ export class SimServer {
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: SimServerOptions) {
-    this.bank = options.bank;
-    this.random = new Random(options.seed ?? 7);
-    this.faults = { corruptRate: 0, dropRate: 0, delayMs: 0, garbageRate: 0, echo: false, ...options.faults };
+    this.shared = {
+      bank: options.bank,
+      faults: { ...NO_FAULTS, ...options.faults },
+      stats: emptyWireStats(),
+      random: new Random(options.seed ?? 7),
+      baudRate: options.baudRate ?? 9600,
+      latencyMs: options.latencyMs ?? 30,
+      paceWire: options.paceWire !== false,
+      script: undefined,
+      silentUntil: 0,
+    };
+  }
+
+  get faults(): WireFaults {
+    return this.shared.faults;
+  }
+
+  get stats(): SimWireStats {
+    return this.shared.stats;
   }
 
   get baudRate(): number {
-    return this.options.baudRate ?? 9600;
+    return this.shared.baudRate;
   }
 
   get latencyMs(): number {
-    return this.options.latencyMs ?? 30;
+    return this.shared.latencyMs;
+  }
+
+  /** Decide replies one by one instead of by chance (the n-th request counts from 1 over the server's life). */
+  set script(script: WireScript | undefined) {
+    this.shared.script = script;
+  }
+
+  /** A burst of silence: every request for the next `ms` is ignored. */
+  silence(ms: number): void {
+    this.shared.silentUntil = Date.now() + ms;
   }
 
   /** Milliseconds `bytes` take on the wire at the configured baud rate (8N1 = 10 bits). */
@@ -127,6 +127,8 @@ export class SimServer {
   /** Stop answering: the pty goes away, connections drop and the TCP port stops listening. */
   private async goDown(): Promise<void> {
     this.down = true;
+    for (const wire of this.wires) wire.close();
+    this.wires.clear();
     await this.stopSocat();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
@@ -196,90 +198,16 @@ export class SimServer {
     }
     this.sockets.add(socket);
     socket.setNoDelay(true);
-    const parser = new FrameStreamParser();
-    const queue: string[] = [];
-    let busy = false;
-    const next = (): void => {
-      if (busy || socket.destroyed) return;
-      const text = queue.shift();
-      if (text === undefined) return;
-      busy = true;
-      this.exchange(socket, text, () => {
-        busy = false;
-        next();
-      });
-    };
-    socket.on('data', (data) => {
-      for (const event of parser.push(data)) {
-        if (event.type === 'frame') queue.push(event.text);
-        // A damaged request goes to the bank too, which stays silent like a real BMS.
-        else if (event.type === 'error') queue.push(event.text);
-      }
-      next();
-    });
+    const wire = new SimWire(this.shared, (bytes) => { if (!socket.destroyed) socket.write(bytes); });
+    this.wires.add(wire);
+    socket.on('data', (data) => { wire.receive(data); });
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      wire.close();
+      this.wires.delete(wire);
       this.sockets.delete(socket);
       if (this.sockets.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
-  }
-
-  /** One request: its own wire time, the BMS latency and faults, then the paced reply. */
-  private exchange(socket: net.Socket, text: string, done: () => void): void {
-    this.stats.requests++;
-    const requestBytes = text.length + 1;
-    const pace = this.options.paceWire !== false;
-    const arrival = pace ? this.wireMs(requestBytes) : 0;
-    if (this.faults.echo) {
-      this.stats.echoed++;
-      this.send(socket, `${text}\r`, 0);
-    }
-    this.later(() => {
-      if (socket.destroyed) {
-        done();
-        return;
-      }
-      const { reply } = this.bank.handle(text);
-      if (reply === undefined || this.random.chance(this.faults.dropRate)) {
-        if (reply !== undefined) this.stats.dropped++;
-        done();
-        return;
-      }
-      let out = `${reply}\r`;
-      if (this.random.chance(this.faults.corruptRate)) {
-        this.stats.corrupted++;
-        out = corrupt(out, this.random);
-      }
-      if (this.random.chance(this.faults.garbageRate)) {
-        this.stats.garbageBursts++;
-        out = garbage(this.random) + out;
-      }
-      this.stats.replies++;
-      this.send(socket, out, 0, done);
-    }, arrival + this.latencyMs + this.faults.delayMs);
-  }
-
-  /** Write at the baud rate: each chunk leaves when its last byte would have left the UART. */
-  private send(socket: net.Socket, text: string, startDelay: number, done?: () => void): void {
-    const bytes = Buffer.from(text, 'latin1');
-    this.stats.bytesOut += bytes.length;
-    if (this.options.paceWire === false) {
-      socket.write(bytes);
-      done?.();
-      return;
-    }
-    const chunk = Math.max(1, Math.floor(10 / this.wireMs(1)));
-    const start = Date.now() + startDelay;
-    const step = (offset: number): void => {
-      const end = Math.min(bytes.length, offset + chunk);
-      if (!socket.destroyed) socket.write(bytes.subarray(offset, end));
-      if (socket.destroyed || end >= bytes.length) {
-        done?.();
-        return;
-      }
-      this.later(() => { step(end); }, start + this.wireMs(end + Math.min(chunk, bytes.length - end)) - Date.now());
-    };
-    this.later(() => { step(0); }, start + this.wireMs(Math.min(chunk, bytes.length)) - Date.now());
   }
 
   private later(fn: () => void, ms: number): void {
@@ -291,24 +219,3 @@ export class SimServer {
   }
 }
 
-/** Replace one character between `~` and CR with another hex digit: a bit error the checksum must catch. */
-function corrupt(frame: string, random: Random): string {
-  const at = random.int(1, frame.length - 2);
-  const original = frame.charAt(at);
-  const choices = '0123456789ABCDEF';
-  let replacement = original;
-  while (replacement === original) replacement = choices.charAt(random.int(0, choices.length - 1));
-  return frame.slice(0, at) + replacement + frame.slice(at + 1);
-}
-
-/** Line noise between frames: neither a start-of-frame nor a CR. */
-function garbage(random: Random): string {
-  let out = '';
-  const length = random.int(1, 24);
-  for (let i = 0; i < length; i++) {
-    let c = random.int(0, 255);
-    if (c === 0x7e || c === 0x0d) c = 0x55;
-    out += String.fromCharCode(c);
-  }
-  return out;
-}

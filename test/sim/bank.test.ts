@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { COMMANDS, decodeResponse, encodeRequest, type DecodeResult, type Dialect, type Fields, type PackAlarms, type PackAnalog } from '../../src/protocol';
+import { COMMANDS, decodeResponse, encodeRequest, parseFrame, type DecodeResult, type Dialect, type Fields, type PackAlarms, type PackAnalog } from '../../src/protocol';
 import { SimulatedBank } from '../../src/sim';
 
 /** A bank on a clock the test moves. */
@@ -136,6 +136,79 @@ describe('simulated bank', () => {
     const reply = bank.handle(fixed).reply;
     assert.ok(reply);
     assert.equal(decodeResponse(reply).rtn, 4);
+  });
+  describe('like real banks', () => {
+    const infoOf = (bank: SimulatedBank, command: string, params: Fields, address: number): Uint8Array => {
+      const { reply } = bank.handle(encodeRequest(command, params, { dialect: 'pace', address }));
+      assert.ok(reply);
+      return parseFrame(reply).info;
+    };
+
+    it('"all packs" asked of a slave gets only that slave\'s own data; asked of the master, the whole bank', () => {
+      const { bank } = bankAt({ packs: 3 });
+      const fromSlave = ask(bank, 'analog', { pack: 0xff }, 2);
+      assert.deepEqual((fromSlave.data.packs as PackAnalog[]).map((p) => p.cellVoltages), [bank.truthFor(2).at(-1)?.analog.cellVoltages]);
+      assert.equal(infoOf(bank, 'alarms', { pack: 0xff }, 3)[1], 1, 'one block');
+      assert.equal((ask(bank, 'analog', { pack: 0xff }, 1).data.packs as PackAnalog[]).length, 3);
+    });
+
+    for (const tail of [2, 3, 12, 16, 24] as const) {
+      it(`sends ${String(tail)}-byte 0x42 tails, and decoded values are exactly the ones it recorded as sent`, () => {
+        const { bank } = bankAt({ packs: 2, analogTailBytes: tail });
+        assert.equal(infoOf(bank, 'analog', { pack: 1 }, 1).length, 2 + 57 + tail);
+        const decoded = ask(bank, 'analog', { pack: 0xff }, 1).data.packs as PackAnalog[];
+        for (const pack of decoded) {
+          const { pack: _n, ...values } = pack;
+          assert.deepEqual(values, bank.truthFor(pack.pack).at(-1)?.analog);
+        }
+      });
+    }
+
+    for (const block of [36, 37, 41] as const) {
+      it(`sends ${String(block)}-byte 0x44 blocks that decode to the state it recorded as sent`, () => {
+        const { bank } = bankAt({ packs: 3, alarmBlockBytes: block });
+        assert.equal(infoOf(bank, 'alarms', { pack: 0xff }, 1).length, 2 + 3 * block);
+        const { pack: _n, ...state } = alarmsOf(bank, 2);
+        assert.deepEqual(state, bank.alarmsSentFor(2).at(-1));
+      });
+    }
+
+    it('answers from its own address or with another version byte when its firmware does (P-20, P-29)', () => {
+      const { bank } = bankAt({ packs: 1, quirks: { responderAddress: 0, version: 0x26 } });
+      const { reply } = bank.handle(encodeRequest('analog', { pack: 1 }, { dialect: 'pace', address: 1 }));
+      const header = parseFrame(reply!);
+      assert.deepEqual([header.version, header.address], [0x26, 0]);
+    });
+
+    it('a relay reply may carry a longer tail than the master\'s "all packs" blocks (P-23)', () => {
+      const { bank } = bankAt({ packs: 2, analogTailBytes: 3, quirks: { relayTailBytes: 16 } });
+      assert.equal(infoOf(bank, 'analog', { pack: 0xff }, 1).length, 2 + 2 * (57 + 3));
+      assert.equal(infoOf(bank, 'analog', { pack: 2 }, 2).length, 2 + 57 + 16);
+    });
+
+    it('a pack switched on mid-run joins the master\'s replies and its pack count', () => {
+      const { bank } = bankAt({ packs: 4 });
+      bank.setPresent(4, false);
+      assert.equal(ask(bank, 'packCount', {}, 1).data.packCount, 3);
+      assert.equal(infoOf(bank, 'analog', { pack: 0xff }, 1)[1], 3);
+      assert.equal(bank.handle(encodeRequest('analog', { pack: 4 }, { dialect: 'pace', address: 4 })).reply, undefined);
+      bank.setPresent(4, true);
+      assert.equal(ask(bank, 'packCount', {}, 1).data.packCount, 4);
+      assert.equal(infoOf(bank, 'analog', { pack: 0xff }, 1)[1], 4);
+    });
+
+    it('a storage interval of 0 switches history off instead of looping', () => {
+      const { bank, clock } = bankAt({ packs: 1 });
+      ask(bank, 'writeStorageInterval', { interval: 0 }, 1);
+      const before = bank.pack(1).history.length;
+      clock.now += 24 * 3_600_000;
+      bank.advance();
+      assert.equal(bank.pack(1).history.length, before);
+      ask(bank, 'writeStorageInterval', { interval: 600 }, 1);
+      clock.now += 3_600_000;
+      bank.advance();
+      assert.equal(bank.pack(1).history.length, before + 6);
+    });
   });
 });
 
