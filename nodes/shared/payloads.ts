@@ -11,6 +11,7 @@ export function asPackInput(payload: unknown): PackInput | string {
     return 'msg.payload.analog is not a bms-pack analog reading';
   }
   if (p.ageMs !== null && typeof p.ageMs !== 'number') return 'msg.payload.ageMs is not a number';
+  if (p.staleAfterMs !== undefined && (typeof p.staleAfterMs !== 'number' || !(p.staleAfterMs > 0))) return 'msg.payload.staleAfterMs is not a positive number';
   return payload as PackInput;
 }
 

@@ -9,6 +9,8 @@ export interface PackInput {
   readonly online: boolean;
   /** Age of `analog` in ms (null: never read). */
   readonly ageMs: number | null;
+  /** Silence after which the poller drops the pack (see the poller); else the aggregation's own limit applies. */
+  readonly staleAfterMs?: number;
   readonly identity?: PackIdentity | null;
   /** Limits the BMS itself asks for (Pylontech 0x92), when it reports them. */
   readonly limits?: BmsChargeLimits | null;
@@ -89,7 +91,7 @@ export interface BankState {
 export interface AggregateOptions {
   /** Packs the bank should have: missing ones count as offline. */
   readonly expectedPacks?: readonly number[];
-  /** Data older than this is stale and left out of totals. */
+  /** Data older than this is stale and left out of totals, for packs whose reading does not say its own limit. */
   readonly staleAfterMs: number;
 }
 
@@ -109,7 +111,7 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
   const byPack = new Map(inputs.map((p) => [p.pack, p]));
   const numbers = [...new Set([...(options.expectedPacks ?? []), ...byPack.keys()])].sort((a, b) => a - b);
   const fresh = (p: PackInput | undefined): p is PackInput & { analog: PackAnalog } =>
-    p !== undefined && p.online && p.analog !== null && p.ageMs !== null && p.ageMs <= options.staleAfterMs;
+    p !== undefined && p.online && p.analog !== null && p.ageMs !== null && p.ageMs <= (p.staleAfterMs ?? options.staleAfterMs);
 
   const counted = numbers.map((n) => byPack.get(n)).filter(fresh);
   const offline = numbers.filter((n) => !byPack.get(n)?.online);

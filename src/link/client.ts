@@ -1,8 +1,8 @@
 import {
   ALL_PACKS, DIALECT_PROFILES, FrameError, decodeResponse, encodeRequest, findCommand, parseFrame,
-  type DecodeResult, type Dialect, type Fields, type Frame,
+  type CommandSpec, type DecodeResult, type Dialect, type Fields, type Frame,
 } from '../protocol';
-import { defaultAccept, type BmsLink, type Priority, type Reply } from './link';
+import { defaultAccept, type BmsLink, type LinkSession, type Priority, type Reply, type SyncRequest } from './link';
 
 export interface ClientOptions {
   readonly dialect: Dialect;
@@ -20,6 +20,8 @@ export interface CallOptions {
   readonly retries?: number;
   /** Packs expected in an "all packs" reply (for its timeout). */
   readonly expectedPacks?: number;
+  /** Abandon the call (see `RequestOptions.signal`). */
+  readonly signal?: AbortSignal;
 }
 
 export interface CallResult {
@@ -30,45 +32,53 @@ export interface CallResult {
 }
 
 /**
+ * Commands sent to prove the bus is back in step after a timeout, per dialect, in the order tried:
+ * small replies first, the analog read of the pack as the last resort.
+ */
+const SYNC_COMMANDS: Readonly<Record<Dialect, readonly string[]>> = {
+  pace: ['packCount', 'analog'],
+  pylontech: ['protocolVersion', 'analog'],
+  seplos: ['protocolVersion', 'analog'],
+  eg4: ['manufacturer', 'analog'],
+};
+
+/**
  * Typed requests over a link: encode, send, decode. A reply that does not decode as the command
  * asked for (a late answer to another request, a different device) is not accepted and the wait goes
  * on; a refusal (RTN ≠ 0) is an answer and becomes a `FrameError` of kind `rtn`.
  */
 export class BmsClient {
-  constructor(readonly link: BmsLink, readonly options: ClientOptions) {}
+  private readonly syncs = new Map<number, readonly SyncRequest[]>();
+
+  constructor(readonly link: BmsLink, readonly options: ClientOptions, readonly session?: LinkSession) {}
 
   get dialect(): Dialect {
     return this.options.dialect;
   }
 
+  /** This client's requests with the bus to themselves (see `BmsLink.exclusive`). */
+  exclusive<T>(fn: (client: BmsClient, session: LinkSession) => Promise<T>): Promise<T> {
+    if (this.session) return fn(this, this.session);
+    return this.link.exclusive((session) => fn(new BmsClient(this.link, this.options, session), session));
+  }
+
   async call(command: string, params: Fields = {}, options: CallOptions = {}): Promise<CallResult> {
     const { dialect } = this.options;
-    const request = encodeRequest(command, params, {
-      dialect,
-      ...(options.address !== undefined ? { address: options.address } : {}),
-      ...(this.options.version !== undefined ? { version: this.options.version } : {}),
-      ...(this.options.cid1 !== undefined ? { cid1: this.options.cid1 } : {}),
-    });
     const spec = findCommand(dialect, command);
-    const broadcast = spec?.packAddressed === true && params.pack === ALL_PACKS;
+    if (!spec) throw new FrameError('unsupported', `${dialect} has no command "${command}"`);
+    const request = this.encode(command, params, options.address);
+    const broadcast = spec.packAddressed === true && params.pack === ALL_PACKS;
     const timeoutMs = broadcast
       ? (options.timeoutMs ?? 1000) + (this.options.broadcastPerPackMs ?? 500) * (options.expectedPacks ?? 1)
       : options.timeoutMs;
     let decoded: DecodeResult | undefined;
-    const cid1 = this.options.cid1 ?? DIALECT_PROFILES[dialect].cid1;
-    const fromAddressed = defaultAccept(parseFrame(request));
-    const accept = (frame: Frame, text: string): boolean => {
-      // A late reply from another pack decodes just as well: the address must match first.
-      if (!fromAddressed(frame) && frame.cid1 === cid1) return false;
-      if (frame.cid1 !== cid1 && frame.cid2 === 0) return false;
-      const result = decodeResponse(text, { request, dialect });
-      // Refusals are answers; structurally foreign replies are not.
-      if (!result.ok && result.rtn === 0) return false;
-      decoded = result;
-      return true;
-    };
+    const frame = parseFrame(request);
     const reply = await this.link.request(request, {
-      accept,
+      accept: this.acceptor(request, frame, (result) => { decoded = result; }),
+      shape: spec.replyShape,
+      sync: this.syncFor(frame.address),
+      ...(this.session ? { session: this.session } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       ...(options.priority ? { priority: options.priority } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
@@ -79,6 +89,56 @@ export class BmsClient {
     }
     return { result: result as DecodeResult & { ok: true }, data: result.data, reply, request };
   }
+
+  private encode(command: string, params: Fields, address: number | undefined): string {
+    return encodeRequest(command, params, {
+      dialect: this.options.dialect,
+      ...(address !== undefined ? { address } : {}),
+      ...(this.options.version !== undefined ? { version: this.options.version } : {}),
+      ...(this.options.cid1 !== undefined ? { cid1: this.options.cid1 } : {}),
+    });
+  }
+
+  /**
+   * Whether a reply answers `request`: from the addressed pack, and decoding exactly as the command
+   * asked (layout, length, the pack it names). Refusals are answers; structurally foreign replies are not.
+   */
+  private acceptor(request: string, requestFrame: Frame, keep: (result: DecodeResult) => void): (frame: Frame, text: string) => boolean {
+    const { dialect } = this.options;
+    const cid1 = this.options.cid1 ?? DIALECT_PROFILES[dialect].cid1;
+    const fromAddressed = defaultAccept(requestFrame);
+    return (frame, text) => {
+      // A late reply from another pack decodes just as well: the address must match first.
+      if (!fromAddressed(frame) && frame.cid1 === cid1) return false;
+      if (frame.cid1 !== cid1 && frame.cid2 === 0) return false;
+      const result = decodeResponse(text, { request, dialect });
+      if (!result.ok && result.rtn === 0) return false;
+      keep(result);
+      return true;
+    };
+  }
+
+  /** Sync candidates for requests to `address` (see `SYNC_COMMANDS`). */
+  private syncFor(address: number): readonly SyncRequest[] {
+    let list = this.syncs.get(address);
+    if (!list) {
+      const { dialect } = this.options;
+      list = SYNC_COMMANDS[dialect].flatMap((command) => {
+        const spec = findCommand(dialect, command) as CommandSpec;
+        const params: Fields = spec.packAddressed ? { pack: packAt(dialect, address) } : {};
+        const text = this.encode(command, params, address);
+        return [{ text, shape: spec.replyShape, accept: this.acceptor(text, parseFrame(text), () => undefined) }];
+      });
+      this.syncs.set(address, list);
+    }
+    return list;
+  }
+}
+
+/** The pack a request at `address` is about: the address itself, or the master for the "any" addresses. */
+function packAt(dialect: Dialect, address: number): number {
+  if (address === 0x00 || address === 0xff) return dialect === 'pylontech' ? DIALECT_PROFILES.pylontech.masterAddress : 1;
+  return address;
 }
 
 /** Call options that address one pack, or none (the default address). */

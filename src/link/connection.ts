@@ -29,7 +29,8 @@ export interface ConnectionState {
 
 /**
  * A bank behind one port, for as long as anyone uses it: the shared link, detection when the
- * dialect or the packs are not given, and the poller. Emits `state`, `cycle` and `pack`.
+ * dialect or the packs are not given, and the poller. Emits `state`, `cycle`, `pack` and `packs`
+ * (`{ added, packs }` when the master starts reporting more packs: they are polled from then on).
  */
 export class BankConnection extends EventEmitter {
   private link: BmsLink | undefined;
@@ -37,6 +38,8 @@ export class BankConnection extends EventEmitter {
   private bankClient: BmsClient | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
+  /** Aborted by stop(): detection in progress is abandoned. */
+  private abort = new AbortController();
   private current: ConnectionState = { phase: 'idle', text: 'idle' };
 
   constructor(readonly options: ConnectionOptions) {
@@ -51,6 +54,7 @@ export class BankConnection extends EventEmitter {
 
   start(): void {
     if (this.link) return;
+    this.abort = new AbortController();
     const options = this.options;
     this.link = BmsLink.acquire({
       port: options.port,
@@ -66,12 +70,16 @@ export class BankConnection extends EventEmitter {
     this.starting = this.setUp(link);
   }
 
-  /** Stop polling and release the port (really: resolves when it is free). */
+  /**
+   * Stop polling and release the port, at once whatever the bank is doing: detection and the poll
+   * in progress are abandoned. Resolves when the port is free (or left to its other users).
+   */
   async stop(): Promise<void> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const link = this.link;
     this.link = undefined;
+    this.abort.abort();
     await this.starting?.catch(() => undefined);
     const poller = this.poller;
     this.poller = undefined;
@@ -117,7 +125,7 @@ export class BankConnection extends EventEmitter {
       let cid1: number | undefined;
       if (!dialect || !mode || !packs) {
         this.setState({ phase: 'detecting', text: 'detecting' });
-        const found = await detect(link);
+        const found = await detect(link, { signal: this.abort.signal });
         dialect ??= found.dialect;
         mode ??= found.mode;
         // Slots the master reports unreachable are still packs of the bank: poll them, show them offline.
@@ -136,6 +144,7 @@ export class BankConnection extends EventEmitter {
         this.emit('cycle', cycle);
       });
       poller.on('pack', (reading: PackReading) => this.emit('pack', reading));
+      poller.on('packs', (change: { added: number[]; packs: number[] }) => this.emit('packs', change));
       poller.start();
       this.setState({ phase: 'polling', text: `${dialect}, ${packs.length} pack${packs.length === 1 ? '' : 's'}` });
     } catch (err) {

@@ -1,5 +1,6 @@
 import { FrameError, decodeStatusBytes, formatLocalTime, inverterProtocolCode, inverterProtocolName, inverterProtocols, type InverterPort, type PackAlarms } from '../protocol';
 import { addressed, type BmsClient } from './client';
+import { readUntilAgreed, sameData } from './confirm';
 
 /** A switch that did not end in the state asked for, or that the BMS refused. */
 export class ControlError extends Error {
@@ -30,10 +31,18 @@ export async function readClock(client: BmsClient, address?: number, now: () => 
   return { time, host: formatLocalTime(new Date(host)), driftSeconds: Math.round((parseLocal(time) - host) / 1000) };
 }
 
-/** Sets the BMS clock from host time and reads it back. */
+/**
+ * Sets the BMS clock from host time and reads it back until two reads agree (on the drift: the
+ * clock itself moves on between them). The acknowledgement may be lost; the read-back decides.
+ */
 export async function setClock(client: BmsClient, address?: number, now: () => number = Date.now): Promise<ClockReading> {
-  await client.call('writeClock', { time: formatLocalTime(new Date(now())) }, { priority: 'interactive', retries: 0, ...addressed(address) });
-  return readClock(client, address, now);
+  return client.exclusive(async (own) => {
+    await own.call('writeClock', { time: formatLocalTime(new Date(now())) }, { priority: 'interactive', retries: 0, ...addressed(address) })
+      .catch((err: unknown) => { if (err instanceof FrameError && err.kind === 'rtn') throw err; });
+    const back = await readUntilAgreed(() => readClock(own, address, now), (a, b) => Math.abs(a.driftSeconds - b.driftSeconds) <= 1, 'reading the clock back');
+    if (Math.abs(back.driftSeconds) > 2) throw new ControlError(`the clock reads ${back.time} after setting it (${back.driftSeconds} s off the host)`, 'not-applied');
+    return back;
+  });
 }
 
 export type SwitchName = 'chargeMos' | 'dischargeMos' | 'buzzer' | 'ledAlarm' | 'limiter' | 'limiterLowGear';
@@ -66,8 +75,15 @@ async function readStatus(client: BmsClient, address: number | undefined): Promi
   return { alarms, control };
 }
 
-/** Switches, then reads the state back; a refusal or a state that did not change is an error. */
-export async function setSwitch(client: BmsClient, address: number | undefined, name: SwitchName, on: boolean): Promise<SwitchResult> {
+/**
+ * Switches, then reads the state back until two reads agree; a refusal or a state that did not
+ * change is an error. A lost acknowledgement is settled by the read-back.
+ */
+export function setSwitch(client: BmsClient, address: number | undefined, name: SwitchName, on: boolean): Promise<SwitchResult> {
+  return client.exclusive((own) => switchAndCheck(own, address, name, on));
+}
+
+async function switchAndCheck(client: BmsClient, address: number | undefined, name: SwitchName, on: boolean): Promise<SwitchResult> {
   try {
     if (name === 'chargeMos' || name === 'dischargeMos') await client.call(name, { on }, { priority: 'interactive', retries: 0, ...addressed(address) });
     else await client.call('switchControl', { code: on ? CONTROL_SWITCHES[name].on : CONTROL_SWITCHES[name].off }, { priority: 'interactive', retries: 0, ...addressed(address) });
@@ -76,9 +92,12 @@ export async function setSwitch(client: BmsClient, address: number | undefined, 
       const why = name === 'chargeMos' || name === 'dischargeMos' ? ' (current is flowing through it, or the other MOSFET is already off)' : '';
       throw new ControlError(`the pack refused to switch ${name} ${on ? 'on' : 'off'}${why}: ${err.message}`, 'refused');
     }
-    throw err;
   }
-  const status = await readStatus(client, address);
+  const status = await readUntilAgreed(
+    () => readStatus(client, address),
+    (a, b) => a.control === b.control && a.alarms?.chargeMos === b.alarms?.chargeMos && a.alarms?.dischargeMos === b.alarms?.dischargeMos,
+    `reading ${name} back`,
+  );
   let reported: boolean | null;
   if (name === 'chargeMos') reported = status.alarms?.chargeMos ?? null;
   else if (name === 'dischargeMos') reported = status.alarms?.dischargeMos ?? null;
@@ -96,7 +115,7 @@ export async function setSwitch(client: BmsClient, address: number | undefined, 
 
 /** 0x9C: the BMS sleeps after its timer (it wakes at once if current flows). */
 export async function shutdown(client: BmsClient, address?: number): Promise<void> {
-  await client.call('shutdown', {}, { priority: 'interactive', retries: 0, ...addressed(address) });
+  await client.exclusive((own) => own.call('shutdown', {}, { priority: 'interactive', retries: 0, ...addressed(address) }));
 }
 
 export interface InverterProtocols {
@@ -121,8 +140,11 @@ export async function writeInverterProtocol(client: BmsClient, address: number |
   if (rs485 === null) throw new ControlError(`unknown RS485 protocol ${JSON.stringify(wanted.rs485)} (one of: ${names('rs485')})`, 'invalid');
   if (wanted.can === undefined && wanted.rs485 === undefined) throw new ControlError('give can and/or rs485', 'invalid');
   // FF leaves a port as it is (§6.9); "disabled" is also FF, so disabling one port alone is not possible here.
-  await client.call('writeInverterProtocol', { canProtocol: can, rs485Protocol: rs485, manual: true }, { priority: 'interactive', retries: 0, ...addressed(address) });
-  const back = await readInverterProtocol(client, address);
+  const back = await client.exclusive(async (own) => {
+    await own.call('writeInverterProtocol', { canProtocol: can, rs485Protocol: rs485, manual: true }, { priority: 'interactive', retries: 0, ...addressed(address) })
+      .catch((err: unknown) => { if (err instanceof FrameError && err.kind === 'rtn') throw err; });
+    return readUntilAgreed(() => readInverterProtocol(own, address), sameData, 'reading the inverter protocol back');
+  });
   if ((wanted.can !== undefined && back.can.code !== can) || (wanted.rs485 !== undefined && back.rs485.code !== rs485)) {
     throw new ControlError(`the pack reports CAN ${back.can.name} / RS485 ${back.rs485.name} after the change`, 'not-applied');
   }

@@ -27,8 +27,8 @@ export interface DetectOptions {
   /** Probe pack by pack at addresses 1..15 too (slow when packs are absent). */
   readonly scanAddresses?: boolean;
   readonly probeTimeoutMs?: number;
-  /** Re-run even if this link has a cached result. */
-  readonly refresh?: boolean;
+  /** Abandon detection (its requests leave the queue at once). */
+  readonly signal?: AbortSignal;
 }
 
 interface Probe {
@@ -47,19 +47,16 @@ const PROBES: readonly Probe[] = [
   { dialect: 'eg4', address: 1, pack: 1 },
 ];
 
-const cache = new WeakMap<BmsLink, Detection>();
-
-/** Find out what is on the bus: dialect, version, packs present, firmware. */
+/**
+ * Find out what is on the bus: dialect, version, packs present, firmware. Asked afresh every time
+ * (a bank found by one user of a port is not assumed by the next: packs come and go).
+ */
 export async function detect(link: BmsLink, options: DetectOptions = {}): Promise<Detection> {
-  const cached = cache.get(link);
-  if (cached && !options.refresh) return cached;
   const timeoutMs = options.probeTimeoutMs ?? 600;
   for (const probe of PROBES) {
-    const found = await tryProbe(link, probe, timeoutMs);
+    const found = await tryProbe(link, probe, timeoutMs, options.signal);
     if (!found) continue;
-    const detection = await explore(link, found, options, timeoutMs);
-    cache.set(link, detection);
-    return detection;
+    return explore(link, found, options, timeoutMs);
   }
   throw new LinkError('timeout', `nothing on ${link.port} at ${link.baudRate} Bd answered a PACE, Pylontech, Seplos or EG4 probe (check wiring, TX/RX, baud and the port's protocol setting)`);
 }
@@ -72,12 +69,12 @@ interface Found {
   readonly responderAddress: number;
 }
 
-async function tryProbe(link: BmsLink, probe: Probe, timeoutMs: number): Promise<Found | undefined> {
+async function tryProbe(link: BmsLink, probe: Probe, timeoutMs: number, signal: AbortSignal | undefined): Promise<Found | undefined> {
   const request = encodeRequest('analog', { pack: probe.pack }, { dialect: probe.dialect, address: probe.address });
   let reply;
   try {
     // Any well-formed reply tells us something is there, whatever dialect it claims.
-    reply = await link.request(request, { priority: 'interactive', timeoutMs, retries: 0, accept: () => true });
+    reply = await link.request(request, { priority: 'interactive', timeoutMs, retries: 0, accept: () => true, ...(signal ? { signal } : {}) });
   } catch (err) {
     if ((isLinkError(err) && err.kind === 'timeout') || isFrameError(err)) return undefined;
     throw err;
@@ -104,7 +101,7 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
     ...(found.version !== profile.version ? { version: found.version } : {}),
     ...(found.cid1 !== profile.cid1 ? { cid1: found.cid1 } : {}),
   });
-  const quiet = { priority: 'interactive' as const, timeoutMs, retries: 0 };
+  const quiet = { priority: 'interactive' as const, timeoutMs, retries: 0, ...(options.signal ? { signal: options.signal } : {}) };
   const optional = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await fn();

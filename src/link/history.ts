@@ -1,5 +1,6 @@
-import type { Fields } from '../protocol';
+import { FrameError, type Fields } from '../protocol';
 import { addressed, type BmsClient } from './client';
+import { readUntilAgreed } from './confirm';
 import { errorMessage } from './errors';
 
 /** A 0xA1 record in the canonical shape (decode-output.md `history`, plus its status codes). */
@@ -118,4 +119,35 @@ export function historyToCsv(records: readonly HistoryEntry[]): string {
       r.alarms, r.protections, r.faults].map(cell).join(',');
   });
   return `${[header.join(','), ...rows].join('\n')}\n`;
+}
+
+/** Minutes between history records as the pack reports them (0xB8). */
+export async function readStorageInterval(client: BmsClient, address?: number): Promise<number> {
+  const { data } = await client.call('readStorageInterval', {}, { priority: 'interactive', retries: 0, ...addressed(address) });
+  return Number(data.interval) / 60;
+}
+
+/** Sets the storage interval (0xB7, 0–120 min) and returns what two reads in a row then agree on. */
+export function setStorageInterval(client: BmsClient, address: number | undefined, minutes: number): Promise<number> {
+  return client.exclusive(async (own) => {
+    await own.call('writeStorageInterval', { interval: minutes * 60 }, { priority: 'interactive', retries: 0, ...addressed(address) })
+      .catch((err: unknown) => { if (err instanceof FrameError && err.kind === 'rtn') throw err; });
+    const back = await readUntilAgreed(() => readStorageInterval(own, address), (a, b) => a === b, 'reading the storage interval back');
+    if (back !== minutes) throw new Error(`the pack reports ${String(back)} min after setting ${String(minutes)}`);
+    return back;
+  });
+}
+
+/** Erases the history log (0xB3); two reads of the newest record in a row must find it empty. */
+export function clearHistory(client: BmsClient, address?: number): Promise<void> {
+  return client.exclusive(async (own) => {
+    await own.call('clearHistory', {}, { priority: 'interactive', retries: 0, ...addressed(address) })
+      .catch((err: unknown) => { if (err instanceof FrameError && err.kind === 'rtn') throw err; });
+    const newest = async (): Promise<string | null> => {
+      const { data } = await own.call('history', { index: 0 }, { priority: 'interactive', retries: 0, ...addressed(address) });
+      return typeof data.time === 'string' ? data.time : null;
+    };
+    const left = await readUntilAgreed(newest, (a, b) => a === b, 'reading the history back');
+    if (left !== null) throw new Error(`the pack still holds history records after clearing (newest ${left})`);
+  });
 }

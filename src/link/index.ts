@@ -1,16 +1,17 @@
 export { LinkError, asError, isLinkError, type LinkErrorKind } from './errors';
-export { BmsLink, defaultAccept, type LinkOptions, type LinkState, type LinkStats, type Priority, type Reply, type RequestOptions } from './link';
+export { BmsLink, LinkSession, defaultAccept, type LinkOptions, type LinkState, type LinkStats, type Priority, type Reply, type RequestOptions, type SyncRequest } from './link';
 export { BmsClient, addressed, readSerial, type CallOptions, type CallResult, type ClientOptions } from './client';
 export { detect, detectPort, type BankMode, type Detection, type DetectOptions } from './detect';
 export { BankPoller, packPayload, type BankCycle, type PackChargeLimits, type PackIdentity, type PackPayload, type PackReading, type PackStatus, type PollerOptions } from './poller';
 export { createTransport, isTcpPort, portKey, type Transport, type TransportOptions } from './transport';
 export { BankConnection, type ConnectionOptions, type ConnectionPhase, type ConnectionState } from './connection';
 export {
-  ParameterJobError, readGroup, readParameters, restoreFactoryDefaults, restoreGroups, runParameterJob, writeGroups,
+  ParameterJobError, readGroup, readGroupConfirmed, readParameters, restoreFactoryDefaults, restoreGroups, runParameterJob, writeGroups,
   type AuditRecord, type FieldMismatch, type JobHooks, type PackOutcome, type ParameterJob, type WriteResult,
 } from './params';
-export { EMPTY_CURSOR, downloadHistory, historyToCsv, type DownloadOptions, type DownloadResult, type HistoryCursor, type HistoryProgress, type HistoryEntry } from './history';
+export { EMPTY_CURSOR, clearHistory, downloadHistory, historyToCsv, readStorageInterval, setStorageInterval, type DownloadOptions, type DownloadResult, type HistoryCursor, type HistoryProgress, type HistoryEntry } from './history';
 export {
   ControlError, SWITCH_NAMES, readClock, readInverterProtocol, setClock, setSwitch, shutdown, writeInverterProtocol,
   type ClockReading, type InverterProtocols, type SwitchName, type SwitchResult,
 } from './control';
+export { DisturbedError, UnconfirmedError, readUntilAgreed } from './confirm';

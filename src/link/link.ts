@@ -12,8 +12,13 @@ export interface LinkOptions {
   readonly baudRate?: number;
   /** Silence allowed before a reply (and between its bytes) before the attempt fails. */
   readonly timeoutMs?: number;
-  /** Quiet time on the bus between the end of one exchange and the next request. */
+  /** Quiet time on the bus between the end of one exchange (the last byte heard) and the next request. */
   readonly gapMs?: number;
+  /**
+   * After a timeout or a damaged reply the line is dirty: nothing is sent until it has been quiet this
+   * long, and whatever arrives meanwhile (a late reply) is discarded and counted.
+   */
+  readonly settleMs?: number;
   readonly retries?: number;
   readonly queueLimit?: number;
   readonly reconnectMinMs?: number;
@@ -27,6 +32,16 @@ export interface LinkOptions {
   readonly transportFactory?: (port: string, options: TransportOptions) => Transport;
 }
 
+/**
+ * A request whose reply cannot be taken for the reply to a request that timed out: once it is
+ * answered, the bus is in step again (a BMS answers in order), see `RequestOptions.sync`.
+ */
+export interface SyncRequest {
+  readonly text: string;
+  readonly shape: readonly string[];
+  readonly accept: (reply: Frame, text: string) => boolean;
+}
+
 export interface RequestOptions {
   readonly priority?: Priority;
   readonly timeoutMs?: number;
@@ -36,6 +51,25 @@ export interface RequestOptions {
    * request, another device) are dropped and the wait goes on.
    */
   readonly accept?: (reply: Frame, text: string) => boolean;
+  /**
+   * What the reply looks like on the wire (`bytes:8`, `analog`, …): two requests whose shapes share
+   * an entry have replies `accept` cannot tell apart. Without a shape the request takes part in no
+   * bookkeeping of late replies (probes that accept anything).
+   */
+  readonly shape?: readonly string[];
+  /**
+   * Candidates to send first when this request's reply could be mistaken for the late reply of a
+   * request that timed out: the first whose shape is not in doubt is sent, and once it is answered
+   * the bus is in step. Without a usable one the request fails unsent.
+   */
+  readonly sync?: readonly SyncRequest[];
+  /** The exclusive session the request belongs to (see `BmsLink.exclusive`). */
+  readonly session?: LinkSession;
+  /**
+   * Abandon the request: a waiting one is dropped, one on the wire is left to finish there (its
+   * reply is swallowed); either way the promise rejects at once.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface Reply {
@@ -43,6 +77,8 @@ export interface Reply {
   readonly frame: Frame;
   readonly attempts: number;
   readonly elapsedMs: number;
+  /** Frames discarded while this request waited for its reply (late, foreign or damaged ones). */
+  readonly discarded: number;
 }
 
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -54,31 +90,86 @@ export interface LinkStats {
   frameErrors: number;
   retries: number;
   echoes: number;
+  /** Complete frames the request waiting at that moment did not accept. */
   foreign: number;
+  /** Complete frames that arrived while no request was waiting (a late reply, during a gap or settling). */
   late: number;
+  /** Requests sent first to prove the bus is in step after a timeout. */
+  syncs: number;
+  /** Requests failed without being sent because no sync request was answered. */
+  unsent: number;
   garbageBytes: number;
   bytesIn: number;
   bytesOut: number;
   reconnects: number;
 }
 
+/**
+ * A stretch of time in which only one user's requests go on the bus (a maintenance job between
+ * its reads and its writes): anything that disturbs the bus meanwhile is that user's to judge.
+ */
+export class LinkSession {
+  private readonly start: number;
+
+  constructor(readonly link: BmsLink) {
+    this.start = link.disturbances;
+  }
+
+  /** Timeouts, late, foreign and damaged frames on the bus since the session began. */
+  get disturbances(): number {
+    return this.link.disturbances - this.start;
+  }
+
+  request(text: string, options: Omit<RequestOptions, 'session'> = {}): Promise<Reply> {
+    return this.link.request(text, { ...options, session: this });
+  }
+}
+
 interface Job {
   readonly text: string;
+  /** Header ADR of the request. */
+  readonly address: number;
   readonly priority: Priority;
   readonly timeoutMs: number;
   readonly retries: number;
   readonly accept: (reply: Frame, text: string) => boolean;
+  readonly shape: readonly string[];
+  readonly sync: readonly SyncRequest[];
+  readonly session: LinkSession | undefined;
   readonly resolve: (reply: Reply) => void;
   readonly reject: (err: Error) => void;
-  readonly enqueuedAt: number;
+  /** A sync request the link sent on its own. */
+  readonly internal: boolean;
   attempts: number;
+  /** Sync requests sent so far to clear the way for this one. */
+  syncs: number;
+  /** Its caller gave up (aborted): nothing is reported to it any more. */
+  abandoned: boolean;
+  discarded: number;
   lastError?: Error;
 }
+
+interface PendingReply {
+  readonly text: string;
+  readonly address: number;
+  readonly shape: readonly string[];
+  readonly until: number;
+}
+
+/** Requests to 00 / FF may be answered from any address (PACE RS232 answers with its own DIP). */
+const ANY_ADDRESS = (address: number): boolean => address === 0x00 || address === 0xff;
+/** Whether a reply to a request at `a` could come from the device asked at `b`. */
+const sameDevice = (a: number, b: number): boolean => a === b || ANY_ADDRESS(a) || ANY_ADDRESS(b);
+const overlaps = (a: readonly string[], b: readonly string[]): boolean => a.some((x) => b.includes(x));
+
+/** Sync requests a request may wait for before it fails unsent. */
+const MAX_SYNCS = 2;
 
 const DEFAULTS = {
   baudRate: 9600,
   timeoutMs: 1000,
   gapMs: 50,
+  settleMs: 500,
   retries: 1,
   queueLimit: 64,
   reconnectMinMs: 500,
@@ -98,12 +189,22 @@ const registry = new Map<string, RegistryEntry>();
  * request fails at once and the link reconnects with a capped exponential backoff, always through
  * a new port object. Links are shared per physical port: `acquire` the same port twice and both
  * users get the same link; it closes when the last one `release`s it.
+ *
+ * A reply is never taken as the answer to another request. PACE replies do not say which command
+ * they answer, so this rests on timing and shape:
+ * - a request goes out only after the line has been quiet for the gap (never into a reply still
+ *   arriving), and after a timeout or a damaged reply only after it has been quiet for the settle
+ *   time; frames arriving meanwhile are discarded;
+ * - a reply must fit its request (`accept`: address, layout, length);
+ * - after a timeout, a request whose reply has the same shape as the one that timed out is sent only
+ *   once the bus has answered a request of another shape (a `sync`): every earlier reply has then
+ *   arrived or never will.
  */
 export class BmsLink extends EventEmitter {
   readonly port: string;
   readonly key: string;
   readonly stats: LinkStats = {
-    framesOk: 0, timeouts: 0, checksumErrors: 0, frameErrors: 0, retries: 0, echoes: 0, foreign: 0, late: 0,
+    framesOk: 0, timeouts: 0, checksumErrors: 0, frameErrors: 0, retries: 0, echoes: 0, foreign: 0, late: 0, syncs: 0, unsent: 0,
     garbageBytes: 0, bytesIn: 0, bytesOut: 0, reconnects: 0,
   };
 
@@ -116,13 +217,26 @@ export class BmsLink extends EventEmitter {
   private current: Job | undefined;
   private sentAt = 0;
   private responseTimer: NodeJS.Timeout | undefined;
-  private deadline = 0;
-  private gapTimer: NodeJS.Timeout | undefined;
+  /** Waits for the line to be quiet before the next request. */
+  private holdTimer: NodeJS.Timeout | undefined;
+  private holdSince: number | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
   private closing: Promise<void> | undefined;
   private lastError = '';
   private timeoutsInARow = 0;
+  /** When the last byte arrived, and when the last exchange ended (reply, timeout, damage). */
+  private lastRxAt = 0;
+  private lastEndAt = 0;
+  /** A timeout or damaged reply happened: the next request waits until the line was quiet this long (0: just the gap). */
+  private settleQuietMs = 0;
+  /**
+   * Requests whose reply may still come (they timed out or met a damaged frame), oldest first, with
+   * their reply shape and until when a late reply is still expected.
+   */
+  private pending: PendingReply[] = [];
+  private owner: LinkSession | undefined;
+  private exclusiveTail: Promise<unknown> = Promise.resolve();
 
   /** Get the link of a port, opening it on first use; call `release()` when done. */
   static acquire(options: LinkOptions): BmsLink {
@@ -155,6 +269,7 @@ export class BmsLink extends EventEmitter {
       baudRate: options.baudRate ?? DEFAULTS.baudRate,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       gapMs: options.gapMs ?? DEFAULTS.gapMs,
+      settleMs: options.settleMs ?? DEFAULTS.settleMs,
       retries: options.retries ?? DEFAULTS.retries,
       queueLimit: options.queueLimit ?? DEFAULTS.queueLimit,
       reconnectMinMs: options.reconnectMinMs ?? DEFAULTS.reconnectMinMs,
@@ -175,7 +290,13 @@ export class BmsLink extends EventEmitter {
   }
 
   get queueLength(): number {
-    return PRIORITIES.reduce((n, p) => n + this.queues[p].length, this.current ? 1 : 0);
+    return PRIORITIES.reduce((n, p) => n + this.queues[p].length, this.current && !this.current.internal ? 1 : 0);
+  }
+
+  /** Everything that disturbed the bus so far: timeouts, late, foreign and damaged frames. */
+  get disturbances(): number {
+    const s = this.stats;
+    return s.timeouts + s.late + s.foreign + s.checksumErrors + s.frameErrors;
   }
 
   /** Open now instead of on the first request; resolves when connected or rejects with why not. */
@@ -210,22 +331,55 @@ export class BmsLink extends EventEmitter {
     if (this.queueLength >= this.options.queueLimit) {
       return Promise.reject(new LinkError('queue-full', `${this.port}: ${this.options.queueLimit} requests already waiting`));
     }
+    if (options.signal?.aborted) return Promise.reject(abortError(this.port));
+    const signal = options.signal;
     return new Promise((resolve, reject) => {
       const priority = options.priority ?? 'polling';
-      this.queues[priority].push({
+      // The listener goes with the request: a poller's signal serves thousands of them.
+      const onAbort = (): void => { this.abandon(job); };
+      const done = (): void => { signal?.removeEventListener('abort', onAbort); };
+      const job: Job = {
         text,
+        address: request.address,
         priority,
         timeoutMs: options.timeoutMs ?? this.options.timeoutMs,
         retries: options.retries ?? this.options.retries,
         accept: options.accept ?? defaultAccept(request),
-        resolve,
-        reject,
-        enqueuedAt: Date.now(),
+        shape: options.shape ?? [],
+        sync: options.sync ?? [],
+        session: options.session,
+        resolve: (reply) => { done(); resolve(reply); },
+        reject: (err) => { done(); reject(err); },
+        internal: false,
         attempts: 0,
-      });
+        syncs: 0,
+        abandoned: false,
+        discarded: 0,
+      };
+      this.queues[priority].push(job);
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (this.linkState === 'idle') this.connect();
       else this.pump();
     });
+  }
+
+  /**
+   * Run `fn` with the bus to itself: requests of its session go out, everyone else's wait until it
+   * ends. Sessions run one after another in the order asked.
+   */
+  exclusive<T>(fn: (session: LinkSession) => Promise<T>): Promise<T> {
+    const run = this.exclusiveTail.then(async () => {
+      const session = new LinkSession(this);
+      this.owner = session;
+      try {
+        return await fn(session);
+      } finally {
+        this.owner = undefined;
+        this.pump();
+      }
+    });
+    this.exclusiveTail = run.catch(() => undefined);
+    return run;
   }
 
   /** Give up this user's share; the last one closes the port. */
@@ -324,23 +478,100 @@ export class BmsLink extends EventEmitter {
     }, delay);
   }
 
+  private abandon(job: Job): void {
+    if (job.abandoned) return;
+    job.abandoned = true;
+    const queue = this.queues[job.priority];
+    if (queue.includes(job)) this.dequeue(job);
+    job.reject(abortError(this.port));
+    this.pump();
+  }
+
+  /** The next job allowed on the bus: the session's only, while one holds it. */
+  private nextJob(): Job | undefined {
+    for (const priority of PRIORITIES) {
+      const job = this.queues[priority].find((j) => this.owner === undefined || j.session === this.owner);
+      if (job) return job;
+    }
+    return undefined;
+  }
+
+  private dequeue(job: Job): void {
+    const queue = this.queues[job.priority];
+    queue.splice(queue.indexOf(job), 1);
+  }
+
   private pump(): void {
-    if (this.linkState !== 'connected' || this.current || this.gapTimer) return;
-    const job = PRIORITIES.map((p) => this.queues[p]).find((q) => q.length > 0)?.shift();
+    if (this.linkState !== 'connected' || this.current || this.holdTimer) return;
+    const job = this.nextJob();
     if (!job) return;
-    this.current = job;
-    this.send(job);
+    const now = Date.now();
+    const quiet = Math.max(this.settleQuietMs, this.options.gapMs);
+    // Never into a frame still arriving (bytes heard within the quiet time), and never from inside
+    // the handling of received bytes: the rest of that chunk arrived before this request.
+    const readyAt = Math.max(this.lastRxAt, this.lastEndAt) + quiet;
+    if (readyAt >= now) {
+      // A line that never goes quiet (another master on the bus) must not stop us for ever.
+      this.holdSince ??= now;
+      const limit = this.holdSince + 2 * this.options.timeoutMs + quiet;
+      if (now < limit) {
+        this.holdTimer = setTimeout(() => {
+          this.holdTimer = undefined;
+          this.pump();
+        }, Math.max(1, Math.min(readyAt, limit) - now));
+        return;
+      }
+    }
+    this.holdSince = undefined;
+    this.settleQuietMs = 0;
+    this.pending = this.pending.filter((p) => p.until > now);
+    const sync = this.syncBefore(job);
+    if (sync === null) {
+      this.dequeue(job);
+      this.stats.unsent++;
+      job.reject(new LinkError('timeout', `${this.port}: not sent: a late reply to an earlier request could still be taken for its answer, and the bus did not answer ${job.syncs} request(s) to bring it back in step`));
+      this.pump();
+      return;
+    }
+    if (sync) {
+      job.syncs++;
+      this.stats.syncs++;
+      this.current = {
+        text: sync.text, address: parseFrame(sync.text).address, priority: job.priority, timeoutMs: this.options.timeoutMs, retries: 0, accept: sync.accept, shape: sync.shape,
+        sync: [], session: job.session, resolve: () => undefined, reject: () => undefined, internal: true, attempts: 0, syncs: 0, abandoned: false, discarded: 0,
+      };
+    } else {
+      this.dequeue(job);
+      this.current = job;
+    }
+    this.send(this.current);
+  }
+
+  /**
+   * What must go before `job`: nothing (undefined) when no pending reply can be taken for its
+   * reply; else a sync request whose own reply cannot be taken for any of those (so once it is
+   * answered, they are over: a BMS answers in order); null when there is none left to try.
+   */
+  private syncBefore(job: Job): SyncRequest | undefined | null {
+    // A late answer to the very same request (an earlier attempt) answers this one too.
+    const mine = this.pending.filter((p) => sameDevice(p.address, job.address));
+    let last = -1;
+    mine.forEach((p, i) => { if (p.text !== job.text && overlaps(p.shape, job.shape)) last = i; });
+    if (last < 0) return undefined;
+    if (job.syncs >= MAX_SYNCS) return null;
+    const before = mine.slice(0, last + 1);
+    return job.sync.find((candidate) => before.every((p) => !overlaps(p.shape, candidate.shape))) ?? null;
   }
 
   private send(job: Job): void {
     const transport = this.transport;
     if (!transport) return;
     job.attempts++;
+    // Whatever half frame is still buffered (a line that never went quiet) is noise now.
+    this.stats.garbageBytes += this.parser.bufferedChars;
+    this.parser.reset();
     this.parser.expectEcho(job.text);
     this.sentAt = Date.now();
-    // Long replies at low baud take seconds on the wire: silence, not total time, ends an attempt,
-    // within a hard limit of the timeout plus the longest frame's wire time.
-    this.deadline = this.sentAt + job.timeoutMs + Math.ceil(((MAX_FRAME_CHARS + 1) * 10 * 1000) / this.options.baudRate);
     this.armResponseTimer(job.timeoutMs);
     this.stats.bytesOut += job.text.length + 1;
     transport.write(`${job.text}\r`).catch((err: unknown) => {
@@ -348,26 +579,54 @@ export class BmsLink extends EventEmitter {
     });
   }
 
+  /**
+   * One timer per attempt. Long replies at low baud take seconds on the wire: while a frame is
+   * arriving, silence since its last byte (not the total time) ends the attempt, within a hard
+   * limit of the timeout plus the longest frame's wire time. Checked when the timer fires, so
+   * chunks arriving cost nothing here.
+   */
   private armResponseTimer(ms: number): void {
-    if (this.responseTimer) clearTimeout(this.responseTimer);
-    const wait = Math.max(0, Math.min(ms, this.deadline - Date.now()));
     this.responseTimer = setTimeout(() => {
       this.responseTimer = undefined;
       const job = this.current;
       if (!job) return;
-      this.stats.timeouts++;
-      this.timeoutsInARow++;
-      this.attemptFailed(job, new LinkError('timeout', `no reply from ${this.port} within ${job.timeoutMs} ms`));
-      const limit = this.options.recycleAfterTimeouts;
-      if (limit > 0 && this.timeoutsInARow >= limit && this.transport) {
-        this.timeoutsInARow = 0;
-        this.onLost(this.transport, new Error(`no reply to ${limit} requests in a row: reconnecting`));
+      const now = Date.now();
+      const hardLimit = this.sentAt + job.timeoutMs + Math.ceil(((MAX_FRAME_CHARS + 1) * 10 * 1000) / this.options.baudRate);
+      const silentFor = now - Math.max(this.sentAt, this.lastRxAt);
+      if (this.parser.bufferedChars > 0 && silentFor < job.timeoutMs && now < hardLimit) {
+        this.armResponseTimer(Math.min(job.timeoutMs - silentFor, hardLimit - now));
+        return;
       }
-    }, wait);
+      this.onTimeout(job, now);
+    }, Math.max(0, ms));
+  }
+
+  private onTimeout(job: Job, now: number): void {
+    this.stats.timeouts++;
+    this.timeoutsInARow++;
+    this.lineDirty(job, now);
+    this.attemptFailed(job, new LinkError('timeout', `no reply from ${this.port} within ${job.timeoutMs} ms`));
+    const limit = this.options.recycleAfterTimeouts;
+    if (limit > 0 && this.timeoutsInARow >= limit && this.transport) {
+      this.timeoutsInARow = 0;
+      this.onLost(this.transport, new Error(`no reply to ${limit} requests in a row: reconnecting`));
+    }
+  }
+
+  /**
+   * An attempt ended without its reply: the reply may still come. Until the bus proves it is in
+   * step, requests whose replies look like this one's are held back (see `pump`).
+   */
+  private lineDirty(job: Job, now: number): void {
+    // A request given a short timeout expects a quick device: its late reply is due soon too.
+    this.settleQuietMs = Math.max(this.settleQuietMs, Math.min(this.options.settleMs, job.timeoutMs));
+    this.lastEndAt = now;
+    if (job.shape.length > 0) this.pending.push({ text: job.text, address: job.address, shape: job.shape, until: now + this.options.settleMs + 3 * job.timeoutMs });
   }
 
   private onData(data: Buffer): void {
     this.stats.bytesIn += data.length;
+    this.lastRxAt = Date.now();
     for (const event of this.parser.push(data)) {
       switch (event.type) {
         case 'garbage':
@@ -376,52 +635,62 @@ export class BmsLink extends EventEmitter {
         case 'echo':
           this.stats.echoes++;
           break;
-        case 'error':
+        case 'error': {
           if (event.error.kind === 'checksum' || event.error.kind === 'lchksum') this.stats.checksumErrors++;
           else this.stats.frameErrors++;
-          if (this.current) this.attemptFailed(this.current, event.error);
+          const job = this.current;
+          if (job) {
+            // Ours or a late one, damaged: either way the bus is in doubt until a sync.
+            job.discarded++;
+            this.lineDirty(job, this.lastRxAt);
+            this.attemptFailed(job, event.error);
+          }
           break;
+        }
         case 'frame': {
           const job = this.current;
           if (!job) this.stats.late++;
-          else if (!job.accept(event.frame, event.text)) this.stats.foreign++;
-          else this.complete(job, { text: event.text, frame: event.frame, attempts: job.attempts, elapsedMs: Date.now() - this.sentAt });
+          else if (!job.accept(event.frame, event.text)) {
+            this.stats.foreign++;
+            job.discarded++;
+          } else this.complete(job, event.text, event.frame);
           break;
         }
       }
     }
-    if (this.current && this.parser.bufferedChars > 0) this.armResponseTimer(this.current.timeoutMs);
   }
 
-  private complete(job: Job, reply: Reply): void {
+  private complete(job: Job, text: string, frame: Frame): void {
+    const now = Date.now();
     this.timeoutsInARow = 0;
     this.clearResponseTimer();
     this.current = undefined;
+    this.lastEndAt = now;
     this.stats.framesOk++;
-    job.resolve(reply);
-    this.startGap();
+    // A BMS answers in order: whatever it had pending before the first request this reply could
+    // belong to is over (all of it, when no pending reply looks like this one).
+    if (job.shape.length > 0) {
+      const first = this.pending.findIndex((p) => sameDevice(p.address, job.address) && overlaps(p.shape, job.shape));
+      this.pending = this.pending.filter((p, i) => !sameDevice(p.address, job.address) || (first >= 0 && i >= first));
+    }
+    if (!job.internal && !job.abandoned) job.resolve({ text, frame, attempts: job.attempts, elapsedMs: now - this.sentAt, discarded: job.discarded });
+    this.pump();
   }
 
-  /** A timeout or a damaged reply: retry after the gap while attempts remain, else fail. */
+  /** A timeout or a damaged reply: retry while attempts remain, else fail. */
   private attemptFailed(job: Job, error: Error): void {
     this.clearResponseTimer();
     this.current = undefined;
     job.lastError = error;
-    if (job.attempts <= job.retries) {
+    if (job.internal || job.abandoned) {
+      // A sync that failed: the request it was for tries another one, or fails unsent.
+    } else if (job.attempts <= job.retries) {
       this.stats.retries++;
       this.queues[job.priority].unshift(job);
     } else {
       job.reject(error instanceof FrameError ? new FrameError(error.kind, `${error.message} (after ${job.attempts} attempts)`) : error);
     }
-    this.startGap();
-  }
-
-  private startGap(): void {
-    if (this.gapTimer) clearTimeout(this.gapTimer);
-    this.gapTimer = setTimeout(() => {
-      this.gapTimer = undefined;
-      this.pump();
-    }, this.options.gapMs);
+    this.pump();
   }
 
   private failAll(error: LinkError): void {
@@ -438,11 +707,16 @@ export class BmsLink extends EventEmitter {
 
   private clearTimers(): void {
     this.clearResponseTimer();
-    if (this.gapTimer) clearTimeout(this.gapTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.gapTimer = undefined;
+    this.holdTimer = undefined;
+    this.holdSince = undefined;
     this.reconnectTimer = undefined;
   }
+}
+
+function abortError(port: string): LinkError {
+  return new LinkError('closed', `${port}: request abandoned`);
 }
 
 /**

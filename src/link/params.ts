@@ -1,6 +1,8 @@
 import { FrameError, PARAMETER_FIELDS, PARAMETER_GROUPS, checkParameters, parameterCommand, planParameters, type Fields, type ParameterChange, type ParameterPlan, type ParameterSet } from '../protocol';
 import { addressed, readSerial, type BmsClient } from './client';
+import { readUntilAgreed, requireUndisturbed, sameData } from './confirm';
 import { errorMessage } from './errors';
+import type { LinkSession } from './link';
 
 
 /** Discharge over-current reads back negative but is written positive (PITFALLS.md P-16): the set holds it positive. */
@@ -13,15 +15,21 @@ function normalize(group: string, data: Fields): Record<string, number | boolean
   return out;
 }
 
+/** One read of a group, as the pack answers it. */
 export async function readGroup(client: BmsClient, address: number | undefined, group: string): Promise<Record<string, number | boolean>> {
-  const { data } = await client.call(parameterCommand(group, 'read'), {}, { priority: 'interactive', ...addressed(address) });
+  const { data } = await client.call(parameterCommand(group, 'read'), {}, { priority: 'interactive', retries: 0, ...addressed(address) });
   return normalize(group, data);
 }
 
-/** Every parameter group of the pack at `address`, in SI units. */
+/** A group as two reads in a row agree on it (see `readUntilAgreed`). */
+export function readGroupConfirmed(client: BmsClient, address: number | undefined, group: string): Promise<Record<string, number | boolean>> {
+  return readUntilAgreed(() => readGroup(client, address, group), sameData, `reading ${group}`);
+}
+
+/** Every parameter group of the pack at `address`, in SI units, each confirmed by two reads. */
 export async function readParameters(client: BmsClient, address?: number): Promise<ParameterSet> {
   const set: ParameterSet = {};
-  for (const { group } of PARAMETER_GROUPS) set[group] = await readGroup(client, address, group);
+  for (const { group } of PARAMETER_GROUPS) set[group] = await readGroupConfirmed(client, address, group);
   return set;
 }
 
@@ -35,11 +43,14 @@ export interface WriteResult {
   readonly ok: boolean;
   /** Groups written and read back equal, in order. */
   readonly written: readonly string[];
+  /** Of those, groups whose acknowledgement never came (the read-back shows them written). */
+  readonly unacknowledged: readonly string[];
   /** Groups the plan had that were not (or not correctly) written. */
   readonly notWritten: readonly string[];
   readonly failed?: {
     readonly group: string;
-    readonly kind: 'refused' | 'mismatch' | 'error';
+    /** `unconfirmed`: sent, but no two reads agreed afterwards, so whether the pack took it is unknown. */
+    readonly kind: 'refused' | 'mismatch' | 'error' | 'unconfirmed';
     readonly reason: string;
     readonly mismatches?: readonly FieldMismatch[];
   };
@@ -55,39 +66,44 @@ function mismatchesOf(group: string, wrote: Record<string, number | boolean>, re
 }
 
 /**
- * Writes each group whole (what it holds now, with the planned fields replaced), reads it back and
- * compares. Stops at the first refusal, mismatch or error and says what was and was not written.
+ * Writes each group whole (what it holds now, with the planned fields replaced) and reads it back
+ * until two reads agree, then compares. A write whose acknowledgement is lost is judged by that
+ * read-back too. Stops at the first refusal, mismatch or doubt and says what was and was not written.
  */
 export async function writeGroups(client: BmsClient, address: number | undefined, base: ParameterSet, plan: Pick<ParameterPlan, 'changes' | 'groups'>): Promise<WriteResult> {
   const written: string[] = [];
+  const unacknowledged: string[] = [];
   for (const [i, group] of plan.groups.entries()) {
     const payload: Record<string, number | boolean> = { ...base[group] };
     for (const c of plan.changes) if (c.field.startsWith(`${group}.`)) payload[c.field.slice(group.length + 1)] = c.to;
     const notWritten = plan.groups.slice(i);
+    const stop = (failed: NonNullable<WriteResult['failed']>, still = notWritten): WriteResult => ({ ok: false, written, unacknowledged, notWritten: still, failed });
+    let sendError: unknown;
     try {
       // No retry: a lost acknowledgement is settled by the read-back, not by writing twice.
       await client.call(parameterCommand(group, 'write'), payload, { ...addressed(address), priority: 'interactive', retries: 0 });
     } catch (err) {
-      const refused = err instanceof FrameError && err.kind === 'rtn';
-      return { ok: false, written, notWritten, failed: { group, kind: refused ? 'refused' : 'error', reason: refused ? `the pack refused ${group} (${err.message})` : `writing ${group} failed: ${errorMessage(err)}` } };
+      if (err instanceof FrameError && err.kind === 'rtn') return stop({ group, kind: 'refused', reason: `the pack refused ${group} (${err.message})` });
+      sendError = err;
     }
     let back: Record<string, number | boolean>;
     try {
-      back = await readGroup(client, address, group);
+      back = await readGroupConfirmed(client, address, group);
     } catch (err) {
-      return { ok: false, written, notWritten, failed: { group, kind: 'error', reason: `${group} was sent but could not be read back: ${errorMessage(err)}` } };
+      return stop({ group, kind: 'unconfirmed', reason: `${group} was sent, but whether the pack took it is unknown (${errorMessage(err)}): read the pack again` });
     }
     const mismatches = mismatchesOf(group, payload, back);
     if (mismatches.length) {
+      if (sendError !== undefined && mismatchesOf(group, base[group] ?? {}, back).length === 0) {
+        return stop({ group, kind: 'error', reason: `writing ${group} failed (${errorMessage(sendError)}); the pack still holds its old values` });
+      }
       const first = mismatches[0];
-      return {
-        ok: false, written, notWritten,
-        failed: { group, kind: 'mismatch', mismatches, reason: `${group} reads back different: ${first?.field ?? ''} wrote ${String(first?.wrote)}, pack has ${String(first?.read)}` },
-      };
+      return stop({ group, kind: 'mismatch', mismatches, reason: `${group} reads back different: ${first?.field ?? ''} wrote ${String(first?.wrote)}, pack has ${String(first?.read)}` });
     }
     written.push(group);
+    if (sendError !== undefined) unacknowledged.push(group);
   }
-  return { ok: true, written, notWritten: [] };
+  return { ok: true, written, unacknowledged, notWritten: [] };
 }
 
 /** Puts the backed-up values of `groups` back (a rollback), verified like any write. */
@@ -171,6 +187,11 @@ async function identify(client: BmsClient, address: number): Promise<{ serial: s
  * Read, plan (dry run) or apply a parameter change on one pack after another: validate before any
  * frame, read the pack, plan against what it holds, back it up, write group by group with read-back,
  * audit every attempt, stop at the first failure with what was and was not written.
+ *
+ * Each pack is done with the bus to itself (polling waits; so does any other job on the link), from
+ * the first read to the last read-back: what was read is what is changed. Every value read is
+ * confirmed by a second read, and nothing is written when anything disturbed the bus before the
+ * first write (a timeout, a late or a damaged reply).
  */
 export async function runParameterJob(client: BmsClient, job: ParameterJob, hooks: JobHooks): Promise<PackOutcome[]> {
   if (job.action === 'write') checkParameters(job.desired);
@@ -178,7 +199,7 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
   const now = (): string => (hooks.now?.() ?? new Date()).toISOString();
   for (const pack of job.packs) {
     try {
-      await onePack(pack);
+      await client.exclusive((own, session) => onePack(own, session, pack));
     } catch (err) {
       if (err instanceof ParameterJobError) throw err;
       hooks.audit({ time: now(), pack, serial: null, action: job.action, changes: [], result: `failed: ${errorMessage(err)}` });
@@ -187,12 +208,12 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
   }
   return outcomes;
 
-  async function onePack(pack: number): Promise<void> {
-    const { serial, cellCount, designAh } = await identify(client, pack);
-    const parameters = await readParameters(client, pack);
+  async function onePack(own: BmsClient, session: LinkSession, pack: number): Promise<void> {
+    const { serial, cellCount, designAh } = await identify(own, pack);
+    const parameters = await readParameters(own, pack);
     const audit = (changes: readonly ParameterChange[], result: string): void => { hooks.audit({ time: now(), pack, serial, action: job.action, changes, result }); };
     if (job.action === 'read') {
-      const { data } = await client.call('readCapacity', {}, { address: pack, priority: 'interactive' });
+      const { data } = await own.call('readCapacity', {}, { address: pack, priority: 'interactive' });
       const capacity = { remainingAh: Number(data.remainingAh), fullAh: Number(data.fullAh), designAh: Number(data.designAh) };
       outcomes.push({ pack, serial, action: 'read', dryRun: true, parameters, capacity });
       return;
@@ -203,11 +224,14 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
         outcomes.push({ pack, serial, action: job.action, dryRun: true, parameters });
         return;
       }
+      requireUndisturbed(session);
       const backupFile = hooks.backup(pack, serial, parameters);
-      await restoreFactoryDefaults(client, pack);
-      const after = await readParameters(client, pack);
+      let sendError = '';
+      await restoreFactoryDefaults(own, pack).catch((err: unknown) => { sendError = errorMessage(err); });
+      const after = await readParameters(own, pack);
       const changes = diff(parameters, after);
-      audit(changes, 'factory parameters restored');
+      const result = sendError ? `restore sent without acknowledgement (${sendError}); the pack now holds ${String(changes.length)} changed value(s)` : 'factory parameters restored';
+      audit(changes, result);
       outcomes.push({ pack, serial, action: job.action, dryRun: false, parameters, backupFile, changes });
       return;
     }
@@ -223,15 +247,22 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
       outcomes.push({ pack, serial, action: job.action, dryRun: !job.apply, parameters, plan });
       return;
     }
+    try {
+      requireUndisturbed(session);
+    } catch (err) {
+      audit(plan.changes, `not written: ${errorMessage(err)}`);
+      throw new ParameterJobError(`pack ${String(pack)}: ${errorMessage(err)}`, outcomes);
+    }
     const backupFile = hooks.backup(pack, serial, parameters);
-    const result = await writeGroups(client, pack, parameters, plan);
+    const result = await writeGroups(own, pack, parameters, plan);
     const outcome: PackOutcome = { pack, serial, action: job.action, dryRun: false, parameters, plan, backupFile, result };
     outcomes.push(outcome);
+    const lost = result.unacknowledged.length ? ` (acknowledgement lost for ${result.unacknowledged.join(', ')}; the read-back shows them written)` : '';
     if (!result.ok) {
-      const summary = `${result.failed?.reason ?? 'failed'}; written: ${result.written.join(', ') || 'nothing'}; not written: ${result.notWritten.join(', ')}`;
+      const summary = `${result.failed?.reason ?? 'failed'}; written: ${result.written.join(', ') || 'nothing'}; not written: ${result.notWritten.join(', ')}${lost}`;
       audit(plan.changes, `failed: ${summary}`);
       throw new ParameterJobError(`pack ${String(pack)}: ${summary} (backup in ${backupFile}: send it back as a write to roll back)`, outcomes);
     }
-    audit(plan.changes, 'applied and verified');
+    audit(plan.changes, `applied and verified${lost}`);
   }
 }

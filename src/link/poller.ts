@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ALL_PACKS, FrameError, type PackAlarms, type PackAnalog } from '../protocol';
 import type { BmsClient, CallResult } from './client';
 import type { BankMode } from './detect';
-import { asError, errorMessage } from './errors';
+import { LinkError, asError, errorMessage } from './errors';
 
 export interface PackIdentity {
   readonly firmware?: string;
@@ -33,10 +33,17 @@ export interface PackReading {
   readonly identity: PackIdentity | null;
   /** The BMS's own charge limits, for packs that report them (Pylontech 0x92). */
   readonly limits: PackChargeLimits | null;
+  /** `status` is `online` and there are values: the pack counts. */
   readonly online: boolean;
   readonly status: PackStatus;
   /** Age of `analog` when this reading was made; null before the first good read. */
   readonly ageMs: number | null;
+  /**
+   * How long this pack may stay silent before it is offline: the configured number of poll
+   * intervals, each the configured interval or the time a cycle really takes, whichever is longer.
+   * Values older than this are not to be used, whatever `online` said when the reading was made.
+   */
+  readonly staleAfterMs: number;
   readonly updatedAt: number | null;
   readonly consecutiveFailures: number;
   readonly error?: string;
@@ -56,7 +63,7 @@ export interface PollerOptions {
   readonly intervalMs?: number;
   /** Read alarms every cycle, or only when the analog reply's INFOFLAG reports a change. */
   readonly alarms?: 'every' | 'onchange';
-  /** Consecutive failures before a pack is reported offline. */
+  /** Poll intervals a pack must be silent (and asked in vain) before it is reported offline. */
   readonly offlineAfter?: number;
   /** An offline pack is retried every N cycles instead of every cycle. */
   readonly offlineRetryEvery?: number;
@@ -76,6 +83,8 @@ interface PackState {
   /** 0x92 answered "unsupported" (RTN 04) or failed to decode: not asked again. */
   limitsUnsupported: boolean;
   updatedAt: number | null;
+  /** When polling of this pack began: silence before the first answer counts from here. */
+  readonly since: number;
   failures: number;
   status: PackStatus;
   error?: string;
@@ -88,18 +97,24 @@ interface PackState {
 /**
  * Polls a bank, either through the master ("all packs" requests) or pack by pack, fairly and at
  * most one cycle at a time. Emits `pack` for every pack of every cycle, `cycle` after each pass,
- * and `offline` / `online` / `asleep` when a pack's status changes.
+ * `offline` / `online` / `asleep` when a pack's status changes, and `packs` when the master starts
+ * reporting packs that were not polled before (they are polled from then on).
+ *
+ * A pack goes offline only once it has been silent for `offlineAfter` poll intervals (default 3) and
+ * was asked in vain meanwhile: one lost poll never drops it, and a slow relay cycle stretches the interval.
  */
 export class BankPoller extends EventEmitter {
   private readonly options: Required<PollerOptions>;
   private readonly states = new Map<number, PackState>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  /** Set by stop(): a relay cycle ends after the request in flight instead of visiting every pack. */
-  private stopping = false;
+  /** Aborted by stop(): requests waiting or on the wire are abandoned, a relay cycle ends. */
+  private abort = new AbortController();
   private cycleCount = 0;
   private inFlight: Promise<BankCycle> | undefined;
   private lastAnswerAt = Date.now();
+  /** How long the last cycle took (a relay cycle can outlast the interval). */
+  private lastCycleMs = 0;
 
   constructor(private readonly client: BmsClient, options: PollerOptions) {
     super();
@@ -114,38 +129,49 @@ export class BankPoller extends EventEmitter {
       wakeAfterIdleMs: options.wakeAfterIdleMs ?? 30_000,
       identity: options.identity ?? true,
     };
-    for (const pack of this.options.packs) {
-      this.states.set(pack, {
-        pack, analog: null, alarms: null, identity: null, identityTried: false, limits: null, limitsUnsupported: false, updatedAt: null, failures: 0,
-        status: 'online', alarmsDue: true, skipCycles: 0, failedThisCycle: false,
-      });
-    }
+    for (const pack of this.options.packs) this.addPack(pack);
+  }
+
+  /** Silence after which a pack is offline (see `PackReading.staleAfterMs`). */
+  get staleAfterMs(): number {
+    return this.options.offlineAfter * Math.max(this.options.intervalMs, this.lastCycleMs);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.stopping = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.schedule(0);
   }
 
-  /** Stop polling; resolves once the cycle in progress (if any) has ended. */
-  async stop(): Promise<void> {
+  /**
+   * Stop polling at once: the cycle in progress is abandoned (its requests leave the queue; one on
+   * the wire finishes there unheard) and reports nothing more.
+   */
+  stop(): Promise<void> {
     this.running = false;
-    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.inFlight) await this.inFlight.catch(() => undefined);
+    this.abort.abort();
+    return Promise.resolve();
   }
 
   /** Run a cycle now (or join the one in progress). */
   pollNow(): Promise<BankCycle> {
-    this.inFlight ??= this.cycle().finally(() => { this.inFlight = undefined; });
+    if (this.abort.signal.aborted && !this.running) this.abort = new AbortController();
+    this.inFlight ??= this.cycle(this.abort.signal).finally(() => { this.inFlight = undefined; });
     return this.inFlight;
   }
 
   readings(now = Date.now()): PackReading[] {
     return [...this.states.values()].map((s) => this.reading(s, now));
+  }
+
+  private addPack(pack: number): void {
+    this.states.set(pack, {
+      pack, analog: null, alarms: null, identity: null, identityTried: false, limits: null, limitsUnsupported: false, updatedAt: null,
+      since: Date.now(), failures: 0, status: 'online', alarmsDue: true, skipCycles: 0, failedThisCycle: false,
+    });
   }
 
   private schedule(delay: number): void {
@@ -161,18 +187,20 @@ export class BankPoller extends EventEmitter {
     try {
       await this.pollNow();
     } catch (err) {
-      this.emit('error', asError(err));
+      if (this.running) this.emit('error', asError(err));
     }
     this.schedule(Math.max(0, this.options.intervalMs - (Date.now() - started)));
   }
 
-  private async cycle(): Promise<BankCycle> {
+  private async cycle(signal: AbortSignal): Promise<BankCycle> {
     const startedAt = Date.now();
     this.cycleCount++;
-    if (startedAt - this.lastAnswerAt > this.options.wakeAfterIdleMs) await this.wake();
-    if (this.options.mode === 'broadcast') await this.broadcastCycle();
-    else await this.relayCycle();
+    if (startedAt - this.lastAnswerAt > this.options.wakeAfterIdleMs) await this.wake(signal);
+    if (this.options.mode === 'broadcast') await this.broadcastCycle(signal);
+    else await this.relayCycle(signal);
+    if (aborted(signal)) throw new LinkError('closed', 'polling stopped');
     const now = Date.now();
+    this.lastCycleMs = now - startedAt;
     const packs = [...this.states.values()].map((s) => this.reading(s, now));
     for (const reading of packs) this.emit('pack', reading);
     const cycle = { mode: this.options.mode, startedAt, durationMs: now - startedAt, packs };
@@ -181,20 +209,21 @@ export class BankPoller extends EventEmitter {
   }
 
   /** Some BMS ignore the first request after a long quiet spell; its answer is not used. */
-  private async wake(): Promise<void> {
+  private async wake(signal: AbortSignal): Promise<void> {
     const first = this.options.packs[0];
     if (first === undefined) return;
     try {
-      await this.client.call('analog', { pack: this.options.mode === 'broadcast' ? 1 : first }, { address: first, retries: 0, priority: 'polling' });
+      await this.client.call('analog', { pack: this.options.mode === 'broadcast' ? 1 : first }, { address: first, retries: 0, priority: 'polling', signal });
       this.lastAnswerAt = Date.now();
     } catch {
       // Silence is expected from a sleeping pack; the cycle that follows decides.
     }
   }
 
-  private async broadcastCycle(): Promise<void> {
+  private async broadcastCycle(signal: AbortSignal): Promise<void> {
     const expected = this.states.size;
-    const analog = await this.attempt(() => this.client.call('analog', { pack: ALL_PACKS }, { expectedPacks: expected }));
+    const analog = await this.attempt(() => this.client.call('analog', { pack: ALL_PACKS }, { expectedPacks: expected, signal }));
+    if (aborted(signal)) return;
     if (analog instanceof Error) {
       for (const state of this.states.values()) this.failed(state, analog.message);
       this.settle(false);
@@ -202,6 +231,7 @@ export class BankPoller extends EventEmitter {
     }
     this.lastAnswerAt = Date.now();
     const packs = analog.data.packs as PackAnalog[];
+    this.takeInNewPacks(packs);
     const seen = new Set<number>();
     for (const pack of packs) {
       const state = this.states.get(pack.pack);
@@ -214,34 +244,45 @@ export class BankPoller extends EventEmitter {
       if (!seen.has(state.pack)) this.failed(state, `pack ${state.pack} missing from the master's reply (${packs.length} packs)`);
     }
     this.settle(true);
+    // Alarms and limits only for packs whose values came with this cycle.
+    const answered = (state: PackState): boolean => state.failures === 0 && state.updatedAt !== null;
     if (this.alarmsWanted(analog)) {
-      const alarms = await this.attempt(() => this.client.call('alarms', { pack: ALL_PACKS }, { expectedPacks: expected }));
+      const alarms = await this.attempt(() => this.client.call('alarms', { pack: ALL_PACKS }, { expectedPacks: expected, signal }));
       if (!(alarms instanceof Error)) {
         for (const pack of alarms.data.packs as PackAlarms[]) {
           const state = this.states.get(pack.pack);
-          if (state?.status === 'online' && state.failures === 0) state.alarms = withoutPack(pack);
+          if (state && answered(state)) state.alarms = withoutPack(pack);
         }
       }
     }
     for (const state of this.states.values()) {
-      if (state.status === 'online' && state.failures === 0 && !this.stopping) await this.readLimits(state);
+      if (answered(state) && !aborted(signal)) await this.readLimits(state, signal);
     }
     const master = this.states.get(1) ?? this.states.values().next().value;
-    if (master) await this.readIdentity(master);
+    if (master && !aborted(signal)) await this.readIdentity(master, signal);
   }
 
-  private async relayCycle(): Promise<void> {
+  /** Online slots beyond the packs polled so far: the bank grew (a pack switched on, a DIP changed). */
+  private takeInNewPacks(packs: readonly PackAnalog[]): void {
+    const added = packs.filter((p) => p.online && !this.states.has(p.pack)).map((p) => p.pack);
+    if (!added.length) return;
+    for (const pack of added) this.addPack(pack);
+    this.emit('packs', { added, packs: [...this.states.keys()].sort((a, b) => a - b) });
+  }
+
+  private async relayCycle(signal: AbortSignal): Promise<void> {
     const order = [...this.states.values()];
     // Rotate the starting pack so a slow or silent pack never always delays the same others.
     const start = order.length ? this.cycleCount % order.length : 0;
     let anyAnswer = false;
     for (const state of [...order.slice(start), ...order.slice(0, start)]) {
-      if (this.stopping) break;
+      if (aborted(signal)) break;
       if (state.status !== 'online' && state.skipCycles > 0) {
         state.skipCycles--;
         continue;
       }
-      const analog = await this.attempt(() => this.client.call('analog', { pack: state.pack }, { address: state.pack }));
+      const analog = await this.attempt(() => this.client.call('analog', { pack: state.pack }, { address: state.pack, signal }));
+      if (aborted(signal)) break;
       if (analog instanceof Error) {
         this.failed(state, analog.message);
         continue;
@@ -254,7 +295,7 @@ export class BankPoller extends EventEmitter {
         continue;
       }
       if (this.alarmsWanted(analog) || state.alarmsDue) {
-        const alarms = await this.attempt(() => this.client.call('alarms', { pack: state.pack }, { address: state.pack }));
+        const alarms = await this.attempt(() => this.client.call('alarms', { pack: state.pack }, { address: state.pack, signal }));
         if (!(alarms instanceof Error)) {
           const first = (alarms.data.packs as PackAlarms[])[0];
           if (first) {
@@ -264,10 +305,10 @@ export class BankPoller extends EventEmitter {
         }
       }
       this.succeeded(state, { ...pack, pack: state.pack });
-      await this.readLimits(state);
-      await this.readIdentity(state);
+      await this.readLimits(state, signal);
+      await this.readIdentity(state, signal);
     }
-    this.settle(anyAnswer);
+    if (!aborted(signal)) this.settle(anyAnswer);
   }
 
   private alarmsWanted(analog: CallResult): boolean {
@@ -276,12 +317,12 @@ export class BankPoller extends EventEmitter {
     return ((analog.reply.frame.info[0] ?? 0) & 0x01) === 0x01 || this.cycleCount % 10 === 1;
   }
 
-  private async readLimits(state: PackState): Promise<void> {
+  private async readLimits(state: PackState, signal: AbortSignal): Promise<void> {
     if (this.client.dialect !== 'pylontech' || state.limitsUnsupported) return;
     // Pylontech module n answers at address n + 1 (the bank's pack numbers count from 1); relay
     // polling already names packs by their address.
     const address = this.options.mode === 'relay' ? state.pack : state.pack + 1;
-    const reply = await this.attempt(() => this.client.call('chargeLimits', { pack: address }, { address, retries: 0, priority: 'background' }));
+    const reply = await this.attempt(() => this.client.call('chargeLimits', { pack: address }, { address, retries: 0, priority: 'background', signal }));
     if (reply instanceof Error) {
       // An unsupported command stays unsupported; a timeout may be a busy bus, so ask again next time.
       if (reply instanceof FrameError && reply.kind === 'rtn') state.limitsUnsupported = true;
@@ -298,12 +339,12 @@ export class BankPoller extends EventEmitter {
     };
   }
 
-  private async readIdentity(state: PackState): Promise<void> {
+  private async readIdentity(state: PackState, signal: AbortSignal): Promise<void> {
     if (!this.options.identity || state.identityTried) return;
     state.identityTried = true;
     const identity: { firmware?: string; serial?: string; packSerial?: string } = {};
     const address = this.options.mode === 'relay' ? state.pack : undefined;
-    const at = address !== undefined ? { address, retries: 0, priority: 'background' as const } : { retries: 0, priority: 'background' as const };
+    const at = { ...(address !== undefined ? { address } : {}), retries: 0, priority: 'background' as const, signal };
     if (this.client.dialect === 'pace') {
       const version = await this.attempt(() => this.client.call('version', {}, at));
       if (!(version instanceof Error)) identity.firmware = String(version.data.version);
@@ -351,19 +392,22 @@ export class BankPoller extends EventEmitter {
   }
 
   /**
-   * After a cycle, packs past the failure limit are `offline` when something on the bus still
-   * answered, `asleep` when nothing did; either way they are retried at the slower rate.
+   * After a cycle, packs that failed and have been silent for the offline limit are `offline` when
+   * something on the bus still answered, `asleep` when nothing did; either way they are retried at
+   * the slower rate.
    */
   private settle(anyAnswer: boolean): void {
+    const now = Date.now();
+    const limit = this.staleAfterMs;
     const status: PackStatus = anyAnswer ? 'offline' : 'asleep';
     for (const state of this.states.values()) {
       const failed = state.failedThisCycle;
       state.failedThisCycle = false;
-      if (!failed || state.failures < this.options.offlineAfter) continue;
+      if (!failed || now - (state.updatedAt ?? state.since) < limit) continue;
       state.skipCycles = this.options.offlineRetryEvery - 1;
       if (state.status !== status) {
         state.status = status;
-        this.emit(status, this.reading(state, Date.now()));
+        this.emit(status, this.reading(state, now));
       }
     }
   }
@@ -375,14 +419,20 @@ export class BankPoller extends EventEmitter {
       alarms: state.alarms,
       identity: state.identity,
       limits: state.limits,
-      online: state.status === 'online' && state.failures === 0 && state.analog !== null,
+      online: state.status === 'online' && state.analog !== null,
       status: state.status,
       ageMs: state.updatedAt === null ? null : now - state.updatedAt,
+      staleAfterMs: this.staleAfterMs,
       updatedAt: state.updatedAt,
       consecutiveFailures: state.failures,
       ...(state.error !== undefined ? { error: state.error } : {}),
     };
   }
+}
+
+/** Read through a call: the flag changes while a cycle awaits, which narrowing would not see. */
+function aborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }
 
 function withoutPack(pack: PackAlarms): Omit<PackAlarms, 'pack'> {
@@ -392,11 +442,11 @@ function withoutPack(pack: PackAlarms): Omit<PackAlarms, 'pack'> {
 
 
 /** The canonical per-pack payload (`msg.payload` of bms-pack, `read --json`). */
-export type PackPayload = Pick<PackReading, 'pack' | 'analog' | 'alarms' | 'identity' | 'limits' | 'online' | 'status' | 'ageMs'>;
+export type PackPayload = Pick<PackReading, 'pack' | 'analog' | 'alarms' | 'identity' | 'limits' | 'online' | 'status' | 'ageMs' | 'staleAfterMs'>;
 
 export function packPayload(reading: PackReading): PackPayload {
   return {
     pack: reading.pack, analog: reading.analog, alarms: reading.alarms, identity: reading.identity, limits: reading.limits,
-    online: reading.online, status: reading.status, ageMs: reading.ageMs,
+    online: reading.online, status: reading.status, ageMs: reading.ageMs, staleAfterMs: reading.staleAfterMs,
   };
 }

@@ -83,7 +83,7 @@ describe('cli: sim, scan, read', function () {
     run.stop();
     assert.equal(await run.done, 0);
     const payload = JSON.parse(lines[0]!);
-    assert.deepEqual(Object.keys(payload), ['pack', 'analog', 'alarms', 'identity', 'limits', 'online', 'status', 'ageMs']);
+    assert.deepEqual(Object.keys(payload), ['pack', 'analog', 'alarms', 'identity', 'limits', 'online', 'status', 'ageMs', 'staleAfterMs']);
     assert.equal(payload.analog.cellVoltages.length, 16);
   });
 

@@ -43,7 +43,7 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
       // Lower cell protection needs the pack protection below 16 × it, too.
       const plan = planParameters(before, { cellOverVoltage: { alarm: 3.55, protect: 3.65 }, packOverVoltage: { protect: 58.4 }, dischargeOverCurrent1: { alarm: 100 } }, CTX);
       const result = await writeGroups(client, undefined, before, plan);
-      assert.deepEqual(result, { ok: true, written: ['cellOverVoltage', 'packOverVoltage', 'dischargeOverCurrent1'], notWritten: [] });
+      assert.deepEqual(result, { ok: true, written: ['cellOverVoltage', 'packOverVoltage', 'dischargeOverCurrent1'], unacknowledged: [], notWritten: [] });
       assert.deepEqual(sim.bank.pack(1).parameters.cellOverVoltage, { enabled: true, alarm: 3.55, protect: 3.65, release: 3.38, delay: 1 });
       // Written positive, stored (and read back) negative, as a real pack does.
       assert.equal(sim.bank.pack(1).parameters.dischargeOverCurrent1?.alarm, -100);

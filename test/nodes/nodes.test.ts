@@ -80,7 +80,7 @@ describe('nodes', function () {
       }
       for (const [pack, msg] of seen) {
         assert.equal(msg.topic, `bms/${pack}`);
-        assert.deepEqual(Object.keys(msg.payload), ['pack', 'analog', 'alarms', 'identity', 'limits', 'online', 'status', 'ageMs']);
+        assert.deepEqual(Object.keys(msg.payload), ['pack', 'analog', 'alarms', 'identity', 'limits', 'online', 'status', 'ageMs', 'staleAfterMs']);
         assert.equal(msg.payload.online, true);
         assert.equal(msg.payload.analog?.cellVoltages.length, 16);
         assert.deepEqual(msg.payload.alarms?.protections, []);
