@@ -56,7 +56,7 @@ export = (RED: NodeAPI): void => {
       run('setClock', packs, { _msgid: RED.util.generateId(), payload: null }, (msg) => { node.send(msg); })
         .catch((err: unknown) => { node.error(`bms-control: daily clock set failed: ${asError(err).message}`); });
     };
-    if (config.dailyClock) {
+    if ((config.dailyClock as unknown) === true) {
       if (!link?.allowWrites) node.warn(`bms-control: daily clock setting is on, but ${WRITES_OFF}`);
       daily = setInterval(setClocks, DAY_MS);
     }

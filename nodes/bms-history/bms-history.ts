@@ -1,8 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { asError, EMPTY_CURSOR, downloadHistory, historyToCsv, readSerial, type BmsClient, type HistoryCursor } from '../../src/link';
-import { WRITES_OFF, dataDir, packsOf, paceClient } from '../shared/maintenance';
+import {
+  asError, EMPTY_CURSOR, clearHistory, downloadHistory, historyToCsv, readSerial, readStorageInterval, setStorageInterval, type BmsClient, type HistoryCursor,
+} from '../../src/link';
+import { WRITES_OFF, dataDir, packsOf, paceClient, safeFileName } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsHistoryDef extends NodeDef {
@@ -27,7 +29,7 @@ function loadCursor(file: string): HistoryCursor {
 /** Where a pack's download state lives: named by its serial, so a re-cabled pack keeps it. */
 async function cursorFile(client: BmsClient, dir: string, address: number): Promise<{ serial: string; file: string }> {
   const serial = (await readSerial(client, address)) ?? `pack${String(address)}`;
-  return { serial, file: join(dir, `${serial.replace(/[^\w-]/g, '_')}.json`) };
+  return { serial, file: join(dir, `${safeFileName(serial)}.json`) };
 }
 
 export = (RED: NodeAPI): void => {
@@ -67,19 +69,14 @@ export = (RED: NodeAPI): void => {
 
     async function run(client: BmsClient, action: string, packs: number[], msg: HistoryMsg, send: Send): Promise<void> {
       for (const pack of packs) {
-        const at = { address: pack, priority: 'interactive' as const, retries: 0 };
         if (action === 'download' || action === 'redownload') await download(client, pack, msg, send, action === 'redownload');
         else if (action === 'readInterval') {
-          const { data } = await client.call('readStorageInterval', {}, at);
-          send([{ ...msg, topic, pack, payload: { intervalMinutes: Number(data.interval) / 60 } }, null]);
+          send([{ ...msg, topic, pack, payload: { intervalMinutes: await readStorageInterval(client, pack) } }, null]);
         } else if (action === 'setInterval') {
-          await client.call('writeStorageInterval', { interval: Number(msg.payload) * 60 }, at);
-          const { data } = await client.call('readStorageInterval', {}, at);
-          const minutes = Number(data.interval) / 60;
-          if (minutes !== Number(msg.payload)) throw new Error(`pack ${String(pack)} reports ${String(minutes)} min after setting ${String(msg.payload)}`);
+          const minutes = await setStorageInterval(client, pack, Number(msg.payload)).catch((err: unknown) => { throw new Error(`pack ${String(pack)}: ${asError(err).message}`); });
           send([{ ...msg, topic, pack, payload: { intervalMinutes: minutes } }, null]);
         } else {
-          await client.call('clearHistory', {}, at);
+          await clearHistory(client, pack);
           const { file } = await cursorFile(client, dir, pack);
           mkdirSync(dir, { recursive: true });
           writeFileSync(file, `${JSON.stringify(EMPTY_CURSOR)}\n`);

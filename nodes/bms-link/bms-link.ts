@@ -17,11 +17,15 @@ export = (RED: NodeAPI): void => {
     const node = this;
     const users = new Set<Node>();
     const parsed = parseLinkConfig(config);
-    node.allowWrites = config.allowWrites;
+    // A gate is open only when set to exactly true: "false" from a hand-edited flow is not true.
+    node.allowWrites = (config.allowWrites as unknown) === true;
     node.configError = 'error' in parsed ? parsed.error : undefined;
     node.connection = 'options' in parsed ? new BankConnection(parsed.options) : undefined;
     if (node.configError) node.error(`bms-link: ${node.configError}`);
     node.connection?.on('error', (err: Error) => { node.warn(`bms-link ${config.port}: ${err.message}`); });
+    node.connection?.on('packs', ({ added, packs }: { added: number[]; packs: number[] }) => {
+      node.log(`bms-link ${config.port}: the master now reports pack(s) ${added.join(', ')}; polling ${packs.join(', ')}`);
+    });
 
     node.register = (user: Node): void => {
       users.add(user);

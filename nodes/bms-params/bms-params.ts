@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { asError, ParameterJobError, runParameterJob, type AuditRecord, type PackOutcome, type ParameterJob } from '../../src/link';
-import { WRITES_OFF, dataDir, packsOf, paceClient } from '../shared/maintenance';
+import { WRITES_OFF, dataDir, packsOf, paceClient, safeFileName } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsParamsDef extends NodeDef {
@@ -38,7 +38,7 @@ export = (RED: NodeAPI): void => {
 
     const backup = (pack: number, serial: string | null, parameters: object): string => {
       const time = new Date().toISOString();
-      const file = join(dir, 'backups', `params-${serial ?? `pack${String(pack)}`}-${time.replace(/[:.]/g, '-')}.json`);
+      const file = join(dir, 'backups', `params-${safeFileName(serial ?? `pack${String(pack)}`)}-${time.replace(/[:.]/g, '-')}.json`);
       mkdirSync(join(dir, 'backups'), { recursive: true });
       writeFileSync(file, `${JSON.stringify({ time, pack, serial, parameters }, null, 2)}\n`);
       return file;
@@ -57,7 +57,8 @@ export = (RED: NodeAPI): void => {
       const payload = msg.payload;
       const hasValues = typeof payload === 'object' && payload !== null && Object.keys(payload).length > 0;
       const actionName = typeof msg.action === 'string' ? msg.action : hasValues ? 'write' : 'read';
-      const action = ACTIONS[actionName];
+      // Own keys only: "__proto__" or "toString" is no action.
+      const action = Object.hasOwn(ACTIONS, actionName) ? ACTIONS[actionName] : undefined;
       if (!action) {
         done(new Error(`bms-params: unknown msg.action "${actionName}" (read, write, import, rollback, restoreDefaults)`));
         return;

@@ -35,4 +35,13 @@ export async function paceClient(link: BmsLinkConfigNode | null): Promise<BmsCli
   return client;
 }
 
+/**
+ * A file name from text a pack sends (its serial): letters, digits, `_` and `-` only, never empty,
+ * so no serial can reach outside the folder it is meant for.
+ */
+export function safeFileName(text: string): string {
+  const name = text.replace(/[^\w-]/g, '_').slice(0, 64);
+  return /[A-Za-z0-9]/.test(name) ? name : `x${name}`;
+}
+
 export const WRITES_OFF = 'writes are off for this bms-link: enable "allow writes" in its settings first';

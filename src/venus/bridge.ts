@@ -37,6 +37,8 @@ export interface BridgeOptions {
   readonly propertiesChanged?: boolean;
   readonly packPublishMs?: number;
   readonly watchdogMs?: number;
+  /** A custom name written over D-Bus is saved this long after the first write of a burst (default 5 s). */
+  readonly nameSaveDelayMs?: number;
   readonly retryMinMs?: number;
   /** Time source (tests run the watchdog on a fake clock). */
   readonly clock?: () => number;
@@ -61,6 +63,7 @@ export interface BridgeReport {
 }
 
 const SAVE_EVERY_MS = 60_000;
+const NAME_SAVE_DELAY_MS = 5_000;
 
 export function serviceSuffix(id: string): string {
   return `lfpbms_${id.replace(/[^A-Za-z0-9_]/g, '_')}`;
@@ -85,6 +88,7 @@ export class VenusBridge extends EventEmitter {
   private customName = '';
   private stateFile: string | undefined;
   private lastSaved = 0;
+  private saveTimer: NodeJS.Timeout | undefined;
   private lastStage: Freshness['stage'] | null = null;
   private watchdog: NodeJS.Timeout | undefined;
   private meta: ServiceMeta | undefined;
@@ -148,6 +152,7 @@ export class VenusBridge extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.watchdog);
+    clearTimeout(this.saveTimer);
     this.save(this.now());
     await Promise.all([this.bankService?.stop(), ...[...this.packServices.values()].map((s) => s.stop())]);
   }
@@ -220,7 +225,7 @@ export class VenusBridge extends EventEmitter {
     this.customName = value;
     if (this.meta) this.meta = { ...this.meta, customName: value };
     for (const s of [this.bankService, ...this.packServices.values()]) s?.tree.set('/CustomName', value);
-    this.save(this.now());
+    this.saveSoon();
     return 0;
   }
 
@@ -270,11 +275,25 @@ export class VenusBridge extends EventEmitter {
     };
   }
 
+  /**
+   * A name written over D-Bus is kept a few seconds later, once: a GUI or script setting it over and
+   * over must not wear the GX's flash with a file write each time.
+   */
+  private saveSoon(): void {
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      this.save(this.now());
+    }, this.options.nameSaveDelayMs ?? NAME_SAVE_DELAY_MS);
+  }
+
   private save(now: number): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
     this.lastSaved = now;
     if (!this.stateFile) return;
     try {
       saveMemory(this.stateFile, { customName: this.customName || null, history: this.history, chargeMode: this.controller.chargeMode });
+      this.emit('saved', this.stateFile);
     } catch (err) {
       this.emit('warning', `cannot save ${this.stateFile}: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord, ClockReading, PackOutcome, SwitchResult } from '../../src/link';
 import { defaultParameters } from '../../src/sim/defaults';
-import { NODES, helper, linkConfig, nextMessage, node, startServer, stopServer } from '../helpers/red';
+import { NODES, events, helper, linkConfig, nextMessage, node, startServer, stopServer } from '../helpers/red';
 import { startSim, type RunningSim } from '../helpers/sim';
 
 interface Msg<T> { payload: T; error?: { message: string }; count?: number; complete?: boolean }
@@ -34,7 +34,7 @@ describe('maintenance nodes: bms-params, bms-history, bms-control', function () 
 
   const writesSent = (): string[] => sim.bank.received.map((r) => r.command).filter(isWrite);
 
-  async function load(nodeDef: object, options: { allowWrites?: boolean; password?: string } = {}): Promise<void> {
+  async function load(nodeDef: object, options: { allowWrites?: unknown; password?: string } = {}): Promise<void> {
     await helper.load(NODES, [
       { id: 'f', type: 'tab' },
       linkConfig('l', sim.tcp, { allowWrites: options.allowWrites ?? true, interval: '5' }),
@@ -119,7 +119,7 @@ describe('maintenance nodes: bms-params, bms-history, bms-control', function () 
       const applied = nextMessage<Msg<PackOutcome>>('out');
       node('n').receive({ payload: { balancing: { startVoltage: 3.45, deltaVoltage: 0.02 } }, confirm: true });
       const result = (await applied).payload;
-      assert.deepEqual(result.result, { ok: true, written: ['balancing'], notWritten: [] });
+      assert.deepEqual(result.result, { ok: true, written: ['balancing'], unacknowledged: [], notWritten: [] });
       assert.deepEqual(sim.bank.pack(1).parameters.balancing, { startVoltage: 3.45, deltaVoltage: 0.02 });
       assert.deepEqual(writesSent(), ['writeBalancing']);
       const backup = JSON.parse(readFileSync(result.backupFile ?? '', 'utf8')) as { serial: string; parameters: { balancing: object } };
@@ -145,9 +145,79 @@ describe('maintenance nodes: bms-params, bms-history, bms-control', function () 
       node('n').receive({ action: 'rollback', payload: backup, pack: 1, confirm: true });
       const rollback = (await restored).payload;
       assert.deepEqual(rollback.plan?.changes, [{ field: 'cellOverVoltage.protect', from: 3.65, to: 3.7 }]);
-      assert.deepEqual(rollback.result, { ok: true, written: ['cellOverVoltage'], notWritten: [] });
+      assert.deepEqual(rollback.result, { ok: true, written: ['cellOverVoltage'], unacknowledged: [], notWritten: [] });
       assert.deepEqual(sim.bank.pack(1).parameters.cellOverVoltage, defaultParameters().cellOverVoltage);
     });
+
+    it('hostile flows and messages: a string "false" is not true, prototype names are no actions', async () => {
+      await load(params, { password: 'secret', allowWrites: 'false' });
+      assert.match(await refusal({ payload: { balancing: { startVoltage: 3.45 } }, confirm: true }), /writes are off for this bms-link/);
+      await helper.unload();
+      await load(params, { password: 'secret' });
+      for (const action of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+        const message = await refusal({ action, payload: { balancing: { startVoltage: 3.45 } }, confirm: true });
+        assert.match(message, new RegExp(`^Error: bms-params: unknown msg\\.action "${action}"`));
+      }
+      const dry = nextMessage<Msg<PackOutcome>>('out');
+      node('n').receive({ payload: { balancing: { startVoltage: 3.45 } }, confirm: 'true' });
+      assert.equal((await dry).payload.dryRun, true, 'confirm "true" (a string) is no confirmation');
+      assert.deepEqual(writesSent(), []);
+    });
+
+    it('a pack serial that climbs out of the folder is made a plain file name: the backup stays in backups/', async () => {
+      sim.bank.pack(1).serial = 'X/../../../../evil';
+      await load(params, { password: 'secret' });
+      const applied = nextMessage<Msg<PackOutcome>>('out');
+      node('n').receive({ payload: { balancing: { startVoltage: 3.45 } }, confirm: true });
+      const file = (await applied).payload.backupFile ?? '';
+      assert.equal(join(file, '..'), join(userDir, 'lifepo4-bms', 'backups'));
+      assert.match(file, /params-X_+evil-/);
+      assert.ok(!existsSync(join(userDir, '..', 'evil')));
+    });
+
+    it('two confirmed changes sent at once run one after the other: both land, each reports what it wrote', async () => {
+      await load(params, { password: 'secret' });
+      const results: PackOutcome[] = [];
+      const both = new Promise<void>((resolve) => {
+        events('out').on('input', (m: Msg<PackOutcome>) => { results.push(m.payload); if (results.length === 2) resolve(); });
+      });
+      node('n').receive({ payload: { balancing: { startVoltage: 3.45 } }, confirm: true });
+      node('n').receive({ payload: { cellUnderVoltage: { delay: 3 } }, confirm: true });
+      await both;
+      assert.deepEqual(results.map((r) => r.result?.written), [['balancing'], ['cellUnderVoltage']]);
+      assert.equal(sim.bank.pack(1).parameters.balancing?.startVoltage, 3.45);
+      assert.equal(sim.bank.pack(1).parameters.cellUnderVoltage?.delay, 3);
+      assert.deepEqual(writesSent(), ['writeBalancing', 'writeCellUnderVoltage']);
+    });
+
+    for (const [when, nth, code] of [['a read before the write', 1, 'D7'], ['the write itself', 1, 'D6'], ['the read-back', 3, 'D7']] as const) {
+      it(`a reply late past the timeout at ${when}: the pack ends with exactly the change or nothing, and the audit says which`, async () => {
+        await load(params, { password: 'secret' });
+        const audits: AuditRecord[] = [];
+        events('audit').on('input', (m: Msg<AuditRecord>) => { audits.push(m.payload); });
+        let seen = 0;
+        // 300 ms link timeout: this reply comes 400 ms late.
+        sim.server.script = (_n, text) => (text.slice(7, 9) === code && ++seen === nth ? { extraDelayMs: 400 } : undefined);
+        const outcome = nextMessage<Msg<PackOutcome | PackOutcome[]>>('out');
+        const caught = nextMessage<Msg<unknown>>('caught');
+        node('n').receive({ payload: { packUnderVoltage: { delay: 2 } }, confirm: true });
+        const held = (): unknown => sim.bank.pack(1).parameters.packUnderVoltage;
+        if (code === 'D7' && nth === 1) {
+          assert.match((await caught).error?.message ?? '', /^Error: bms-params: pack 1: the bus was disturbed while the pack was read .*nothing was written; try again$/);
+          assert.deepEqual(held(), defaultParameters().packUnderVoltage);
+          assert.deepEqual(writesSent(), []);
+          assert.match(audits.at(-1)?.result ?? '', /^not written: /);
+        } else {
+          const result = (await outcome).payload as PackOutcome;
+          assert.deepEqual(result.result?.written, ['packUnderVoltage']);
+          assert.deepEqual(held(), { ...defaultParameters().packUnderVoltage, delay: 2 });
+          assert.match(audits.at(-1)?.result ?? '', code === 'D6' ? /^applied and verified \(acknowledgement lost/ : /^applied and verified$/);
+        }
+        const stored = readFileSync(join(userDir, 'lifepo4-bms', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+        assert.equal(stored.at(-1)?.result, audits.at(-1)?.result);
+        sim.server.script = undefined;
+      });
+    }
 
     it('restores the factory parameters only on confirmation, and reports what changed', async () => {
       await load(params, { password: 'secret' });

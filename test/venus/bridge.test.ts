@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedBank } from '../../src/sim';
@@ -287,6 +287,26 @@ describe('venus bridge on a real dbus-daemon', function () {
     second.feed(simInputs(sim));
     await systemcalc.waitFor('the bank back', () => systemcalc.services.has(name));
     assert.equal(systemcalc.value(name, '/CustomName'), 'Shed bank');
+  });
+
+  it('a burst of custom-name writes is saved once, after it (no file write per SetValue: flash wear)', async () => {
+    const sim = new SimulatedBank({ packs: 1, seed: 8 });
+    const b = bridge({ nameSaveDelayMs: 300 });
+    b.feed(simInputs(sim));
+    await registered(b);
+    const name = b.serviceName ?? '';
+    const file = join(stateDir, `venus-${name.replace('com.victronenergy.battery.', '')}.json`);
+    const stored = (): unknown => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { customName: unknown }).customName : undefined);
+    const before = stored();
+    const c = await client();
+    for (let i = 1; i <= 20; i++) {
+      assert.equal(await call(c, name, '/CustomName', 'SetValue', 'v', [new Variant('s', `Bank ${String(i)}`)]), 0);
+      assert.equal(stored(), before, `not written at SetValue ${String(i)}`);
+    }
+    c.disconnect();
+    const saved = new Promise<string>((resolve) => { b.once('saved', resolve); });
+    assert.equal(await saved, file);
+    assert.equal(stored(), 'Bank 20');
   });
 
   it('emulates systemcalc faithfully: a lower-instance service that merely exports an invalid CVL steals the monitor role, a valid one raises multiple-BMS', async () => {
