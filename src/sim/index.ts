@@ -3,3 +3,4 @@ export { SimPack, type HistoryRecord } from './pack';
 export { SimServer, type SimEndpoints, type SimServerOptions } from './server';
 export { NO_FAULTS, SimWire, emptyWireStats, type ReplyPlan, type SimWireStats, type WireFaults, type WireScript, type WireShared } from './wire';
 export { Random } from './random';
+export { SimBus, SimTransport, type SimBusOptions } from './bus';

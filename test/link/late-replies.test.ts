@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { BmsClient, BmsLink, LinkError, type CallResult } from '../../src/link';
 import { COMMANDS, decodeRequest, encodeRequest, type CommandSpec, type Fields } from '../../src/protocol';
-import { SimulatedBank } from '../../src/sim';
+import { SimBus, SimulatedBank } from '../../src/sim';
 import { defaultParameters } from '../../src/sim/defaults';
-import { SimBus, fakeTime, type FakeTime } from '../helpers/wire';
+import { fakeTime, type FakeTime } from '../helpers/wire';
 
 /** Link settings as shipped: 1000 ms timeout, 50 ms gap, 500 ms settle, 9600 Bd. */
 const TIMEOUT = 1000;

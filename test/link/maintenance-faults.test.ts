@@ -3,9 +3,9 @@ import {
   BmsClient, BmsLink, ParameterJobError, clearHistory, runParameterJob, setClock, setStorageInterval, setSwitch,
   type AuditRecord, type PackOutcome, type ParameterJob,
 } from '../../src/link';
-import { SimulatedBank } from '../../src/sim';
+import { SimBus, SimulatedBank } from '../../src/sim';
 import { defaultParameters } from '../../src/sim/defaults';
-import { SimBus, fakeTime, type FakeTime } from '../helpers/wire';
+import { fakeTime, type FakeTime } from '../helpers/wire';
 
 const CHANGE = { packUnderVoltage: { delay: 2 } };
 const INTENDED = { ...defaultParameters(), packUnderVoltage: { ...defaultParameters().packUnderVoltage, delay: 2 } };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { BankPoller, BmsClient, BmsLink, detect, type BankCycle, type BankMode, type PackReading } from '../../src/link';
-import { SimulatedBank, type PaceTailBytes } from '../../src/sim';
+import { SimBus, SimulatedBank, type PaceTailBytes, type SimBusOptions } from '../../src/sim';
 import { next, startSim, type RunningSim } from '../helpers/sim';
-import { SimBus, fakeTime, type FakeTime, type SimBusOptions } from '../helpers/wire';
+import { fakeTime, type FakeTime } from '../helpers/wire';
 
 /** Every value a reading carries must be one the simulator actually sent for that pack. */
 function assertTrue(sim: RunningSim, reading: PackReading): void {
@@ -49,6 +49,23 @@ describe('detection and polling against the simulator', function () {
       });
     }
   }
+
+  it('finds a PACE bank whose packs claim protocol version 0x26 and reads it in that version', async () => {
+    const sim = await startSim({ packs: 2, quirks: { version: 0x26 } });
+    const link = BmsLink.acquire({ port: sim.tcp, ...LINK });
+    try {
+      const detection = await detect(link, { probeTimeoutMs: 150 });
+      assert.deepEqual([detection.dialect, detection.version, detection.packs], ['pace', 0x26, [1, 2]]);
+      const poller = new BankPoller(new BmsClient(link, { dialect: 'pace', version: detection.version }), { mode: detection.mode, packs: detection.packs, identity: false });
+      for (const reading of (await poller.pollNow()).packs) {
+        assert.equal(reading.online, true);
+        assertTrue(sim, reading);
+      }
+    } finally {
+      await link.release();
+      await sim.stop();
+    }
+  });
 
   it('finds Pylontech modules from address 2', async () => {
     const sim = await startSim({ packs: 3, dialect: 'pylontech' });

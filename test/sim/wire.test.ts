@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Transport } from '../../src/link';
 import { encodeRequest } from '../../src/protocol';
-import { SimulatedBank } from '../../src/sim';
-import { SimBus, fakeTime, type FakeTime } from '../helpers/wire';
+import { SimBus, SimulatedBank } from '../../src/sim';
+import { fakeTime, type FakeTime } from '../helpers/wire';
 
 const ANALOG = encodeRequest('analog', { pack: 1 }, { dialect: 'pace', address: 1 });
 const COUNT = encodeRequest('packCount', {}, { dialect: 'pace', address: 1 });
