@@ -98,7 +98,7 @@ write('victron-gx.json', [
   {
     id: 'victron-venus', type: 'bms-venus', z: v, name: 'GX battery', source: 'link', link: 'victron-link', bus: '', bankId: '', instance: '1', productName: '',
     shadow: true, packCharge: '50', packDischarge: '100', maxCharge: '', maxDischarge: '', cellMax: '3.45', cellFloat: '3.375', cellMin: '2.9',
-    absorption: '15', interval: '5', lost: '60', releaseOnLoss: false, packServices: false, topic: 'bms/venus', x: 150, y: 100, wires: [['victron-debug']],
+    absorption: '15', interval: '5', lost: '300', doubtfulDischarge: '', releaseOnLoss: false, packServices: false, topic: 'bms/venus', x: 150, y: 100, wires: [['victron-debug']],
   },
   debug('victron-debug', v, 360, 100, 'published limits'),
   { id: 'victron-catch', type: 'catch', z: v, name: 'errors', scope: ['victron-venus'], uncaught: false, x: 130, y: 160, wires: [['victron-error']] },

@@ -10,7 +10,12 @@ type BmsVenusDef = NodeDef & VenusConfig & { source: string; link: string; topic
 
 function statusOf(report: BridgeReport): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } {
   if (report.phase === 'retrying') return { fill: 'red', shape: 'ring', text: 'D-Bus unreachable, retrying' };
-  if (report.stage === 2) return { fill: 'red', shape: 'ring', text: 'BMS data lost: limits 0' };
+  const dcl = `DCL ${formatNumber(report.published.dcl, 0)} A`;
+  if (report.stage === 3) return { fill: 'red', shape: 'dot', text: `BMS lost · ${dcl} · ${report.reason}` };
+  if (report.stage === 2) {
+    const left = report.bmsLostInMs === undefined ? '' : ` · BMS lost in ${String(Math.ceil(report.bmsLostInMs / 1000))} s`;
+    return { fill: 'red', shape: 'ring', text: `no charge · ${dcl}${left}` };
+  }
   const limits = `CVL ${formatNumber(report.published.cvl, 2)} V · CCL ${formatNumber(report.published.ccl, 0)} A`;
   const text = `${report.shadow ? 'shadow · ' : ''}${report.stage === 1 ? `${String(report.packsOnline)}/${String(report.packsExpected)} packs · ` : ''}${limits}`;
   return { fill: report.stage === 1 ? 'yellow' : 'green', shape: report.shadow || report.stage === 1 ? 'ring' : 'dot', text };

@@ -16,6 +16,7 @@ export interface VenusConfig {
   absorption: string;
   interval: string;
   lost: string;
+  doubtfulDischarge: string;
   releaseOnLoss: boolean;
   packServices: boolean;
   productName: string;
@@ -68,8 +69,10 @@ export function parseVenusConfig(config: Partial<VenusConfig>): { options: Parse
   if (!(absorption >= 0 && absorption <= 24 * 60)) return { error: 'absorption time must be 0..1440 min' };
   const interval = num(config.interval, 5);
   if (!(interval >= 0.5 && interval <= 600)) return { error: 'update interval must be 0.5..600 s' };
-  const lost = num(config.lost, 60);
-  if (!(lost >= 5 && lost <= 3600)) return { error: 'data-lost timeout must be 5..3600 s' };
+  const lost = num(config.lost, 300);
+  if (!(lost >= 30 && lost <= 3600)) return { error: 'BMS-lost timeout must be 30..3600 s' };
+  const doubtfulDischarge = cap(config.doubtfulDischarge, 'discharge while the data is doubtful');
+  if (typeof doubtfulDischarge === 'string') return { error: doubtfulDischarge };
   return {
     options: {
       busAddress: bus, bankId, preferredInstance: instance, intervalMs: interval * 1000, lostAfterMs: lost * 1000,
@@ -78,7 +81,7 @@ export function parseVenusConfig(config: Partial<VenusConfig>): { options: Parse
       charge: {
         shadow: config.shadow !== false, maxCellVoltage: cellMax, floatCellVoltage: cellFloat, minCellVoltage: cellMin,
         packChargeCurrent: packCharge, packDischargeCurrent: packDischarge, maxChargeCurrent: maxCharge, maxDischargeCurrent: maxDischarge,
-        absorptionSeconds: absorption * 60,
+        absorptionSeconds: absorption * 60, doubtfulDischargeCurrent: doubtfulDischarge,
       },
     },
   };

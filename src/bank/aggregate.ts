@@ -52,6 +52,8 @@ export interface PackSummary {
   readonly online: boolean;
   readonly stale: boolean;
   readonly ageMs: number | null;
+  /** The silence limit the pack was judged by (its reading's own, or the aggregation's). */
+  readonly staleAfterMs: number;
   readonly soc: number | null;
   readonly voltage: number | null;
   readonly current: number | null;
@@ -202,6 +204,7 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
         online: p?.online ?? false,
         stale: !fresh(p),
         ageMs: p?.ageMs ?? null,
+        staleAfterMs: p?.staleAfterMs ?? options.staleAfterMs,
         soc: p?.analog?.soc ?? null,
         voltage: p?.analog?.voltage ?? null,
         current: p?.analog?.current ?? null,

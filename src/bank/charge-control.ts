@@ -47,7 +47,15 @@ export interface ChargeSettings {
   readonly currentRecoveryAmpsPerSecond: number;
   /** After 0 A, a limit must come back above this fraction of its maximum before it leaves 0. */
   readonly zeroRecoveryFraction: number;
-  /** Compute and explain, but publish only the BMS / user limits. */
+  /**
+   * While the data is doubtful (no fresh pack), discharge stays allowed at the last trusted DCL, at
+   * most this (bank, A; null: no further cap). The packs' own protections still guard the cells.
+   */
+  readonly doubtfulDischargeCurrent: number | null;
+  /**
+   * Publish only the safety floor (protections, cell-voltage and temperature derating, the BMS's own
+   * limits) and leave the charge algorithm's own choices (absorption / float, SOC tables) as text.
+   */
   readonly shadow: boolean;
 }
 
@@ -84,6 +92,7 @@ export const DEFAULT_CHARGE_SETTINGS: ChargeSettings = {
   currentRecoveryHoldSeconds: 30,
   currentRecoveryAmpsPerSecond: 5,
   zeroRecoveryFraction: 0.015,
+  doubtfulDischargeCurrent: null,
   shadow: false,
 };
 
@@ -205,6 +214,8 @@ export class ChargeController {
   private cvlLastAt = 0;
   private ovpRecovery = false;
   private lastCellsPerPack: number | null = null;
+  /** What was published from the last fresh data, and the bank voltage then (see `hold`). */
+  private trusted: { readonly cvl: number | null; readonly dcl: number; readonly voltage: number | null } | null = null;
   private readonly ccl: LimitSmoother;
   private readonly dcl: LimitSmoother;
 
@@ -234,13 +245,35 @@ export class ChargeController {
     this.mode = mode === 'float-transition' ? 'float' : mode;
   }
 
-  /** Data lost: limits go to 0 now and come back through hold and ramp later. */
-  block(now: number, reason: string): ChargeDecision {
+  /**
+   * No fresh data (`lost`: for the "BMS lost" time). Charging stops: CCL 0 (it comes back through
+   * hold and ramp), and a CVL no higher than the last trusted CVL or the bank's last trusted voltage,
+   * because with "feed-in excess DC-coupled PV" only CVL reaches the solar chargers. Discharge stays
+   * allowed at the last trusted DCL (capped by `doubtfulDischargeCurrent`): a glitch on the serial
+   * line must not black out the house, and it never passes through 0 on the way back. Once `lost`,
+   * CVL is invalid: the service is no BMS any more.
+   */
+  hold(now: number, reason: string, lost: boolean): ChargeDecision {
+    const s = this.settings;
+    const trusted = this.trusted;
     this.ccl.block(now);
-    this.dcl.block(now);
+    const dischargeCap = s.doubtfulDischargeCurrent ?? Infinity;
+    const dcl = round(this.dcl.step(Math.min(trusted?.dcl ?? 0, dischargeCap), trusted?.dcl ?? 0, now), 1);
+    const safe = trusted && trusted.cvl !== null ? Math.min(trusted.cvl, trusted.voltage ?? trusted.cvl) : null;
+    const cvl = lost || safe === null ? null : Math.floor(safe * 100) / 100;
+    if (cvl !== null) this.cvl = cvl;
     const cells = this.lastCellsPerPack;
+    const limits: Limits = { cvl, ccl: 0, dcl };
+    const chargeText = lost ? `BMS lost: ${reason}` : `Charging stopped: ${reason}`;
     return {
-      ...this.noData(), modeText: reason, chargeLimitation: reason, dischargeLimitation: reason, cellsPerPack: cells,
+      ...this.noData(),
+      modeText: chargeText,
+      computed: limits,
+      published: limits,
+      chargeLimitation: chargeText,
+      dischargeLimitation: dcl > 0 ? `Held at ${dcl.toFixed(1)} A while the data is doubtful: ${reason}` : `No discharge: ${reason}`,
+      allowToDischarge: dcl > 0,
+      cellsPerPack: cells,
       batteryLowVoltage: cells === null ? null : round(this.settings.minCellVoltage * cells, 3),
     };
   }
@@ -261,39 +294,46 @@ export class ChargeController {
     const base = this.mode === 'float' ? floatV : this.mode === 'float-transition'
       ? Math.max(floatV, this.rampFrom - s.floatRampVoltsPerSecond * ((now - this.rampStartedAt) / 1000))
       : maxV;
-    let target = base;
-    let ovp = false;
+    let ovpTarget = Infinity;
     if (s.cellOvpControl) {
       for (const p of packs) {
         const overshoot = p.cells.reduce((sum, v) => sum + Math.max(0, v - s.maxCellVoltage), 0);
-        if (overshoot > 0) {
-          ovp = true;
-          target = Math.min(target, p.cellSum - overshoot);
-        }
+        if (overshoot > 0) ovpTarget = Math.min(ovpTarget, p.cellSum - overshoot);
       }
     }
-    target = Math.min(maxV, Math.max(minV, target));
-    const cvl = this.smoothCvl(target, base, now);
-    if (this.mode === 'float-transition' && cvl <= floatV + 1e-9) this.mode = 'float';
+    const ovp = ovpTarget < Infinity;
+    const clamp = (v: number): number => Math.min(maxV, Math.max(minV, v));
+    // The safety floor shadow mode still publishes: bulk voltage, cell OVP, the BMS's own voltage.
+    const bmsVoltage = Math.min(...packs.map((p) => p.summary.limits?.chargeVoltage ?? Infinity));
+    const fullCvl = clamp(Math.min(base, ovpTarget));
+    const safetyCvl = clamp(Math.min(maxV, ovpTarget, bmsVoltage));
+    const cvl = this.smoothCvl(s.shadow ? safetyCvl : fullCvl, s.shadow ? clamp(Math.min(maxV, bmsVoltage)) : base, now);
+    if (this.mode === 'float-transition' && fullCvl <= floatV + 1e-9) this.mode = 'float';
     const recovering = !ovp && this.ovpRecovery;
 
-    // CCL / DCL: the lowest fraction of each pack, × packs able to share the current.
-    const charge = this.currentLimit(packs, 'charge');
-    const discharge = this.currentLimit(packs, 'discharge');
-    const computed: Limits = { cvl: round(cvl, 3), ccl: round(this.ccl.step(charge.limit.amps, charge.fullScale, now), 1), dcl: round(this.dcl.step(discharge.limit.amps, discharge.fullScale, now), 1) };
+    // CCL / DCL: the lowest fraction of each pack, × packs able to share the current. Shadow mode
+    // publishes them without the SOC tables (the algorithm's choice), with every safety source.
+    const charge = this.currentLimit(packs, 'charge', !s.shadow);
+    const discharge = this.currentLimit(packs, 'discharge', !s.shadow);
+    const published: Limits = {
+      cvl: round(cvl, 3),
+      ccl: round(this.ccl.step(charge.limit.amps, charge.fullScale, now), 1),
+      dcl: round(this.dcl.step(discharge.limit.amps, discharge.fullScale, now), 1),
+    };
+    const full = s.shadow
+      ? { cvl: round(fullCvl, 3), charge: this.currentLimit(packs, 'charge', true), discharge: this.currentLimit(packs, 'discharge', true) }
+      : { cvl: published.cvl, charge, discharge };
+    const computed: Limits = s.shadow ? { cvl: full.cvl, ccl: round(full.charge.limit.amps, 1), dcl: round(full.discharge.limit.amps, 1) } : published;
+    this.trusted = { cvl: published.cvl, dcl: published.dcl, voltage: bank.voltage?.mean ?? null };
 
     const modeText = `${MODE_TEXT[this.mode]}${this.absorptionLeft(now)}${ovp ? ' (Cell OVP)' : recovering ? ' (Cell OVP*)' : ''}`;
-    const chargeReason = computed.ccl < charge.limit.amps - 0.05 ? `${charge.limit.reason}, recovering` : charge.limit.reason;
-    const dischargeReason = computed.dcl < discharge.limit.amps - 0.05 ? `${discharge.limit.reason}, recovering` : discharge.limit.reason;
-    let published = computed;
-    let texts = { mode: modeText, charge: chargeReason, discharge: dischargeReason };
+    const reasonOf = (limit: Candidate, applied: number): string => (applied < limit.amps - 0.05 ? `${limit.reason}, recovering` : limit.reason);
+    let texts = { mode: modeText, charge: reasonOf(charge.limit, published.ccl), discharge: reasonOf(discharge.limit, published.dcl) };
     if (s.shadow) {
-      const bmsVoltage = Math.min(maxV, ...packs.map((p) => p.summary.limits?.chargeVoltage ?? Infinity));
-      published = { cvl: round(bmsVoltage, 3), ccl: round(charge.static, 1), dcl: round(discharge.static, 1) };
       texts = {
         mode: `Shadow: would be ${modeText}, CVL ${computed.cvl?.toFixed(2) ?? '—'} V`,
-        charge: `Shadow: would be ${computed.ccl.toFixed(1)} A (${chargeReason})`,
-        discharge: `Shadow: would be ${computed.dcl.toFixed(1)} A (${dischargeReason})`,
+        charge: `${texts.charge}; shadow: would be ${computed.ccl.toFixed(1)} A (${full.charge.limit.reason})`,
+        discharge: `${texts.discharge}; shadow: would be ${computed.dcl.toFixed(1)} A (${full.discharge.limit.reason})`,
       };
     }
     return {
@@ -386,14 +426,13 @@ export class ChargeController {
     return next;
   }
 
-  private currentLimit(packs: readonly PackView[], direction: 'charge' | 'discharge'): { limit: Candidate; static: number; fullScale: number; blocking: number[] } {
+  private currentLimit(packs: readonly PackView[], direction: 'charge' | 'discharge', withSoc: boolean): { limit: Candidate; fullScale: number; blocking: number[] } {
     const s = this.settings;
     const t = this.tables;
     const packMax = direction === 'charge' ? s.packChargeCurrent : s.packDischargeCurrent;
     const bankCap = direction === 'charge' ? s.maxChargeCurrent : s.maxDischargeCurrent;
     const blocking: number[] = [];
     const perPack: Candidate[] = [];
-    const bmsCeilings: number[] = [];
     for (const p of packs) {
       const fet = direction === 'charge' ? p.summary.alarms?.chargeMos : p.summary.alarms?.dischargeMos;
       const bms = p.summary.limits;
@@ -411,33 +450,28 @@ export class ChargeController {
       if (direction === 'charge') {
         add(t.chargeCell, Math.max(...p.cells), 'Cell voltage');
         for (const temp of temps.cells) add(t.chargeTemperature, temp.value, 'Temperature');
-        add(t.chargeSoc, p.summary.analog?.soc, 'SOC');
+        if (withSoc) add(t.chargeSoc, p.summary.analog?.soc, 'SOC');
       } else {
         add(t.dischargeCell, Math.min(...p.cells), 'Cell voltage');
         for (const temp of temps.cells) add(t.dischargeTemperature, temp.value, 'Temperature');
-        add(t.dischargeSoc, p.summary.analog?.soc, 'SOC');
+        if (withSoc) add(t.dischargeSoc, p.summary.analog?.soc, 'SOC');
       }
       if (temps.internal.length) add(t.mosTemperature, Math.max(...temps.internal.map((r) => r.value)), 'MOS temperature');
-      if (bms) {
-        const ceiling = Math.max(0, direction === 'charge' ? bms.chargeCurrent : bms.dischargeCurrent);
-        bmsCeilings.push(ceiling);
-        candidates.push({ amps: ceiling, reason: `BMS limit ${name}` });
-      }
+      if (bms) candidates.push({ amps: Math.max(0, direction === 'charge' ? bms.chargeCurrent : bms.dischargeCurrent), reason: `BMS limit ${name}` });
       perPack.push(lowest(candidates));
     }
     const sharing = perPack.length;
     const fullScale = packMax * sharing;
-    const staticPerPack = bmsCeilings.length ? Math.min(packMax, ...bmsCeilings) : packMax;
     const capped = (amps: number): number => (bankCap === null ? amps : Math.min(amps, bankCap));
     if (sharing === 0) {
       const reason = packs.length ? `BMS blocks ${direction} (${blocking.map(packName).join(', ')})` : 'No pack data';
-      return { limit: { amps: 0, reason }, static: 0, fullScale: packMax, blocking };
+      return { limit: { amps: 0, reason }, fullScale: packMax, blocking };
     }
     const worst = lowest(perPack);
     let limit: Candidate = { amps: worst.amps * sharing, reason: worst.reason };
     if (bankCap !== null && bankCap < limit.amps) limit = { amps: bankCap, reason: 'User maximum' };
     if (blocking.length && limit.amps > 0) limit = { ...limit, reason: `${limit.reason}; ${blocking.map(packName).join(', ')} blocking` };
-    return { limit, static: capped(staticPerPack * sharing), fullScale: capped(fullScale), blocking };
+    return { limit, fullScale: capped(fullScale), blocking };
   }
 
   private absorptionLeft(now: number): string {

@@ -1,17 +1,21 @@
 import type { BankState, PackSummary } from './aggregate';
 
 /**
- * 0: every pack fresh. 1: some packs silent — they are out of the totals and the limits.
- * 2: the bank's data is lost (every pack silent, or nothing new for the timeout) — chargers must
- * stop following us.
+ * How far the bank's data can be trusted, and so what the GX may be told.
+ * 0: every pack fresh.
+ * 1: some packs silent — they are out of the totals and the limits.
+ * 2: no pack has fresh data — charging stops (CCL 0, a CVL no higher than the bank had), discharge
+ *    stays allowed within a bounded limit, the service is still a BMS.
+ * 3: no fresh data for the "BMS lost" timeout — the service stops being a BMS (CVL invalid) and the
+ *    GX's own "BMS lost" handling takes over.
  */
-export type DataStage = 0 | 1 | 2;
+export type DataStage = 0 | 1 | 2 | 3;
 
 export interface FreshnessOptions {
   readonly pollIntervalMs: number;
-  /** A pack is stale after this many poll intervals without fresh data. */
+  /** A pack whose reading says no limit of its own is stale after this many poll intervals. */
   readonly staleCycles?: number;
-  /** Stage 2 when the newest data (or the last input) is older than this. */
+  /** Stage 3 when no pack has had fresh data for this long (default 5 min). */
   readonly lostAfterMs?: number;
 }
 
@@ -20,10 +24,14 @@ export interface Freshness {
   /** Empty at stage 0. */
   readonly reason: string;
   readonly stalePacks: readonly number[];
+  /** At stage 2: how long until stage 3, in ms. */
+  readonly lostInMs?: number;
 }
 
+export const DEFAULT_LOST_AFTER_MS = 300_000;
+
 const name = (pack: number): string => `P${String(pack).padStart(2, '0')}`;
-const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
+const seconds = (ms: number): string => `${String(Math.round(ms / 1000))} s`;
 
 /** Readings a BMS can really send: a frame that decodes can still carry nonsense after a fault. */
 export function plausible(pack: PackSummary): boolean {
@@ -37,48 +45,50 @@ export function plausible(pack: PackSummary): boolean {
 }
 
 /**
- * Decides how far the bank's data can be trusted. Once the data was lost it stays lost until
- * every pack that counts has sent fresh, plausible data read after the loss.
+ * Decides the data stage from the aggregated bank (whose packs are already judged fresh or stale by
+ * their own silence limits). Once no pack was fresh, the bank stays doubtful until every pack that
+ * counts has sent fresh, plausible data read after that moment.
  */
 export class FreshnessGuard {
-  private lostSince: number | null = null;
+  /** When the bank last had no fresh pack (null: it has not been doubtful since). */
+  private doubtfulSince: number | null = null;
+  /** When the bank last had at least one fresh pack. */
+  private lastFreshAt: number | null = null;
   readonly staleAfterMs: number;
   readonly lostAfterMs: number;
 
   constructor(options: FreshnessOptions) {
     this.staleAfterMs = (options.staleCycles ?? 3) * options.pollIntervalMs;
-    this.lostAfterMs = options.lostAfterMs ?? 60_000;
+    this.lostAfterMs = options.lostAfterMs ?? DEFAULT_LOST_AFTER_MS;
   }
 
-  get lost(): boolean {
-    return this.lostSince !== null;
+  /** Charging is stopped (stage 2 or 3). */
+  get doubtful(): boolean {
+    return this.doubtfulSince !== null;
   }
 
-  /** `bank` aggregated at `now` with `staleAfterMs`; `lastInputAt` when data last arrived at all. */
-  assess(bank: BankState | null, lastInputAt: number | null, now: number): Freshness {
-    const stalePacks = bank?.stalePacks ?? [];
-    const lostReason = this.lostReason(bank, lastInputAt, now);
-    if (lostReason !== null) {
-      this.lostSince ??= now;
-      return { stage: 2, reason: lostReason, stalePacks };
+  /** `bank` aggregated at `now`; null before any data arrived. */
+  assess(bank: BankState | null, now: number): Freshness {
+    if (!bank) return { stage: 3, reason: 'no data yet', stalePacks: [] };
+    const stalePacks = bank.stalePacks;
+    const noneFresh = bank.packsOnline === 0;
+    if (noneFresh) {
+      this.doubtfulSince ??= now;
+      const silentFor = now - (this.lastFreshAt ?? this.doubtfulSince);
+      const why = bank.packsExpected === 0 ? 'no pack reports' : `no fresh data from any pack (${seconds(silentFor)})`;
+      if (silentFor >= this.lostAfterMs) return { stage: 3, reason: why, stalePacks };
+      return { stage: 2, reason: why, stalePacks, lostInMs: this.lostAfterMs - silentFor };
     }
-    if (this.lostSince !== null && bank) {
-      const since = this.lostSince;
+    this.lastFreshAt = now;
+    if (this.doubtfulSince !== null) {
+      const since = this.doubtfulSince;
       const waiting = bank.packs.filter((p) => !p.stale && (p.ageMs === null || now - p.ageMs < since || !plausible(p)));
-      if (waiting.length) return { stage: 2, reason: `waiting for fresh data from ${waiting.map((p) => name(p.pack)).join(', ')}`, stalePacks };
-      this.lostSince = null;
+      if (waiting.length) {
+        return { stage: 2, reason: `waiting for fresh data from ${waiting.map((p) => name(p.pack)).join(', ')}`, stalePacks, lostInMs: this.lostAfterMs };
+      }
+      this.doubtfulSince = null;
     }
     if (stalePacks.length) return { stage: 1, reason: `no fresh data from ${stalePacks.map(name).join(', ')}`, stalePacks };
     return { stage: 0, reason: '', stalePacks };
-  }
-
-  private lostReason(bank: BankState | null, lastInputAt: number | null, now: number): string | null {
-    if (!bank || lastInputAt === null) return 'no data yet';
-    if (now - lastInputAt > this.lostAfterMs) return `no data for ${seconds(now - lastInputAt)}`;
-    if (bank.packsOnline === 0) return 'every pack silent';
-    const ages = bank.packs.filter((p) => !p.stale && p.ageMs !== null).map((p) => p.ageMs as number);
-    const newest = Math.min(...ages);
-    if (newest > this.lostAfterMs) return `data ${seconds(newest)} old`;
-    return null;
   }
 }

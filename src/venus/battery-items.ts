@@ -94,22 +94,29 @@ function mandatory(meta: ServiceMeta): Values {
 interface CellTemperatures {
   readonly min: { value: number; id: string } | null;
   readonly max: { value: number; id: string } | null;
-  readonly mean: number | null;
+  /** What the GX is given as the battery temperature (see `representative`). */
+  readonly representative: number | null;
 }
+
+/** The temperature cells are comfortable at: the GX gets the cell sensor furthest from it. */
+const COMFORT_C = 25;
 
 function cellTemperatures(packs: readonly PackSummary[]): CellTemperatures {
   let min: { value: number; id: string } | null = null;
   let max: { value: number; id: string } | null = null;
-  const all: number[] = [];
   for (const p of packs) {
     for (const r of sensorGroups(p.analog?.temperatures ?? []).cells) {
-      all.push(r.value);
       const id = `${pid(p.pack)}T${String(r.sensor).padStart(2, '0')}`;
       if (!min || r.value < min.value) min = { value: r.value, id };
       if (!max || r.value > max.value) max = { value: r.value, id };
     }
   }
-  return { min, max, mean: all.length ? sum(all) / all.length : null };
+  // The GX's temperature decisions (a charger's low-temperature cut-off through shared temperature
+  // sense, its high-temperature warning, the overview) must see the worst pack, not an average that
+  // hides a pack at 3 °C among warm ones: the coldest cell sensor when that is further from comfort
+  // than the hottest, else the hottest.
+  const worst = min && max ? (COMFORT_C - min.value >= max.value - COMFORT_C ? min.value : max.value) : null;
+  return { min, max, representative: worst };
 }
 
 function measurementsOf(packs: readonly PackSummary[], totals: {
@@ -124,7 +131,7 @@ function measurementsOf(packs: readonly PackSummary[], totals: {
   const cellsPerPack = packs.length ? Math.max(...packs.map((p) => p.analog?.cellVoltages.length ?? 0)) : null;
   return {
     '/Dc/0/Voltage': totals.voltage, '/Dc/0/Current': totals.current, '/Dc/0/Power': totals.power,
-    '/Dc/0/Temperature': temps.mean, '/Soc': totals.soc, '/Soh': totals.soh,
+    '/Dc/0/Temperature': temps.representative, '/Soc': totals.soc, '/Soh': totals.soh,
     '/Capacity': totals.remainingAh, '/InstalledCapacity': totals.installedAh,
     // Victron monitors count Ah taken since full as negative.
     '/ConsumedAmphours': totals.remainingAh !== null && totals.fullAh !== null ? -(totals.fullAh - totals.remainingAh) : null,
@@ -149,9 +156,15 @@ export interface BankItemsInput {
   readonly now: number;
 }
 
-/** Every bank-service value for one publish cycle. */
+/** `/Alarms/BmsCable`: silent packs and doubtful data warn; only a lost BMS is an alarm. */
+const CABLE_LEVEL: Readonly<Record<Freshness['stage'], 0 | 1 | 2>> = { 0: 0, 1: 1, 2: 1, 3: 2 };
+
+/**
+ * Every bank-service value for one publish cycle. From stage 2 on, nothing measured is fresh:
+ * measurements and alarms are invalid (unknown), the limits are the controller's held ones.
+ */
 export function bankItems({ bank, decision, freshness, history, meta, thresholds, now }: BankItemsInput): Values {
-  const lost = freshness.stage === 2;
+  const lost = freshness.stage >= 2;
   const counted = bank.packs.filter((p) => !p.stale);
   const values: Values = { ...mandatory(meta) };
   const installedAh = counted.length ? sum(counted.map((p) => p.analog?.designAh ?? p.analog?.fullAh ?? 0)) : null;
@@ -160,19 +173,18 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
     remainingAh: counted.length ? bank.remainingAh : null, fullAh: counted.length ? bank.fullAh : null, installedAh,
     balancing: bank.balancing, allowToCharge: decision.allowToCharge, allowToDischarge: decision.allowToDischarge,
   }));
-  if (lost) Object.assign(values, { '/Io/AllowToCharge': 0, '/Io/AllowToDischarge': 0 });
+  if (lost) Object.assign(values, { '/Io/AllowToCharge': decision.allowToCharge ? 1 : 0, '/Io/AllowToDischarge': decision.allowToDischarge ? 1 : 0 });
 
   const discharging = !lost && bank.current !== null && bank.current < -0.5 && counted.length > 0;
   values['/TimeToGo'] = discharging ? Math.round((bank.remainingAh / -bank.current) * 3600) : null;
 
-  const limits = lost ? { cvl: null, ccl: 0, dcl: 0 } : decision.published;
-  const lostText = `BMS data lost: ${freshness.reason}`;
+  const limits = decision.published;
   Object.assign(values, {
     '/Info/MaxChargeVoltage': limits.cvl, '/Info/MaxChargeCurrent': limits.ccl, '/Info/MaxDischargeCurrent': limits.dcl,
     '/Info/BatteryLowVoltage': decision.batteryLowVoltage, '/Info/MaxChargeCellVoltage': decision.maxChargeCellVoltage,
-    '/Info/ChargeMode': lost ? lostText : decision.modeText,
-    '/Info/ChargeLimitation': lost ? lostText : decision.chargeLimitation,
-    '/Info/DischargeLimitation': lost ? lostText : decision.dischargeLimitation,
+    '/Info/ChargeMode': decision.modeText,
+    '/Info/ChargeLimitation': decision.chargeLimitation,
+    '/Info/DischargeLimitation': decision.dischargeLimitation,
     '/System/NrOfModulesOnline': lost ? 0 : counted.length,
     '/System/NrOfModulesOffline': lost ? bank.packsExpected : bank.stalePacks.length,
     '/System/NrOfModulesBlockingCharge': lost ? null : decision.blockingCharge.length,
@@ -191,7 +203,7 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
   for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = lost ? null : bankAlarms[name] ?? null;
   values['/Alarms/CellImbalance'] = lost ? null : imbalanceLevel(counted, thresholds);
   values['/Alarms/StateOfHealth'] = lost ? null : sohLevel(bank.soh, thresholds);
-  values['/Alarms/BmsCable'] = freshness.stage;
+  values['/Alarms/BmsCable'] = CABLE_LEVEL[freshness.stage];
 
   for (const p of bank.packs) {
     const base = `/Diagnostics/Module${String(p.pack - 1)}`;
@@ -202,14 +214,15 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
     for (const name of ALARM_PATHS) values[`${base}/Alarms/${name}`] = fresh ? packAlarms[name] ?? null : null;
     values[`${base}/Alarms/CellImbalance`] = fresh ? imbalanceLevel([p], thresholds) : null;
     values[`${base}/Alarms/StateOfHealth`] = fresh ? sohLevel(p.analog?.soh ?? null, thresholds) : null;
-    values[`${base}/Alarms/BmsCable`] = p.stale || lost ? (lost ? 2 : 1) : 0;
+    values[`${base}/Alarms/BmsCable`] = lost ? CABLE_LEVEL[freshness.stage] : p.stale ? 1 : 0;
   }
   return values;
 }
 
 /** One pack as its own (optional) service. */
-export function packItems(pack: PackSummary, bank: BankState, meta: ServiceMeta, thresholds: AlarmThresholds, lost: boolean): Values {
+export function packItems(pack: PackSummary, bank: BankState, meta: ServiceMeta, thresholds: AlarmThresholds, stage: Freshness['stage']): Values {
   const values: Values = { ...mandatory(meta) };
+  const lost = stage >= 2;
   const fresh = !pack.stale && !lost;
   const a = pack.analog;
   Object.assign(values, !fresh || !a ? invalidAll(MEASUREMENTS) : measurementsOf([pack], {
@@ -222,6 +235,6 @@ export function packItems(pack: PackSummary, bank: BankState, meta: ServiceMeta,
   for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = fresh ? levels[name] ?? null : null;
   values['/Alarms/CellImbalance'] = fresh ? imbalanceLevel([pack], thresholds) : null;
   values['/Alarms/StateOfHealth'] = fresh ? sohLevel(a?.soh ?? null, thresholds) : null;
-  values['/Alarms/BmsCable'] = fresh ? 0 : lost ? 2 : 1;
+  values['/Alarms/BmsCable'] = lost ? CABLE_LEVEL[stage] : fresh ? 0 : 1;
   return values;
 }

@@ -46,7 +46,11 @@ export interface BridgeOptions {
 
 export interface BridgeReport {
   readonly stage: Freshness['stage'];
+  /** What the stage means for the GX, in words. */
+  readonly stageText: string;
   readonly reason: string;
+  /** At stage 2: ms until the service stops being a BMS. */
+  readonly bmsLostInMs?: number;
   readonly serviceName: string | null;
   readonly instance: number | null;
   readonly phase: ServiceState['phase'] | 'waiting';
@@ -63,6 +67,13 @@ export interface BridgeReport {
 }
 
 const SAVE_EVERY_MS = 60_000;
+
+const STAGE_TEXT: Readonly<Record<Freshness['stage'], string>> = {
+  0: 'all packs fresh',
+  1: 'some packs silent: left out of the totals and limits',
+  2: 'data doubtful: charging stopped, discharge held',
+  3: 'BMS lost: no charge limits published',
+};
 const NAME_SAVE_DELAY_MS = 5_000;
 
 export function serviceSuffix(id: string): string {
@@ -134,11 +145,11 @@ export class VenusBridge extends EventEmitter {
       staleAfterMs: this.guard.staleAfterMs,
       ...(this.options.expectedPacks?.length ? { expectedPacks: this.options.expectedPacks } : {}),
     });
-    const freshness = this.guard.assess(this.lastInputAt === null ? null : bank, this.lastInputAt, now);
+    const freshness = this.guard.assess(this.lastInputAt === null ? null : bank, now);
     if (!this.bankService && !this.startService(bank)) return null;
-    const lost = freshness.stage === 2;
-    const decision = lost ? this.controller.block(now, `BMS data lost: ${freshness.reason}`) : this.controller.step(bank, now);
-    if (!lost) this.recordHistory(bank, decision, now);
+    const doubtful = freshness.stage >= 2;
+    const decision = doubtful ? this.controller.hold(now, freshness.reason, freshness.stage === 3) : this.controller.step(bank, now);
+    if (!doubtful) this.recordHistory(bank, decision, now);
     this.publish(bank, decision, freshness, now);
     const report = this.report(bank, decision, freshness);
     const stageChanged = freshness.stage !== this.lastStage;
@@ -247,8 +258,8 @@ export class VenusBridge extends EventEmitter {
     const thresholds = this.options.thresholds ?? DEFAULT_ALARM_THRESHOLDS;
     service.update(bankItems({ bank, decision, freshness, history: this.history, meta, thresholds, now }));
     if (this.options.releaseOnLoss) {
-      if (freshness.stage === 2 && service.registered) void service.release();
-      else if (freshness.stage < 2 && !service.registered && service.state.phase === 'released') void service.claim();
+      if (freshness.stage === 3 && service.registered) void service.release();
+      else if (freshness.stage < 3 && !service.registered && service.state.phase === 'released') void service.claim();
     }
     if (this.packServices.size && (now - this.lastPackPublish >= (this.options.packPublishMs ?? 5000) || freshness.stage !== this.lastStage)) {
       this.lastPackPublish = now;
@@ -256,24 +267,24 @@ export class VenusBridge extends EventEmitter {
         const summary = bank.packs.find((p) => p.pack === pack);
         if (!summary) continue;
         const serial = summary.identity?.serial ?? summary.identity?.packSerial ?? null;
-        packService.update(packItems(summary, bank, { ...meta, serial, firmware: summary.identity?.firmware ?? null, productName: `${meta.productName}, pack ${String(pack)}` }, thresholds, freshness.stage === 2));
+        packService.update(packItems(summary, bank, { ...meta, serial, firmware: summary.identity?.firmware ?? null, productName: `${meta.productName}, pack ${String(pack)}` }, thresholds, freshness.stage));
       }
     }
   }
 
   private report(bank: BankState, decision: ChargeDecision, freshness: Freshness): BridgeReport {
-    const lost = freshness.stage === 2;
     return {
-      stage: freshness.stage, reason: freshness.reason, serviceName: this.serviceNameValue,
+      stage: freshness.stage, stageText: STAGE_TEXT[freshness.stage], reason: freshness.reason, serviceName: this.serviceNameValue,
       instance: this.bankService?.instance ?? null, phase: this.bankService?.state.phase ?? 'waiting',
       mode: decision.mode, modeText: decision.modeText,
-      // At stage 2 the decision is the controller's blocked one: nothing published.
       published: decision.published, computed: decision.computed,
       chargeLimitation: decision.chargeLimitation, dischargeLimitation: decision.dischargeLimitation,
-      shadow: this.controller.settings.shadow, packsOnline: lost ? 0 : bank.packsOnline, packsExpected: bank.packsExpected,
+      shadow: this.controller.settings.shadow, packsOnline: freshness.stage >= 2 ? 0 : bank.packsOnline, packsExpected: bank.packsExpected,
       stalePacks: freshness.stalePacks,
+      ...(freshness.lostInMs !== undefined ? { bmsLostInMs: freshness.lostInMs } : {}),
     };
   }
+
 
   /**
    * A name written over D-Bus is kept a few seconds later, once: a GUI or script setting it over and

@@ -172,48 +172,101 @@ describe('charge control', () => {
       assert.equal(c.step(bankOf({ pack: 1 }), 31_000).published.ccl, 7.5);
       assert.equal(c.step(bankOf({ pack: 1 }), 33_000).published.ccl, 17.5);
       // From 0: a computed 0.5 A (1 % of 50 A) stays 0.
-      c.block(100_000, 'lost');
+      c.hold(100_000, 'lost', false);
       assert.equal(c.step(bankOf({ pack: 1, cells: [3.4995, 3.3] }), 200_000).published.ccl, 0);
     });
   });
 
   describe('shadow mode', () => {
-    it('publishes the BMS / user limits and explains what it would set', () => {
+    it('keeps the safety floor: protections, temperature and cell-voltage derating and the BMS limits are published', () => {
       const limits = { chargeVoltage: 54.8, chargeCurrent: 40, dischargeCurrent: 80, chargeEnabled: true, dischargeEnabled: true };
       const d = controller({ shadow: true }).step(bankOf({ pack: 1, limits }, { pack: 2, temps: [3, 20, 20, 20, 30, 20] }), 0);
-      assert.deepEqual(d.published, { cvl: 54.8, ccl: 80, dcl: 160 });
-      assert.equal(d.computed.ccl, Math.round((50 / 3) * 2 * 10) / 10);
-      assert.equal(d.chargeLimitation, `Shadow: would be ${d.computed.ccl.toFixed(1)} A (Temperature P02)`);
+      // 3 °C: a third of the pack current for charge (0.25 at 2 °C, 0.5 at 5 °C), 0.4 for discharge.
+      assert.deepEqual(d.published, { cvl: 54.8, ccl: 33.3, dcl: 80 });
+      assert.equal(d.chargeLimitation, 'Temperature P02; shadow: would be 33.3 A (Temperature P02)');
       assert.match(d.modeText, /^Shadow: would be Bulk, CVL 55\.20 V$/);
+      // Below freezing the cold pack takes nothing, so neither does the bank.
+      const frozen = controller({ shadow: true }).step(bankOf({ pack: 1 }, { pack: 2, temps: [-2, 20, 20, 20, 30, 20] }), 0);
+      assert.equal(frozen.published.ccl, 0);
+      // A cell at 3.62 V pulls CVL down, as without shadow.
+      const high = controller({ shadow: true }).step(bankOf({ pack: 1, cells: [3.62, 3.4] }), 0);
+      assert.equal(high.published.cvl, Math.round((3.62 + 15 * 3.4 - (3.62 - 3.45)) * 1000) / 1000);
+      assert.equal(high.published.ccl, 0);
+    });
+
+    it('leaves the algorithm\'s own choices unapplied: float and the SOC tables stay text', () => {
+      const soc: ChargeSettings['tables'] = { ...DEFAULT_CHARGE_SETTINGS.tables, chargeSoc: [[85, 1], [90, 0.5], [95, 0.2], [98, 0.1]] };
+      const bySoc = controller({ shadow: true, tables: soc }).step(bankOf({ pack: 1, cells: 3.35, soc: 96 }), 0);
+      assert.deepEqual([bySoc.published.ccl, bySoc.computed.ccl], [50, 8.3]);
+      assert.match(bySoc.chargeLimitation, /shadow: would be 8\.3 A \(SOC P01\)$/);
+      const c = controller({ shadow: true, absorptionSeconds: 60 });
+      c.step(bankOf({ pack: 1, cells: 3.45, soc: 99 }), 0);
+      assert.equal(c.step(bankOf({ pack: 1, cells: 3.45, soc: 99 }), 61_000).mode, 'float-transition');
+      const ramping = c.step(bankOf({ pack: 1, cells: 3.45, soc: 99 }), 71_000);
+      // Published: the bulk voltage; computed: the ramp towards float.
+      assert.deepEqual([ramping.published.cvl, ramping.computed.cvl], [55.2, 55.19]);
+    });
+  });
+
+  describe('when the data goes doubtful', () => {
+    it('stops charging with a CVL no higher than the bank had, keeps discharge at the last trusted DCL, and never passes it through 0', () => {
+      const c = controller();
+      const fresh = c.step(bankOf({ pack: 1, cells: 3.35 }, { pack: 2, cells: 3.35 }), 0);
+      assert.deepEqual(fresh.published, { cvl: 55.2, ccl: 100, dcl: 200 });
+      const held = c.hold(20_000, 'no fresh data from any pack (15 s)', false);
+      // 16 × 3.35 V = 53.6 V: the chargers are told to stop where the bank was.
+      assert.deepEqual(held.published, { cvl: 53.6, ccl: 0, dcl: 200 });
+      assert.deepEqual([held.allowToCharge, held.allowToDischarge], [false, true]);
+      assert.match(held.chargeLimitation, /^Charging stopped: no fresh data/);
+      assert.match(held.dischargeLimitation, /^Held at 200\.0 A while the data is doubtful/);
+      const lost = c.hold(320_000, 'no fresh data from any pack (300 s)', true);
+      assert.deepEqual(lost.published, { cvl: null, ccl: 0, dcl: 200 });
+      // Back: DCL goes on from where it was held; CCL holds at 0, then ramps.
+      const back = c.step(bankOf({ pack: 1, cells: 3.35 }, { pack: 2, cells: 3.35 }), 321_000);
+      assert.deepEqual(back.published, { cvl: 55.2, ccl: 0, dcl: 200 });
+      const ccl: number[] = [];
+      for (let t = 322_000; t <= 351_000; t += 1000) ccl.push(c.step(bankOf({ pack: 1, cells: 3.35 }, { pack: 2, cells: 3.35 }), t).published.ccl);
+      // Held for 30 s after the last hold, then 5 A/s.
+      assert.deepEqual(ccl.slice(-3), [0, 5, 10]);
+    });
+
+    it('caps discharge at the configured limit while the data is doubtful', () => {
+      const c = controller({ doubtfulDischargeCurrent: 80 });
+      c.step(bankOf({ pack: 1 }, { pack: 2 }), 0);
+      assert.equal(c.hold(20_000, 'silent', false).published.dcl, 80);
+      const back = c.step(bankOf({ pack: 1 }, { pack: 2 }), 21_000);
+      assert.equal(back.published.dcl, 80, 'held, then ramped: never 0');
     });
   });
 });
 
 describe('freshness guard', () => {
   const guard = (): FreshnessGuard => new FreshnessGuard({ pollIntervalMs: 5000 });
-  const aged = (now: number, packs: PackSpec[]): BankState => aggregateBank(packs.map(input), { staleAfterMs: 15_000, expectedPacks: [1, 2] });
+  const aged = (packs: PackSpec[]): BankState => aggregateBank(packs.map(input), { staleAfterMs: 15_000, expectedPacks: [1, 2] });
 
-  it('stage 0 with every pack fresh, 1 with one silent, 2 with all silent or no input', () => {
+  it('stage 0 with every pack fresh, 1 with one silent, 2 with none fresh, 3 after the BMS-lost time', () => {
     const g = guard();
-    assert.equal(g.assess(aged(0, [{ pack: 1 }, { pack: 2 }]), 0, 0).stage, 0);
-    const one = g.assess(aged(0, [{ pack: 1 }, { pack: 2, ageMs: 15_001 }]), 0, 0);
+    assert.equal(g.assess(aged([{ pack: 1 }, { pack: 2 }]), 0).stage, 0);
+    const one = g.assess(aged([{ pack: 1 }, { pack: 2, ageMs: 15_001 }]), 1000);
     assert.deepEqual([one.stage, one.reason], [1, 'no fresh data from P02']);
-    const all = new FreshnessGuard({ pollIntervalMs: 5000 }).assess(aged(0, [{ pack: 1, ageMs: 16_000 }, { pack: 2, ageMs: 16_000 }]), 0, 0);
-    assert.deepEqual([all.stage, all.reason], [2, 'every pack silent']);
-    const input = guard().assess(aged(0, [{ pack: 1 }, { pack: 2 }]), 0, 60_001);
-    assert.deepEqual([input.stage, input.reason], [2, 'no data for 60 s']);
+    const none = g.assess(aged([{ pack: 1, ageMs: 16_000 }, { pack: 2, ageMs: 16_000 }]), 16_000);
+    assert.deepEqual([none.stage, none.reason, none.lostInMs], [2, 'no fresh data from any pack (15 s)', 285_000]);
+    assert.equal(g.assess(aged([{ pack: 1, ageMs: 300_000 }, { pack: 2, ageMs: 300_000 }]), 300_999).stage, 2);
+    const lost = g.assess(aged([{ pack: 1, ageMs: 301_000 }, { pack: 2, ageMs: 301_000 }]), 301_000);
+    assert.deepEqual([lost.stage, lost.reason], [3, 'no fresh data from any pack (300 s)']);
+    assert.equal(guard().assess(null, 0).stage, 3);
   });
 
   it('recovers only on data read after the loss, and only if it is plausible', () => {
     const g = guard();
-    assert.equal(g.assess(aged(0, [{ pack: 1 }, { pack: 2 }]), 0, 61_000).stage, 2);
-    // Input resumes, but pack 2's data was read before the loss.
-    const waiting = g.assess(aged(0, [{ pack: 1 }, { pack: 2, ageMs: 14_000 }]), 70_000, 70_000);
+    g.assess(aged([{ pack: 1 }, { pack: 2 }]), 0);
+    assert.equal(g.assess(aged([{ pack: 1, ageMs: 16_000 }, { pack: 2, ageMs: 16_000 }]), 16_000).stage, 2);
+    // Pack 1 is back, but pack 2's data was read before the loss.
+    const waiting = g.assess(aged([{ pack: 1 }, { pack: 2, ageMs: 14_000 }]), 20_000);
     assert.deepEqual([waiting.stage, waiting.reason], [2, 'waiting for fresh data from P02']);
     // Fresh, but the pack voltage disagrees with its cells.
-    const odd = g.assess(aged(0, [{ pack: 1 }, { pack: 2, voltage: 40 }]), 71_000, 71_000);
-    assert.equal(odd.stage, 2);
-    assert.equal(g.assess(aged(0, [{ pack: 1 }, { pack: 2 }]), 72_000, 72_000).stage, 0);
+    assert.equal(g.assess(aged([{ pack: 1 }, { pack: 2, voltage: 40 }]), 21_000).stage, 2);
+    assert.equal(g.assess(aged([{ pack: 1 }, { pack: 2 }]), 22_000).stage, 0);
   });
 });
 

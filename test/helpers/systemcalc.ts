@@ -27,13 +27,32 @@ function plain(variant: unknown): unknown {
   return typeof v === 'bigint' ? Number(v) : v;
 }
 
+/** How DVCC steers chargers (see `SystemCalcEmulation.dvccTick`). */
+export interface DvccSetup {
+  /** `com.victronenergy.solarcharger.*` services DVCC writes to. */
+  readonly solarChargers: readonly string[];
+  /** The `com.victronenergy.vebus.*` service (the Multi). */
+  readonly multi?: string;
+  /** ESS "feed-in excess DC-coupled PV": solar chargers are not held to CCL, only to CVL. */
+  feedInExcessPv: boolean;
+  /** Amps the solar chargers produce now (the sun), which DVCC subtracts from the Multi's share. */
+  solarProduction: number;
+}
+
+/** What a solar charger may deliver when DVCC does not limit it. */
+export const SOLAR_MAXIMUM = 100;
+
 /**
  * What Victron's systemcalc does with battery services (VENUS-DBUS.md §7, TESTING.md §4):
  * discovery by NameOwnerChanged / ListNames, GetItems at once, both change signals, the
- * connected filter, battery-monitor and BMS auto-selection, the multiple-BMS condition.
+ * connected filter, battery-monitor and BMS auto-selection, the multiple-BMS condition — and,
+ * once `dvcc` is set, how DVCC writes the BMS's limits to the chargers (VENUS-DBUS.md §8, §9).
  */
 export class SystemCalcEmulation extends EventEmitter {
   readonly services = new Map<string, SeenService>();
+  dvcc: DvccSetup | undefined;
+  /** A BMS was in use since DVCC started: when it goes, chargers are left to time out. */
+  private bmsSeen = false;
   private bus: MessageBus | undefined;
   private closed = false;
 
@@ -98,6 +117,66 @@ export class SystemCalcEmulation extends EventEmitter {
 
   multipleBms(): boolean {
     return this.bmsCandidates().length > 1;
+  }
+
+  /**
+   * One DVCC write cycle (systemcalc does one every 3 s), from what this emulation has seen of the
+   * BMS, as dvcc.py does it: while a BMS is selected (valid CVL), solar chargers get CVL and CCL
+   * (with feed-in of excess DC-coupled PV, not CCL: their own maximum), the Multi gets CVL, CCL less
+   * what the solar chargers may deliver, DCL and BatteryLowVoltage. When the BMS it had is gone (or
+   * its CVL invalid) it writes nothing to the solar chargers — they stop on their own timeout — and
+   * leaves the Multi with what it wrote last. It does not read /Io/AllowTo*.
+   */
+  async dvccTick(): Promise<void> {
+    const setup = this.dvcc;
+    if (!setup) throw new Error('DVCC is not set up');
+    const bms = this.bms();
+    if (!bms) return;
+    this.bmsSeen = true;
+    const value = (path: string): number | null => {
+      const v = this.value(bms, path);
+      return typeof v === 'number' ? v : null;
+    };
+    const cvl = value(CVL);
+    const ccl = value('/Info/MaxChargeCurrent');
+    const dcl = value('/Info/MaxDischargeCurrent');
+    const low = value('/Info/BatteryLowVoltage');
+    if (cvl === null) return;
+    const solarLimit = setup.feedInExcessPv ? SOLAR_MAXIMUM : ccl ?? SOLAR_MAXIMUM;
+    for (const charger of setup.solarChargers) {
+      await this.setValue(charger, '/Link/ChargeVoltage', cvl);
+      await this.setValue(charger, '/Link/ChargeCurrent', solarLimit);
+    }
+    if (setup.multi) {
+      // Solar has priority: the Multi may charge with what CCL leaves after what the sun gives now.
+      const solar = Math.min(setup.solarProduction, setup.feedInExcessPv ? Infinity : ccl ?? 0);
+      await this.setValue(setup.multi, '/BatteryOperationalLimits/MaxChargeVoltage', cvl);
+      if (ccl !== null) await this.setValue(setup.multi, '/BatteryOperationalLimits/MaxChargeCurrent', Math.max(0, ccl - solar));
+      if (dcl !== null) await this.setValue(setup.multi, '/BatteryOperationalLimits/MaxDischargeCurrent', dcl);
+      if (low !== null) await this.setValue(setup.multi, '/BatteryOperationalLimits/BatteryLowVoltage', low);
+    }
+  }
+
+  /** Whether DVCC had a BMS and lost it (it is then silent towards the solar chargers). */
+  get bmsLost(): boolean {
+    return this.bmsSeen && this.bms() === null;
+  }
+
+  /**
+   * Resolves once every change `service` sent before now has been seen: a call's reply comes after
+   * the signals the service sent before it (one connection, in order).
+   */
+  async sync(service: string): Promise<void> {
+    await this.bus?.call(new Message({ destination: service, path: '/Connected', interface: 'com.victronenergy.BusItem', member: 'GetValue' }));
+  }
+
+  private async setValue(service: string, path: string, value: number): Promise<void> {
+    const bus = this.bus;
+    if (!bus) return;
+    const reply = await bus.call(new Message({
+      destination: service, path, interface: 'com.victronenergy.BusItem', member: 'SetValue', signature: 'v', body: [new Variant('d', value)],
+    }));
+    if (reply?.body[0] !== 0) throw new Error(`SetValue ${service} ${path} = ${String(value)} answered ${String(reply?.body[0])}`);
   }
 
   /** Resolves when `predicate` holds after some update; rejects with `what` after `ms`. */

@@ -1,4 +1,6 @@
 import sinon from 'sinon';
+import { BankPoller, BmsClient, BmsLink, type BankCycle, type BankMode, type PackReading } from '../../src/link';
+import { SimBus, type SimulatedBank } from '../../src/sim';
 
 
 /**
@@ -33,3 +35,42 @@ export interface FakeTime {
   advance(ms: number): Promise<void>;
   restore(): void;
 }
+
+/** One poll cycle as a running bms-link emits it, and when. */
+export interface TimedCycle {
+  readonly at: number;
+  readonly packs: readonly PackReading[];
+}
+
+/**
+ * What a bms-link's poller emits over `seconds` of (fake) time against a simulated bank: the real
+ * link and poller on the simulated wire, with whatever faults `wire` sets up. Used to feed consumers
+ * (the Venus bridge) exactly what they would get, on their own clock afterwards.
+ */
+export async function pollCycles(
+  bank: SimulatedBank,
+  options: { readonly startAt: number; readonly seconds: number; readonly intervalMs?: number; readonly mode?: BankMode; readonly wire?: (bus: SimBus, at: number) => void },
+): Promise<TimedCycle[]> {
+  const time = fakeTime(options.startAt);
+  const bus = new SimBus(bank, { latencyMs: 30 });
+  const link = BmsLink.acquire({ port: `tcp://poll-cycles.test:${String(++cyclePorts)}`, transportFactory: bus.factory });
+  const poller = new BankPoller(new BmsClient(link, { dialect: bank.dialect }), {
+    mode: options.mode ?? 'broadcast', packs: bank.packs.map((_, i) => i + 1), intervalMs: options.intervalMs ?? 5000, identity: false,
+  });
+  const cycles: TimedCycle[] = [];
+  poller.on('cycle', (cycle: BankCycle) => { cycles.push({ at: Date.now(), packs: cycle.packs }); });
+  try {
+    poller.start();
+    for (let s = 0; s < options.seconds; s++) {
+      options.wire?.(bus, Date.now());
+      await time.advance(1000);
+    }
+    await poller.stop();
+    await link.close();
+  } finally {
+    time.restore();
+  }
+  return cycles;
+}
+
+let cyclePorts = 0;

@@ -180,6 +180,33 @@ describe('nodes', function () {
     assert.ok(timers() <= before + 1, `timers before ${before}, after ${timers()}`);
   });
 
+  it('a deploy while a silent 15-pack bank is being polled ends at once, and the next flow finds the bank afresh', async () => {
+    await sim.stop();
+    sim = await startSim({ packs: 15, current: -12 });
+    const flow = [
+      { id: 'f', type: 'tab' },
+      // As shipped: a 1000 ms timeout, so an "all packs" read of 15 packs may take 8.5 s per attempt.
+      linkConfig('l', sim.tcp, { timeout: '1000', gap: '50' }),
+      { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '30', wires: [['h']] },
+      { id: 'h', type: 'helper', z: 'f' },
+    ];
+    await helper.load(NODES, flow);
+    await nextMessage<Msg<BankState>>('h', (m) => m.payload.packsOnline === 15);
+    // The bank goes quiet in the middle of a poll: that poll would wait up to 2 × 8.5 s.
+    await new Promise<void>((resolve) => { sim.server.script = () => { resolve(); return { drop: true }; }; });
+    const started = Date.now();
+    await helper.unload();
+    const took = Date.now() - started;
+    assert.equal(BmsLink.users(sim.tcp), 0);
+    assert.ok(took < 8500, `the flow stopped after ${String(took)} ms, without waiting for the poll on the wire`);
+    // The bank shrinks to 14 packs; the next flow discovers that, rather than inheriting 15.
+    sim.server.script = undefined;
+    sim.bank.setPresent(15, false);
+    await helper.load(NODES, flow);
+    const state = await nextMessage<Msg<BankState>>('h', (m) => m.payload.packsOnline > 0);
+    assert.equal(state.payload.packsExpected, 14);
+  });
+
   describe('bms-parallel', () => {
     it('from the link: the bank state of all packs', async () => {
       await helper.load(NODES, [

@@ -62,7 +62,8 @@ describe('bms-venus node', function () {
       [{ cellMin: '3.4' }, /low cell voltage/],
       [{ packCharge: '-1' }, /pack currents/],
       [{ maxDischarge: 'lots' }, /bank discharge maximum/],
-      [{ lost: '1' }, /data-lost timeout/],
+      [{ lost: '10' }, /BMS-lost timeout must be 30\.\.3600 s/],
+      [{ doubtfulDischarge: '-5' }, /discharge while the data is doubtful/],
       [{ bankId: 'a b' }, /bank id/],
     ];
     for (const [config, reason] of bad) {
@@ -127,7 +128,7 @@ describe('bms-venus node', function () {
       assert.equal((await out).payload.packsOnline, 2);
     });
 
-    it('its own watchdog ends in stage 2 when the input stops, and keeps the history on disk', async () => {
+    it('its own watchdog stops charging when the input stops, then loses the BMS, says so in status and output, and keeps the history on disk', async () => {
       const clock = sinon.useFakeTimers({ now: Date.now(), toFake: ['Date'] });
       await helper.load(NODES, [venus({ source: 'input', link: '' }), { id: 'out', type: 'helper' }]);
       const sim = new SimulatedBank({ packs: 2, seed: 4, current: 30 });
@@ -137,14 +138,23 @@ describe('bms-venus node', function () {
       await systemcalc.waitFor('the bank', () => typeof systemcalc.value(name, '/Info/MaxChargeVoltage') === 'number');
       clock.tick(2000);
       node('venus').receive({ payload: aggregateBank(simInputs(sim), { staleAfterMs: 30_000 }) });
-      const lost = nextMessage<Msg<BridgeReport>>('out', (m) => m.payload.stage === 2);
-      clock.tick(61_000);
-      const report = (await lost).payload;
-      assert.deepEqual(report.published, { cvl: null, ccl: 0, dcl: 0 });
-      assert.match(report.reason, /^no data for 6\d s$/);
+      const trusted = Number(systemcalc.value(name, '/Dc/0/Voltage'));
+      // The bank state said its packs go stale after 30 s: then no pack is fresh.
+      const doubtful = nextMessage<Msg<BridgeReport>>('out', (m) => m.payload.stage === 2);
+      clock.tick(31_000);
+      const stage2 = (await doubtful).payload;
+      assert.deepEqual([stage2.published.ccl, stage2.published.dcl], [0, 200]);
+      assert.ok(stage2.published.cvl !== null && stage2.published.cvl <= trusted, `CVL ${String(stage2.published.cvl)} V`);
+      assert.equal(stage2.stageText, 'data doubtful: charging stopped, discharge held');
+      assert.match(stage2.reason, /^no fresh data from any pack \(3\d s\)$/);
+      await statusOf('venus', (s) => /^no charge · DCL 200 A · BMS lost in \d+ s$/.test(s.text ?? ''));
+      await systemcalc.waitFor('CCL 0 on the bus', () => systemcalc.value(name, '/Info/MaxChargeCurrent') === 0);
+      assert.equal(systemcalc.bms(), name);
+      const lost = nextMessage<Msg<BridgeReport>>('out', (m) => m.payload.stage === 3);
+      clock.tick(300_000);
+      assert.equal((await lost).payload.published.cvl, null);
       await systemcalc.waitFor('CVL invalid on the bus', () => systemcalc.value(name, '/Info/MaxChargeVoltage') === null);
-      assert.equal(systemcalc.value(name, '/Info/MaxChargeCurrent'), 0);
-      await statusOf('venus', (s) => s.text === 'BMS data lost: limits 0');
+      await statusOf('venus', (s) => (s.text ?? '').startsWith('BMS lost · DCL 200 A'));
       await helper.unload();
       const file = join(userDir, 'lifepo4-bms', `venus-${name.split('.').pop() ?? ''}.json`);
       assert.ok(existsSync(file));
@@ -152,5 +162,6 @@ describe('bms-venus node', function () {
       // 2 s at about 2 × 15 A × 53 V.
       assert.ok(saved.history.chargedKwh > 0 && saved.history.chargedKwh < 0.002, String(saved.history.chargedKwh));
     });
+
   });
 });

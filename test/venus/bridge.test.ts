@@ -358,7 +358,7 @@ describe('venus bridge on a real dbus-daemon', function () {
   });
 
   describe('stale data', () => {
-    it('stage 1: a silent pack raises BmsCable, leaves the totals and the limits; stage 2: CVL invalid, CCL = DCL = 0; recovery holds, then ramps', async () => {
+    it('stage 1: a silent pack raises BmsCable, leaves the totals and the limits; stage 2: charging stops, discharge held; stage 3: CVL invalid; recovery holds, then ramps', async () => {
       let t = 5_000_000;
       const sim = new SimulatedBank({ packs: 3, seed: 11, current: 5 });
       const { b, name, v } = await published(sim, { clock: () => t, watchdogMs: 20 });
@@ -379,35 +379,46 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(v('/Dc/0/Current'), Math.round(two.reduce((s, p) => s + (p.analog?.current ?? 0), 0) * 10) / 10);
       assert.equal(v('/Diagnostics/Module2/Alarms/BmsCable'), 1);
       assert.equal(typeof v('/Info/MaxChargeVoltage'), 'number');
-      // Nothing arrives for 61 s: the node's own watchdog ends in stage 2.
-      t += 61_000;
-      await systemcalc.waitFor('stage 2', () => v('/Alarms/BmsCable') === 2);
+      const lastVoltage = Number(v('/Dc/0/Voltage'));
+      // Nothing arrives: the node's own watchdog sees no fresh pack (stage 2), charging stops, discharge held.
+      t += 16_000;
+      await systemcalc.waitFor('stage 2', () => v('/Info/MaxChargeCurrent') === 0 && v('/Dc/0/Voltage') === null);
+      assert.equal(v('/Info/MaxDischargeCurrent'), 200);
+      const safeCvl = v('/Info/MaxChargeVoltage');
+      assert.ok(typeof safeCvl === 'number' && safeCvl <= lastVoltage, `CVL ${String(safeCvl)} V at most the bank's last voltage ${String(lastVoltage)} V`);
+      assert.deepEqual([v('/Alarms/BmsCable'), v('/Io/AllowToCharge'), v('/Io/AllowToDischarge')], [1, 0, 1]);
+      assert.match(String(v('/Info/ChargeMode')), /^Charging stopped: no fresh data from any pack/);
+      assert.equal(systemcalc.bms(), name);
+      // 5 min later the service stops being a BMS.
+      t += 300_000;
+      await systemcalc.waitFor('stage 3', () => v('/Alarms/BmsCable') === 2);
       assert.equal(v('/Info/MaxChargeVoltage'), null);
-      assert.equal(v('/Info/MaxChargeCurrent'), 0);
-      assert.equal(v('/Info/MaxDischargeCurrent'), 0);
-      assert.equal(v('/Dc/0/Voltage'), null);
-      assert.equal(v('/Io/AllowToCharge'), 0);
-      assert.match(String(v('/Info/ChargeMode')), /^BMS data lost: no data for 61 s/);
       assert.equal(systemcalc.bms(), null);
-      // Fresh data from the packs it counts: values return, limits held at 0, then ramp.
+      // Fresh data from the packs it counts: values return, charging held at 0, then ramps; discharge never 0.
       b.feed(simInputs(sim, [1, 2]));
-      await systemcalc.waitFor('recovered', () => typeof v('/Info/MaxChargeVoltage') === 'number');
+      await systemcalc.waitFor('recovered', () => typeof v('/Info/MaxChargeVoltage') === 'number' && v('/Dc/0/Voltage') !== null);
       assert.equal(v('/Alarms/BmsCable'), 1);
       assert.equal(v('/Info/MaxChargeCurrent'), 0);
+      assert.equal(v('/Info/MaxDischargeCurrent'), 200);
       assert.equal(systemcalc.bms(), name);
       t += 31_000;
+      b.feed(simInputs(sim, [1, 2]));
+      t += 20_000;
       b.feed(simInputs(sim, [1, 2]));
       await systemcalc.waitFor('ramped up', () => v('/Info/MaxChargeCurrent') === 100);
     });
 
-    it('can leave the bus name at stage 2 and claim it again on fresh data', async () => {
+    it('can leave the bus name when the BMS is lost (stage 3) and claim it again on fresh data', async () => {
       let t = 9_000_000;
       const sim = new SimulatedBank({ packs: 2, seed: 12 });
       const b = bridge({ clock: () => t, watchdogMs: 20, releaseOnLoss: true });
       b.feed(simInputs(sim));
       const name = b.serviceName ?? '';
       await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
-      t += 61_000;
+      t += 16_000;
+      await systemcalc.waitFor('charging stopped', () => systemcalc.value(name, '/Info/MaxChargeCurrent') === 0);
+      assert.ok(systemcalc.services.has(name), 'still on the bus while only doubtful');
+      t += 300_000;
       await systemcalc.waitFor('the name released', () => !systemcalc.services.has(name));
       b.feed(simInputs(sim));
       await systemcalc.waitFor('the name back', () => systemcalc.services.has(name));

@@ -32,7 +32,7 @@ describe('venus items', () => {
   it('cover every path of the service, with Ah taken counted negative and time to go while discharging', () => {
     const sim = new SimulatedBank({ packs: 2, seed: 1, current: -40 });
     const bank = aggregateBank(simInputs(sim), { staleAfterMs: 15_000 });
-    const freshness = new FreshnessGuard({ pollIntervalMs: 5000 }).assess(bank, 0, 0);
+    const freshness = new FreshnessGuard({ pollIntervalMs: 5000 }).assess(bank, 0);
     const values = bankItems({ bank, decision: new ChargeController().step(bank, 0), freshness, history: EMPTY_HISTORY, meta: META, thresholds: DEFAULT_ALARM_THRESHOLDS, now: 0 });
     for (const path of bankSpecs([1, 2]).keys()) if (path !== '/DeviceInstance') assert.ok(path in values, path);
     assert.ok((values['/ConsumedAmphours'] as number) < 0);
@@ -40,13 +40,34 @@ describe('venus items', () => {
     assert.equal(values['/Alarms/BmsCable'], 0);
   });
 
-  it('once the data is lost: measurements and alarms invalid, limits 0, CVL invalid, BmsCable 2', () => {
+  it('once no pack is fresh: measurements and alarms invalid, charging stopped, discharge held, BmsCable 1; BMS lost: CVL invalid, BmsCable 2', () => {
     const sim = new SimulatedBank({ packs: 2, seed: 1, current: -40 });
     const bank = aggregateBank(simInputs(sim), { staleAfterMs: 15_000 });
-    const freshness = { stage: 2 as const, reason: 'every pack silent', stalePacks: [1, 2] };
-    const values = bankItems({ bank, decision: new ChargeController().step(bank, 0), freshness, history: EMPTY_HISTORY, meta: META, thresholds: DEFAULT_ALARM_THRESHOLDS, now: 0 });
-    for (const path of ['/Dc/0/Voltage', '/Soc', '/System/MaxCellVoltage', '/Info/MaxChargeVoltage', '/Alarms/HighCellVoltage', '/Diagnostics/Module0/Alarms/LowSoc']) assert.equal(values[path], null, path);
-    assert.deepEqual([values['/Info/MaxChargeCurrent'], values['/Info/MaxDischargeCurrent'], values['/Alarms/BmsCable'], values['/Io/AllowToCharge']], [0, 0, 2, 0]);
-    assert.equal(values['/Info/ChargeMode'], 'BMS data lost: every pack silent');
+    const controller = new ChargeController();
+    const trusted = controller.step(bank, 0).published;
+    const at = (stage: 2 | 3): Record<string, unknown> => bankItems({
+      bank, decision: controller.hold(20_000, 'no fresh data from any pack (15 s)', stage === 3),
+      freshness: { stage, reason: 'no fresh data from any pack (15 s)', stalePacks: [1, 2] },
+      history: EMPTY_HISTORY, meta: META, thresholds: DEFAULT_ALARM_THRESHOLDS, now: 20_000,
+    });
+    const doubtful = at(2);
+    for (const path of ['/Dc/0/Voltage', '/Soc', '/System/MaxCellVoltage', '/Alarms/HighCellVoltage', '/Diagnostics/Module0/Alarms/LowSoc']) assert.equal(doubtful[path], null, path);
+    assert.ok(typeof doubtful['/Info/MaxChargeVoltage'] === 'number' && doubtful['/Info/MaxChargeVoltage'] <= (bank.voltage?.mean ?? 0));
+    assert.deepEqual([doubtful['/Info/MaxChargeCurrent'], doubtful['/Info/MaxDischargeCurrent'], doubtful['/Alarms/BmsCable'], doubtful['/Io/AllowToCharge'], doubtful['/Io/AllowToDischarge']], [0, trusted.dcl, 1, 0, 1]);
+    assert.match(String(doubtful['/Info/ChargeMode']), /^Charging stopped: no fresh data from any pack/);
+    const lost = at(3);
+    assert.deepEqual([lost['/Info/MaxChargeVoltage'], lost['/Info/MaxChargeCurrent'], lost['/Alarms/BmsCable'], lost['/Diagnostics/Module1/Alarms/BmsCable']], [null, 0, 2, 2]);
   });
+
+  it('gives the GX the cell temperature furthest from comfort: one cold pack is not averaged away', () => {
+    const sim = new SimulatedBank({ packs: 3, seed: 1 });
+    const inputs = simInputs(sim).map((p) => (p.pack === 2 && p.analog ? { ...p, analog: { ...p.analog, temperatures: [3, 3.5, 4, 3.2, 10, 9] } } : p));
+    const bank = aggregateBank(inputs, { staleAfterMs: 15_000 });
+    const values = bankItems({ bank, decision: new ChargeController().step(bank, 0), freshness: { stage: 0, reason: '', stalePacks: [] }, history: EMPTY_HISTORY, meta: META, thresholds: DEFAULT_ALARM_THRESHOLDS, now: 0 });
+    assert.equal(values['/Dc/0/Temperature'], 3);
+    assert.equal(values['/System/MinTemperatureCellId'], 'P02T01');
+    const hot = aggregateBank(simInputs(sim).map((p) => (p.pack === 1 && p.analog ? { ...p, analog: { ...p.analog, temperatures: [48, 47, 46, 45, 60, 30] } } : p)), { staleAfterMs: 15_000 });
+    assert.equal(bankItems({ bank: hot, decision: new ChargeController().step(hot, 0), freshness: { stage: 0, reason: '', stalePacks: [] }, history: EMPTY_HISTORY, meta: META, thresholds: DEFAULT_ALARM_THRESHOLDS, now: 0 })['/Dc/0/Temperature'], 48);
+  });
+
 });
