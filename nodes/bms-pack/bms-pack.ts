@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { asError, packPayload, type BankCycle, type ConnectionState, type PackPayload } from '../../src/link';
 import { changedBeyond } from '../../src/bank';
-import { formatNumber, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
+import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsPackDef extends NodeDef {
   link: string;
@@ -15,6 +15,7 @@ export = (RED: NodeAPI): void => {
   function BmsPack(this: Node, config: BmsPackDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
+    const status = statusSetter(node);
     const link = RED.nodes.getNode(config.link) as BmsLinkConfigNode | null;
     const only = config.pack === 'all' || config.pack === '' ? undefined : Number(config.pack);
     const deadband = Math.max(0, Number(config.deadband) || 0);
@@ -31,11 +32,11 @@ export = (RED: NodeAPI): void => {
     const showStatus = (payloads: readonly PackPayload[]): void => {
       if (only !== undefined) {
         const p = payloads[0];
-        if (!p?.online) node.status({ fill: 'red', shape: 'ring', text: p ? p.status : 'no data' });
-        else node.status({ fill: 'green', shape: 'dot', text: `SOC ${formatNumber(p.analog?.soc, 0)} % · ${formatNumber(p.analog?.voltage, 2)} V · ${formatNumber(p.analog?.current, 1)} A` });
+        if (!p?.online) status({ fill: 'red', shape: 'ring', text: p ? p.status : 'no data' });
+        else status({ fill: 'green', shape: 'dot', text: `SOC ${formatNumber(p.analog?.soc, 0)} % · ${formatNumber(p.analog?.voltage, 2)} V · ${formatNumber(p.analog?.current, 1)} A` });
       } else {
         const online = payloads.filter((p) => p.online).length;
-        node.status({ fill: online === payloads.length ? 'green' : 'red', shape: online === payloads.length ? 'dot' : 'ring', text: `${online}/${payloads.length} packs online` });
+        status({ fill: online === payloads.length ? 'green' : 'red', shape: online === payloads.length ? 'dot' : 'ring', text: `${online}/${payloads.length} packs online` });
       }
     };
 
@@ -53,11 +54,11 @@ export = (RED: NodeAPI): void => {
     const onState = (state: ConnectionState): void => {
       if (state.phase === 'polling' && state.text.includes('/')) return;
       const fill = state.phase === 'error' ? 'red' : state.phase === 'polling' ? 'green' : 'yellow';
-      node.status({ fill, shape: 'ring', text: state.text });
+      status({ fill, shape: 'ring', text: state.text });
     };
 
     if (problem || !link?.connection) {
-      node.status({ fill: 'red', shape: 'ring', text: 'config error' });
+      status({ fill: 'red', shape: 'ring', text: 'config error' });
       if (!link?.configError) node.error(`bms-pack: ${problem ?? 'no connection'}`);
     } else {
       link.connection.on('cycle', onCycle);

@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { aggregateBank, type BankState, type PackInput } from '../../src/bank';
 import { asPackInput } from '../shared/payloads';
 import { asError, type BankCycle, type ConnectionState } from '../../src/link';
-import { formatNumber, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
+import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsParallelDef extends NodeDef {
   source: string;
@@ -16,6 +16,7 @@ export = (RED: NodeAPI): void => {
   function BmsParallel(this: Node, config: BmsParallelDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
+    const status = statusSetter(node);
     const fromLink = config.source !== 'input';
     const link = fromLink ? (RED.nodes.getNode(config.link) as BmsLinkConfigNode | null) : null;
     const staleMs = Math.max(1, Number(config.stale) || 30) * 1000;
@@ -26,7 +27,7 @@ export = (RED: NodeAPI): void => {
 
     const showStatus = (state: BankState): void => {
       const ok = state.packsOnline === state.packsExpected && state.alarmLevel === 'none';
-      node.status({
+      status({
         fill: state.alarmLevel === 'fault' || state.alarmLevel === 'protection' || state.packsOnline === 0 ? 'red' : ok ? 'green' : 'yellow',
         shape: ok ? 'dot' : 'ring',
         text: `SOC ${formatNumber(state.soc, 0)} % · ${state.packsOnline}/${state.packsExpected} packs`,
@@ -42,11 +43,11 @@ export = (RED: NodeAPI): void => {
       node.send({ topic, payload: state });
     };
     const onState = (state: ConnectionState): void => {
-      if (state.phase !== 'polling') node.status({ fill: state.phase === 'error' ? 'red' : 'yellow', shape: 'ring', text: state.text });
+      if (state.phase !== 'polling') status({ fill: state.phase === 'error' ? 'red' : 'yellow', shape: 'ring', text: state.text });
     };
 
     if (problem) {
-      node.status({ fill: 'red', shape: 'ring', text: 'config error' });
+      status({ fill: 'red', shape: 'ring', text: 'config error' });
       if (!link?.configError) node.error(`bms-parallel: ${problem}`);
     } else if (link?.connection) {
       link.connection.on('cycle', onCycle);

@@ -3,7 +3,7 @@ import { asError, type BankCycle } from '../../src/link';
 import { VenusBridge, packageVersion, type BridgeReport, type ServiceState } from '../../src/venus';
 import { dataDir } from '../shared/maintenance';
 import { packInputsFrom } from '../shared/payloads';
-import { formatNumber, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
+import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 import { parseVenusConfig, type VenusConfig } from '../shared/venus-config';
 
 type BmsVenusDef = NodeDef & VenusConfig & { source: string; link: string; topic: string };
@@ -25,6 +25,7 @@ export = (RED: NodeAPI): void => {
   function BmsVenus(this: Node, config: BmsVenusDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
+    const status = statusSetter(node);
     const fromLink = config.source !== 'input';
     const link = fromLink ? (RED.nodes.getNode(config.link) as BmsLinkConfigNode | null) : null;
     const parsed = parseVenusConfig(config);
@@ -33,7 +34,7 @@ export = (RED: NodeAPI): void => {
     let bridge: VenusBridge | undefined;
 
     if (problem || !('options' in parsed)) {
-      node.status({ fill: 'red', shape: 'ring', text: 'config error' });
+      status({ fill: 'red', shape: 'ring', text: 'config error' });
       node.error(`bms-venus: ${problem ?? 'invalid configuration'}`);
     } else {
       const o = parsed.options;
@@ -46,16 +47,16 @@ export = (RED: NodeAPI): void => {
         lostAfterMs: o.lostAfterMs, releaseOnLoss: o.releaseOnLoss, charge: o.charge,
         stateDir: dataDir(RED),
       });
-      node.status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
+      status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
       let lastProblem = '';
       bridge.on('report', (report: BridgeReport) => {
-        node.status(statusOf(report));
+        status(statusOf(report));
         node.send({ topic, payload: report });
       });
       bridge.on('state', (state: ServiceState, service: string) => {
         if (state.phase === 'retrying' && state.error !== lastProblem) node.warn(`bms-venus ${service}: ${state.text}`);
         lastProblem = state.phase === 'retrying' ? state.error ?? '' : '';
-        if (state.phase === 'retrying') node.status({ fill: 'red', shape: 'ring', text: 'D-Bus unreachable, retrying' });
+        if (state.phase === 'retrying') status({ fill: 'red', shape: 'ring', text: 'D-Bus unreachable, retrying' });
       });
       bridge.on('warning', (text: string) => { node.warn(`bms-venus: ${text}`); });
       if (link?.connection) {

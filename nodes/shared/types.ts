@@ -14,6 +14,22 @@ export interface BmsLinkConfigNode extends Node {
 export type Send = (msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[]) => void;
 export type Done = (err?: Error) => void;
 
+export type NodeStatus = Parameters<Node['status']>[0];
+
+/**
+ * The node's status, set only when it differs from the one shown: each call goes to every open
+ * editor, and a poll cycle would otherwise repeat the same status for every node every few seconds.
+ */
+export function statusSetter(node: Node): (status: NodeStatus) => void {
+  let shown = '';
+  return (status) => {
+    const key = JSON.stringify(status);
+    if (key === shown) return;
+    shown = key;
+    node.status(status);
+  };
+}
+
 /** Status texts stay short (node-red shows ~20 characters comfortably). */
 export function formatNumber(value: number | null | undefined, decimals: number): string {
   if (value === null || value === undefined) return '?';

@@ -67,6 +67,14 @@ export class FreshnessGuard {
     return this.doubtfulSince !== null;
   }
 
+  /**
+   * The bank last assessed still has a fresh pack at `now` (no pack can have turned stale since): the
+   * caller skipped aggregating it again. Keeps the BMS-lost time counted from the last fresh moment.
+   */
+  stillFresh(now: number): void {
+    if (this.lastFreshAt !== null && now > this.lastFreshAt) this.lastFreshAt = now;
+  }
+
   /** `bank` aggregated at `now`; null before any data arrived. */
   assess(bank: BankState | null, now: number): Freshness {
     if (!bank) return { stage: 3, reason: 'no data yet', stalePacks: [] };

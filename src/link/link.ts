@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { FrameError, FrameStreamParser, MAX_FRAME_CHARS, parseFrame, type Frame } from '../protocol';
+import { FrameError, FrameStreamParser, MAX_FRAME_CHARS, parseFrame, type Frame, type StreamEvent } from '../protocol';
 import { LinkError, asError, errorMessage } from './errors';
 import { createTransport, portKey, type Transport, type TransportOptions } from './transport';
 
@@ -161,6 +161,14 @@ const ANY_ADDRESS = (address: number): boolean => address === 0x00 || address ==
 /** Whether a reply to a request at `a` could come from the device asked at `b`. */
 const sameDevice = (a: number, b: number): boolean => a === b || ANY_ADDRESS(a) || ANY_ADDRESS(b);
 const overlaps = (a: readonly string[], b: readonly string[]): boolean => a.some((x) => b.includes(x));
+
+/**
+ * Read holds (see `holdReading`): at most this many characters gathered in the kernel (its tty
+ * buffer holds 4 KB), not worth it below this many ms, ending this many characters early.
+ */
+const MAX_HELD_CHARS = 2048;
+const MIN_READ_HOLD_MS = 10;
+const READ_HOLD_MARGIN_CHARS = 24;
 
 /** Sync requests a request may wait for before it fails unsent. */
 const MAX_SYNCS = 2;
@@ -627,7 +635,28 @@ export class BmsLink extends EventEmitter {
   private onData(data: Buffer): void {
     this.stats.bytesIn += data.length;
     this.lastRxAt = Date.now();
-    for (const event of this.parser.push(data)) {
+    this.handleEvents(this.parser.push(data));
+    this.holdReading();
+  }
+
+  /**
+   * Bytes arrive in pieces of a few bytes at low baud rates (a USB adapter's latency timer), and
+   * every piece costs a read, an event and a wake-up. While a long reply is arriving and its length
+   * is known, let its bytes gather in the kernel and take them in a few large reads instead, waking
+   * up a little before its end (the reply's end is still noticed within about one piece).
+   */
+  private holdReading(): void {
+    const remaining = this.parser.remainingChars;
+    const transport = this.transport;
+    if (remaining === undefined || !this.current || !transport?.pauseReading) return;
+    const charMs = 10_000 / this.options.baudRate;
+    // Never near the response timeout: silence while a frame arrives is what ends an attempt.
+    const holdMs = Math.min(this.current.timeoutMs / 4, (Math.min(remaining, MAX_HELD_CHARS) - READ_HOLD_MARGIN_CHARS) * charMs);
+    if (holdMs >= MIN_READ_HOLD_MS) transport.pauseReading(holdMs);
+  }
+
+  private handleEvents(events: readonly StreamEvent[]): void {
+    for (const event of events) {
       switch (event.type) {
         case 'garbage':
           this.stats.garbageBytes += event.bytes;

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import type { BindingInterface, BindingPortInterface, OpenOptions, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
+import { SerialPortStream } from '@serialport/stream';
 import { SerialPort } from 'serialport';
 import { LinkError, errorMessage } from './errors';
 
@@ -13,6 +15,37 @@ export interface Transport extends EventEmitter {
   write(data: string): Promise<void>;
   /** Resolves once the port or socket is really released. */
   close(): Promise<void>;
+  /**
+   * Leave incoming bytes in the kernel for `ms` and take them in one read afterwards: a link that
+   * knows how much of a long reply is still to come saves the cost of hundreds of small reads.
+   */
+  pauseReading?(ms: number): void;
+}
+
+/**
+ * Pauses a readable stream for a while; one timer, never stacked. Bytes wait in the kernel's
+ * buffer (4 KB for a tty, far more than 100 ms at any baud rate carries).
+ */
+class ReadHold {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly stream: () => { pause(): unknown; resume(): unknown; readonly readableLength: number } | undefined) {}
+
+  hold(ms: number): void {
+    const stream = this.stream();
+    // Bytes the stream already holds are handed out first: pausing between them would starve.
+    if (!stream || this.timer || stream.readableLength > 0) return;
+    stream.pause();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.stream()?.resume();
+    }, ms);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }
 
 export interface TransportOptions {
@@ -59,9 +92,60 @@ function writeBytes(
   });
 }
 
+/**
+ * The platform's serial binding with reads that can be held back. Pausing a stream does not stop it
+ * reading (it fills its buffer), so the hold sits below it: the next read of the port waits until
+ * `until`, and then takes every byte the kernel gathered meanwhile in one go.
+ */
+class HeldBinding implements BindingInterface {
+  until = 0;
+
+  constructor(private readonly inner: BindingInterface) {}
+
+  list(): ReturnType<BindingInterface['list']> {
+    return this.inner.list();
+  }
+
+  async open(options: OpenOptions): Promise<BindingPortInterface> {
+    return new HeldPort(await this.inner.open(options), this);
+  }
+}
+
+class HeldPort implements BindingPortInterface {
+  constructor(private readonly inner: BindingPortInterface, private readonly binding: HeldBinding) {}
+
+  get openOptions(): Required<OpenOptions> {
+    return this.inner.openOptions;
+  }
+
+  get isOpen(): boolean {
+    return this.inner.isOpen;
+  }
+
+  async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    const wait = this.binding.until - Date.now();
+    if (wait > 0) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      // Closed while waiting: the stream expects a cancelled read, not a disconnection.
+      if (!this.inner.isOpen) throw Object.assign(new Error('read cancelled: the port was closed'), { canceled: true });
+    }
+    return this.inner.read(buffer, offset, length);
+  }
+
+  write(buffer: Buffer): Promise<void> { return this.inner.write(buffer); }
+  close(): Promise<void> { return this.inner.close(); }
+  update(options: UpdateOptions): Promise<void> { return this.inner.update(options); }
+  set(options: SetOptions): Promise<void> { return this.inner.set(options); }
+  get(): ReturnType<BindingPortInterface['get']> { return this.inner.get(); }
+  getBaudRate(): Promise<{ baudRate: number }> { return this.inner.getBaudRate(); }
+  flush(): Promise<void> { return this.inner.flush(); }
+  drain(): Promise<void> { return this.inner.drain(); }
+}
+
 class SerialTransport extends EventEmitter implements Transport {
   readonly description: string;
-  private port: SerialPort | undefined;
+  private port: SerialPortStream | undefined;
+  private readonly binding = new HeldBinding(SerialPort.binding);
   private opening: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -73,7 +157,7 @@ class SerialTransport extends EventEmitter implements Transport {
   open(): Promise<void> {
     this.opening = new Promise((resolve, reject) => {
       // 8N1, exclusive lock: a second opener gets "Cannot lock port" instead of sharing the bus.
-      const port = new SerialPort({ path: this.path, baudRate: this.baudRate, dataBits: 8, parity: 'none', stopBits: 1, lock: true, autoOpen: false });
+      const port = new SerialPortStream({ binding: this.binding, path: this.path, baudRate: this.baudRate, dataBits: 8, parity: 'none', stopBits: 1, lock: true, autoOpen: false });
       this.port = port;
       port.on('data', (data: Buffer) => this.emit('data', data));
       port.on('error', () => undefined);
@@ -98,8 +182,13 @@ class SerialTransport extends EventEmitter implements Transport {
     return writeBytes(port, data, this.description);
   }
 
+  pauseReading(ms: number): void {
+    this.binding.until = Math.max(this.binding.until, Date.now() + ms);
+  }
+
   /** Waits for an open in progress, so a port opened during close is released too. */
   close(): Promise<void> {
+    this.binding.until = 0;
     this.closed ??= (async () => {
       await this.opening?.catch(() => undefined);
       const port = this.port;
@@ -110,9 +199,13 @@ class SerialTransport extends EventEmitter implements Transport {
   }
 }
 
+/** Bytes one TCP read takes: several 15-pack replies. */
+const TCP_READ_BUFFER = 16 * 1024;
+
 class TcpTransport extends EventEmitter implements Transport {
   readonly description: string;
   private socket: net.Socket | undefined;
+  private readonly reads = new ReadHold(() => (this.socket && !this.socket.destroyed ? this.socket : undefined));
   private opening: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -124,7 +217,12 @@ class TcpTransport extends EventEmitter implements Transport {
   open(): Promise<void> {
     const { host, port } = parseTcp(this.url);
     this.opening = new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      // Reads into one buffer of our own (`onread`): only then does pausing the socket stop reading
+      // from the kernel, so a read hold gathers a gateway's many small pieces into one read.
+      const socket = net.connect({
+        host, port,
+        onread: { buffer: Buffer.allocUnsafe(TCP_READ_BUFFER), callback: (n, buffer) => { this.emit('data', Buffer.from(buffer.subarray(0, n))); return true; } },
+      });
       this.socket = socket;
       const onError = (err: Error): void => {
         socket.destroy();
@@ -137,7 +235,6 @@ class TcpTransport extends EventEmitter implements Transport {
         socket.setKeepAlive(true, 10_000);
         let lastError: Error | undefined;
         socket.on('error', (err) => { lastError = err; });
-        socket.on('data', (data) => this.emit('data', data));
         socket.once('close', () => {
           this.emit('close', lastError ?? new Error(`${this.url} closed the connection`));
         });
@@ -153,7 +250,12 @@ class TcpTransport extends EventEmitter implements Transport {
     return writeBytes(socket, data, this.url);
   }
 
+  pauseReading(ms: number): void {
+    this.reads.hold(ms);
+  }
+
   close(): Promise<void> {
+    this.reads.clear();
     this.closed ??= (async () => {
       await this.opening?.catch(() => undefined);
       const socket = this.socket;

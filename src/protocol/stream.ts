@@ -1,4 +1,5 @@
 import { FrameError } from './errors';
+import { HEX_VALUE } from './bytes';
 import { MAX_FRAME_CHARS, parseFrame, type Frame } from './frame';
 
 export type StreamEvent =
@@ -20,6 +21,9 @@ const CR = 0x0d;
 const LF = 0x0a;
 /** `~` + 12 header characters + 4 checksum characters: anything shorter cut off by a `~` is noise. */
 const MIN_FRAME_CHARS = 17;
+/** The LENGTH field: characters 9–12 after `~` (its first digit is LCHKSUM). */
+const LENGTH_START = 9;
+const LENGTH_END = 13;
 
 /**
  * Turns a byte stream into frames: hunts for `~`, collects until CR, and resyncs on the next `~`
@@ -62,6 +66,22 @@ export class FrameStreamParser {
     return this.length;
   }
 
+  /**
+   * Characters still to come before the frame being received is complete (with its CR), once its
+   * LENGTH field is in; undefined between frames or before that.
+   */
+  get remainingChars(): number | undefined {
+    if (!this.inFrame || this.length < LENGTH_END) return undefined;
+    let length = 0;
+    for (let i = LENGTH_START + 1; i < LENGTH_END; i++) {
+      const digit = HEX_VALUE[this.frame[i] as number] ?? -1;
+      if (digit < 0) return undefined;
+      length = length * 16 + digit;
+    }
+    // `~` + 12 header characters + LENID INFO characters + 4 checksum characters + CR.
+    return Math.max(0, 1 + 12 + (length & 0xfff) + 4 + 1 - this.length);
+  }
+
   push(chunk: Uint8Array | string): StreamEvent[] {
     const events: StreamEvent[] = [];
     let garbage = 0;
@@ -99,7 +119,8 @@ export class FrameStreamParser {
 
   private text(): string {
     let out = '';
-    for (let i = 0; i < this.length; i += 4096) out += String.fromCharCode(...this.frame.subarray(i, Math.min(this.length, i + 4096)));
+    // `apply` takes the bytes as an array-like; spreading them would walk an iterator per byte.
+    for (let i = 0; i < this.length; i += 4096) out += String.fromCharCode.apply(null, this.frame.subarray(i, Math.min(this.length, i + 4096)) as unknown as number[]);
     return out;
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { SimulatedBank } from './bank';
 import { Random } from './random';
 import { NO_FAULTS, SimWire, emptyWireStats, type SimWireStats, type WireFaults, type WireScript, type WireShared } from './wire';
+import { TimerSet } from './timers';
 
 export interface SimServerOptions {
   readonly bank: SimulatedBank;
@@ -22,6 +23,9 @@ export interface SimServerOptions {
   readonly paceWire?: boolean;
   readonly faults?: Partial<WireFaults>;
   readonly seed?: number;
+  /** An RS485 pair: one sender at a time, the bank releasing the line `turnaroundMs` after its reply (see `WireShared`). */
+  readonly halfDuplex?: boolean;
+  readonly turnaroundMs?: number;
 }
 
 export interface SimEndpoints {
@@ -40,7 +44,7 @@ export class SimServer {
   private readonly wires = new Set<SimWire>();
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
   private socat: ChildProcess | undefined;
   private tcpPort = 0;
   private ptyPath: string | undefined;
@@ -58,6 +62,8 @@ export class SimServer {
       paceWire: options.paceWire !== false,
       script: undefined,
       silentUntil: 0,
+      ...(options.halfDuplex !== undefined ? { halfDuplex: options.halfDuplex } : {}),
+      ...(options.turnaroundMs !== undefined ? { turnaroundMs: options.turnaroundMs } : {}),
     };
   }
 
@@ -119,7 +125,6 @@ export class SimServer {
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await this.goDown();
   }
@@ -211,11 +216,7 @@ export class SimServer {
   }
 
   private later(fn: () => void, ms: number): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, Math.max(0, ms));
-    this.timers.add(timer);
+    this.timers.later(fn, ms);
   }
 }
 

@@ -1,6 +1,7 @@
 import { FrameStreamParser } from '../protocol';
 import type { SimulatedBank } from './bank';
 import type { Random } from './random';
+import { TimerSet } from './timers';
 
 /** Faults on the wire, switchable at any time. Rates are probabilities per reply. */
 export interface WireFaults {
@@ -76,6 +77,12 @@ export interface WireShared {
    * garbles the rest of its reply and never reaches it whole (an RS232 console is full duplex).
    */
   halfDuplex?: boolean;
+  /**
+   * On a half-duplex line, how long a pack keeps driving the pair after the last byte of its reply
+   * (RS485 transceivers release the line late): a request sent in that time is lost, as one sent
+   * during the reply. 0: the line is free at once.
+   */
+  turnaroundMs?: number;
 }
 
 /**
@@ -86,7 +93,7 @@ export interface WireShared {
 export class SimWire {
   private readonly parser = new FrameStreamParser();
   private readonly queue: string[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
   private busy = false;
   private closed = false;
   /** Sending a reply now; set to true when a collision garbled the rest of it. */
@@ -117,7 +124,6 @@ export class SimWire {
 
   close(): void {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.queue.length = 0;
   }
@@ -201,7 +207,9 @@ export class SimWire {
       // After a collision the rest of the reply arrives as noise.
       this.out(fromBank && this.garbled ? Buffer.alloc(end - offset, 0x55) : bytes.subarray(offset, end));
       if (end >= bytes.length) {
-        if (fromBank) this.sending = false;
+        const turnaround = this.shared.halfDuplex ? (this.shared.turnaroundMs ?? 0) : 0;
+        if (fromBank && turnaround > 0) this.later(() => { this.sending = false; }, turnaround);
+        else if (fromBank) this.sending = false;
         done?.();
         return;
       }
@@ -211,11 +219,7 @@ export class SimWire {
   }
 
   private later(fn: () => void, ms: number): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, Math.max(0, ms));
-    this.timers.add(timer);
+    this.timers.later(fn, ms);
   }
 }
 

@@ -101,6 +101,10 @@ export class VenusBridge extends EventEmitter {
   private lastSaved = 0;
   private saveTimer: NodeJS.Timeout | undefined;
   private lastStage: Freshness['stage'] | null = null;
+  private lastPublishAt = -Infinity;
+  private nextChangeAt = -Infinity;
+  private lastHadFresh = false;
+  private lastReport: BridgeReport | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private meta: ServiceMeta | undefined;
   private serviceNameValue: string | null = null;
@@ -137,26 +141,57 @@ export class VenusBridge extends EventEmitter {
     return this.evaluate(at, 'input');
   }
 
-  /** Re-evaluate now (the watchdog does this every second). */
+  /**
+   * Re-evaluate now. The watchdog does this every second, but between inputs it only publishes
+   * when the data stage changes (or once a poll interval, for ramps and ages): building and comparing
+   * every item each second would cost a GX more than the data itself.
+   */
   evaluate(now: number, trigger: 'input' | 'watchdog' = 'watchdog'): BridgeReport | null {
     if (this.stopped) return null;
+    // Between inputs nothing changes before a pack's data turns stale or the BMS-lost time runs
+    // out: until then the watchdog has nothing to aggregate.
+    const unchanged = trigger === 'watchdog' && now < this.nextChangeAt && now - this.lastPublishAt < this.options.pollIntervalMs;
+    const nameFollowUp = this.options.releaseOnLoss === true && this.bankService !== undefined && this.lastStage !== null && (this.lastStage < 3) !== this.bankService.registered;
+    if (unchanged && !nameFollowUp && this.lastReport) {
+      if (this.lastHadFresh) this.guard.stillFresh(now);
+      return this.lastReport;
+    }
     const aged = [...this.inputs.values()].map(({ input, at }) => ({ ...input, ageMs: input.ageMs === null ? null : input.ageMs + (now - at) }));
     const bank = aggregateBank(aged, {
       staleAfterMs: this.guard.staleAfterMs,
       ...(this.options.expectedPacks?.length ? { expectedPacks: this.options.expectedPacks } : {}),
     });
     const freshness = this.guard.assess(this.lastInputAt === null ? null : bank, now);
+    this.nextChangeAt = this.nextChange(now, freshness);
+    this.lastHadFresh = bank.packsOnline > 0;
+    // A name to leave or claim again (releaseOnLoss) is followed up every time.
+    const nameDue = this.options.releaseOnLoss === true && this.bankService !== undefined && (freshness.stage < 3) !== this.bankService.registered;
+    const quiet = trigger === 'watchdog' && !nameDue && freshness.stage === this.lastStage && now - this.lastPublishAt < this.options.pollIntervalMs;
+    if (quiet && this.lastReport) return this.lastReport;
+    this.lastPublishAt = now;
     if (!this.bankService && !this.startService(bank)) return null;
     const doubtful = freshness.stage >= 2;
     const decision = doubtful ? this.controller.hold(now, freshness.reason, freshness.stage === 3) : this.controller.step(bank, now);
     if (!doubtful) this.recordHistory(bank, decision, now);
     this.publish(bank, decision, freshness, now);
     const report = this.report(bank, decision, freshness);
+    this.lastReport = report;
     const stageChanged = freshness.stage !== this.lastStage;
     this.lastStage = freshness.stage;
     if (trigger === 'input' || stageChanged) this.emit('report', report);
     if (now - this.lastSaved >= SAVE_EVERY_MS) this.save(now);
     return report;
+  }
+
+  /** When the freshness could next change without new input: a fresh pack turning stale, or the BMS-lost time. */
+  private nextChange(now: number, freshness: Freshness): number {
+    let next = freshness.lostInMs !== undefined ? now + freshness.lostInMs : Infinity;
+    for (const { input, at } of this.inputs.values()) {
+      if (input.ageMs === null) continue;
+      const staleAt = at - input.ageMs + (input.staleAfterMs ?? this.guard.staleAfterMs);
+      if (staleAt >= now) next = Math.min(next, staleAt + 1);
+    }
+    return next;
   }
 
   async stop(): Promise<void> {

@@ -153,6 +153,32 @@ for (const transport of ['tcp', 'pty'] as const) {
   });
 }
 
+for (const transport of ['tcp', 'pty'] as const) {
+  describe(`link over ${transport === 'tcp' ? 'TCP' : 'a pty with the serialport stack'} at 9600 Bd`, function () {
+    this.timeout(30_000);
+
+    it('takes a 15-pack reply in a few large reads instead of one per piece, whole', async () => {
+      const sim = await startSim({ packs: 15 }, { baudRate: 9600, latencyMs: 30, pty: transport === 'pty' });
+      const link = BmsLink.acquire({ port: transport === 'tcp' ? sim.tcp : sim.pty!, baudRate: 9600 });
+      try {
+        const request = encodeRequest('analog', { pack: 0xff }, { dialect: 'pace', address: 1 });
+        await link.request(encodeRequest('packCount', {}, { dialect: 'pace', address: 1 }));
+        let reads = 0;
+        (link as unknown as { transport: NodeJS.EventEmitter }).transport.on('data', () => { reads++; });
+        const bytesBefore = sim.server.stats.bytesOut;
+        const reply = await link.request(request, { timeoutMs: 1000 });
+        const bytes = sim.server.stats.bytesOut - bytesBefore;
+        const pieces = Math.ceil(bytes / 9);
+        assert.equal((decodeResponse(reply.text, { request }).data.packs as PackAnalog[]).length, 15);
+        assert.ok(reads < pieces / 3, `${String(reads)} reads for ${String(pieces)} pieces`);
+      } finally {
+        await link.close();
+        await sim.stop();
+      }
+    });
+  });
+}
+
 describe('link: opening failures', () => {
   it('reports a port that cannot be opened with a one-line open-failed error and keeps retrying', async () => {
     const link = BmsLink.acquire({ port: '/dev/does-not-exist-lfp', reconnectMinMs: 20, reconnectMaxMs: 40 });

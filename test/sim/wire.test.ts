@@ -75,4 +75,21 @@ describe('simulated wire (fake time)', () => {
     assert.ok(!text.includes('\r'), 'the rest of the reply arrived as noise: no frame ends');
     assert.equal(bus.answers.length, 1, 'the colliding request never reached the bank');
   });
+
+  it('half duplex with a slow turnaround: a request within that time after a reply is lost, one after it is answered', async () => {
+    bus.shared.halfDuplex = true;
+    bus.shared.turnaroundMs = 50;
+    await send(COUNT);
+    while (bus.answers.length === 0) await time.advance(1);
+    assert.equal(bus.answers[0]?.at, Date.now());
+    await time.advance(20);
+    await send(COUNT);
+    await time.advance(500);
+    assert.equal(bus.stats.collisions, 1, 'sent 20 ms after the reply: the pack still held the line');
+    assert.equal(bus.answers.length, 1);
+    await send(COUNT);
+    await time.advance(500);
+    assert.equal(bus.answers.length, 2, 'sent after the turnaround: answered');
+    assert.equal(bus.stats.collisions, 1);
+  });
 });

@@ -1,0 +1,310 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
+import { aggregateBank, type PackInput } from '../src/bank';
+import { decodeResponse, encodeRequest } from '../src/protocol';
+import { SimServer, SimulatedBank } from '../src/sim';
+import { VenusBridge, startPrivateBus, type ServiceState } from '../src/venus';
+import type { BenchResult } from './codec';
+
+const BAUD = 9600;
+const PACKS = 15;
+const INTERVAL_S = 5;
+/** The JIT warms by calls, not by time: at one cycle per 5 s the code runs cold for minutes. */
+const EARLY_CYCLES = { from: 3, count: 12 };
+const WARM_CYCLES = Number(process.env.BENCH_CYCLE_WARMUP ?? 40);
+const MEASURE_CYCLES = Number(process.env.BENCH_CYCLE_MEASURE ?? 24);
+/** Linux reports process CPU in clock ticks of 10 ms (USER_HZ 100). */
+const TICK_MS = 10;
+
+const root = resolvePath(__dirname, '..', '..');
+
+interface Measured {
+  readonly earlyMs: number;
+  readonly steadyMs: number;
+  readonly steadyCorePercent: number;
+}
+
+/** utime + stime of a process (all its threads), in ms, and its resident set in MB (from /proc). */
+function usage(pid: number): { cpuMs: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuMs = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
+  return { cpuMs, rssMb: Number(rss?.[1] ?? 0) / 1024 };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => { resolve(typeof address === 'object' && address ? address.port : 0); });
+    });
+  });
+}
+
+/** Node-RED children still running: stopped with the benchmark when it is interrupted. */
+const children = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+interface RunningRed {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Node-RED 4 with this package in a fresh user directory, running `flow`. */
+async function startNodeRed(flow: object[]): Promise<RunningRed> {
+  const userDir = mkdtempSync(join(tmpdir(), 'lfp-bench-red-'));
+  mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+  symlinkSync(root, join(userDir, 'node_modules', 'node-red-contrib-lifepo4-bms'), 'dir');
+  writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flow));
+  writeFileSync(join(userDir, 'settings.js'), 'module.exports = { uiHost: "127.0.0.1", logging: { console: { level: "warn" } }, diagnostics: { enabled: false }, telemetry: { enabled: false } };\n');
+  const redJs = require.resolve('node-red/red.js', { paths: [root] });
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), '--settings', join(userDir, 'settings.js'), 'flows.json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let log = '';
+  child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
+  child.once('exit', (code, signal) => { if (process.env.BENCH_DEBUG) writeFileSync(join(tmpdir(), `bench-red-${String(child.pid)}.log`), `exit ${String(code)} ${String(signal)}\n${log}`); });
+  // Up once its editor answers.
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Node-RED did not start: ${log}`);
+    const up = await fetch(`http://127.0.0.1:${String(port)}/settings`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    pid: child.pid ?? 0,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+      rmSync(userDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A simulated 15-pack bank on its own pty (or as a serial-to-TCP gateway sending the wire's pieces
+ * as they come), its current swinging so every cycle brings new values.
+ */
+async function startBank(via: 'pty' | 'tcp' = 'pty'): Promise<{ bank: SimulatedBank; port: string; stop: () => Promise<void> }> {
+  const bank = new SimulatedBank({ packs: PACKS, current: -40 });
+  const server = new SimServer({ bank, pty: via === 'pty', baudRate: BAUD, latencyMs: 30 });
+  const { pty, tcp } = await server.start();
+  const swing = setInterval(() => { bank.setCurrent(-40 + 30 * Math.sin(Date.now() / 20_000)); }, 1000);
+  return { bank, port: (via === 'pty' ? pty : tcp) ?? '', stop: async () => { clearInterval(swing); await server.stop(); } };
+}
+
+/** Analog reads of the whole bank the simulator has answered: one per poll cycle. */
+const cyclesDone = (bank: SimulatedBank): number => bank.received.filter((r) => r.command === 'analog').length;
+
+async function untilCycle(bank: SimulatedBank, n: number): Promise<void> {
+  while (cyclesDone(bank) < n) await new Promise((resolve) => setTimeout(resolve, 250));
+}
+
+/** CPU per cycle of a running Node-RED, early (cold code) and after the warm-up. */
+async function measure(red: RunningRed, bank: SimulatedBank): Promise<Measured> {
+  await untilCycle(bank, EARLY_CYCLES.from);
+  const early0 = usage(red.pid).cpuMs;
+  await untilCycle(bank, EARLY_CYCLES.from + EARLY_CYCLES.count);
+  const early1 = usage(red.pid).cpuMs;
+  await untilCycle(bank, WARM_CYCLES);
+  const steady0 = usage(red.pid).cpuMs;
+  const started = Date.now();
+  await untilCycle(bank, WARM_CYCLES + MEASURE_CYCLES);
+  const steady1 = usage(red.pid).cpuMs;
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    earlyMs: (early1 - early0) / EARLY_CYCLES.count,
+    steadyMs: (steady1 - steady0) / MEASURE_CYCLES,
+    steadyCorePercent: ((steady1 - steady0) / 1000 / seconds) * 100,
+  };
+}
+
+/**
+ * RSS of each process sampled once per cycle over the steady window: one sample moves by a few MB
+ * with the collector's timing, the median of the window's differences does not.
+ */
+async function rssDuring(pids: readonly number[], bank: SimulatedBank): Promise<number[][]> {
+  await untilCycle(bank, WARM_CYCLES);
+  const samples: number[][] = [];
+  for (let n = WARM_CYCLES + 1; n <= WARM_CYCLES + MEASURE_CYCLES; n++) {
+    await untilCycle(bank, n);
+    samples.push(pids.map((pid) => usage(pid).rssMb));
+  }
+  return samples;
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+};
+
+/**
+ * CPU of a whole poll cycle the way a user runs it: Node-RED with bms-link (the real serialport
+ * stack on a pty at 9600 Bd, so bytes arrive in pieces as from a USB adapter), bms-parallel and
+ * bms-venus (a private dbus-daemon), 15 packs (and bms-link + bms-pack through a serial-to-TCP
+ * gateway); against the floor — decoding the cycle's two replies,
+ * aggregating the bank and publishing it, measured alone in this process. An empty flow, a
+ * bms-link + bms-pack flow and the whole flow run side by side, so their RSS is compared at the same
+ * uptime (Node-RED's own memory keeps moving for minutes after start).
+ */
+export async function cycleBenchmarks(): Promise<BenchResult[]> {
+  const bus = await startPrivateBus();
+  // The floor first, alone on the machine.
+  const floor = await floorInFreshProcess(bus.address);
+  const banks = [await startBank(), await startBank(), await startBank('tcp')] as const;
+  const reds: RunningRed[] = [];
+  try {
+    const link = (pty: string): object => ({
+      id: 'link', type: 'bms-link', port: pty, baud: String(BAUD), dialect: 'auto', mode: 'auto', packs: 'discover',
+      interval: String(INTERVAL_S), timeout: '1000', gap: '50', allowWrites: false,
+    });
+    const tab = { id: 'tab', type: 'tab', label: 'bench' };
+    const pack = { id: 'pack', type: 'bms-pack', z: 'tab', link: 'link', pack: '1', topic: '', onlyOnChange: false, deadband: '0', wires: [[]] };
+    const parallel = { id: 'parallel', type: 'bms-parallel', z: 'tab', source: 'link', link: 'link', stale: '', packs: '', topic: 'bms/bank', wires: [[]] };
+    const venus = {
+      id: 'venus', type: 'bms-venus', z: 'tab', source: 'link', link: 'link', bus: bus.address, bankId: 'bench', instance: '1', shadow: true,
+      packCharge: '50', packDischarge: '100', maxCharge: '', maxDischarge: '', cellMax: '3.45', cellFloat: '3.375', cellMin: '2.9',
+      absorption: '15', interval: '5', lost: '300', doubtfulDischarge: '', releaseOnLoss: false, packServices: false, productName: '', topic: 'bms/venus', wires: [[]],
+    };
+    const empty = await startNodeRed([tab]);
+    reds.push(empty);
+    const linkOnly = await startNodeRed([tab, link(banks[0].port), pack]);
+    reds.push(linkOnly);
+    const full = await startNodeRed([tab, link(banks[1].port), parallel, venus]);
+    reds.push(full);
+    const gateway = await startNodeRed([tab, link(banks[2].port), pack]);
+    reds.push(gateway);
+    const [linkMeasured, fullMeasured, gatewayMeasured, rssSamples] = await Promise.all([
+      measure(linkOnly, banks[0].bank), measure(full, banks[1].bank), measure(gateway, banks[2].bank),
+      rssDuring([empty.pid, linkOnly.pid, full.pid], banks[1].bank),
+    ]);
+    const rss = {
+      empty: median(rssSamples.map((s) => s[0] ?? 0)),
+      linkOnly: median(rssSamples.map((s) => s[1] ?? 0)),
+      full: median(rssSamples.map((s) => s[2] ?? 0)),
+      growth: median(rssSamples.map((s) => (s[2] ?? 0) - (s[0] ?? 0))),
+    };
+    const early = `cycles ${String(EARLY_CYCLES.from + 1)}–${String(EARLY_CYCLES.from + EARLY_CYCLES.count)} after start (code still cold)`;
+    const steady = (m: Measured): string => `${m.steadyCorePercent.toFixed(2)} % of one core at a ${String(INTERVAL_S)} s interval; cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}`;
+    return [
+      { name: 'Node-RED CPU per poll cycle, first minute: bms-link + bms-pack, 15 packs, 9600 Bd pty', value: linkMeasured.earlyMs, unit: 'ms', detail: early },
+      { name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-pack, 15 packs, 9600 Bd pty', value: linkMeasured.steadyMs, unit: 'ms', detail: steady(linkMeasured) },
+      { name: 'Node-RED CPU per poll cycle, first minute: bms-link + bms-parallel + bms-venus, 15 packs, 9600 Bd pty', value: fullMeasured.earlyMs, unit: 'ms', detail: early },
+      { name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-parallel + bms-venus, 15 packs, 9600 Bd pty', value: fullMeasured.steadyMs, unit: 'ms', detail: steady(fullMeasured) },
+      { name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-pack, 15 packs, 9600 Bd through a TCP gateway', value: gatewayMeasured.steadyMs, unit: 'ms', detail: `${steady(gatewayMeasured)}; the reply arrives in 10-byte pieces, one TCP segment each; first minute ${gatewayMeasured.earlyMs.toFixed(1)} ms` },
+      { name: 'floor, first minute: decode both replies + aggregate + publish to D-Bus, 15 packs', value: floor.earlyMs, unit: 'ms', detail: `${early}; alone in a fresh Node.js process` },
+      { name: 'floor, steady: decode both replies + aggregate + publish to D-Bus, 15 packs', value: floor.steadyMs, unit: 'ms', detail: `cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}; alone in a fresh Node.js process` },
+      { name: 'whole cycle (bms-link + bms-parallel + bms-venus) against the floor, steady', value: fullMeasured.steadyMs / floor.steadyMs, unit: '× floor', detail: `aim ≤ 3; first minute ${(fullMeasured.earlyMs / floor.earlyMs).toFixed(1)} ×` },
+      { name: 'Node-RED RSS growth over an empty flow: bms-link + bms-parallel + bms-venus', value: rss.growth, unit: 'MB', detail: `median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB against ${rss.empty.toFixed(1)} MB at the same uptime (aim ≤ 5 MB); bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB` },
+    ];
+  } finally {
+    for (const red of reds) await red.stop();
+    for (const bank of banks) await bank.stop();
+    await bus.stop();
+  }
+}
+
+interface Floor {
+  readonly earlyMs: number;
+  readonly steadyMs: number;
+}
+
+/**
+ * CPU ms of one cycle's useful work — decode the two broadcast replies, aggregate, publish — over
+ * the same cycle numbers as the Node-RED measurement, in a fresh Node.js process: the JIT warms by
+ * calls, so the floor at cycle 5 and at cycle 50 differ several times over, and this process has
+ * already run other benchmarks through the same decoder. Counted like Node-RED's: the whole
+ * process, compiler and collector threads included.
+ */
+function floorInFreshProcess(address: string): Promise<Floor> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [__filename, 'floor', address], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`floor measurement exited with ${String(code)}`));
+      else resolve(JSON.parse(out) as Floor);
+    });
+  });
+}
+
+async function floorPerCycle(address: string): Promise<Floor> {
+  let t = 1_700_000_000_000;
+  const bank = new SimulatedBank({ packs: PACKS, seed: 5, current: -40, now: () => t });
+  const analogRequest = encodeRequest('analog', { pack: 0xff }, { dialect: 'pace', address: 1 });
+  const alarmsRequest = encodeRequest('alarms', { pack: 0xff }, { dialect: 'pace', address: 1 });
+  const total = WARM_CYCLES + MEASURE_CYCLES;
+  // The simulator building the replies is not the link's work: all of them are made first.
+  const replies: { at: number; analog: string; alarms: string }[] = [];
+  for (let i = 1; i <= total; i++) {
+    t += INTERVAL_S * 1000;
+    bank.setCurrent(-40 + 30 * Math.sin(i / 10));
+    replies.push({ at: t, analog: bank.handle(analogRequest).reply ?? '', alarms: bank.handle(alarmsRequest).reply ?? '' });
+  }
+  const bridge = new VenusBridge({ busAddress: address, fallbackId: 'floor', bankId: 'floor', connection: 'bench', pollIntervalMs: 5000, clock: () => t, watchdogMs: 3_600_000 });
+  const cycle = (i: number): void => {
+    const r = replies[i - 1];
+    if (!r) return;
+    t = r.at;
+    const analog = decodeResponse(r.analog, { request: analogRequest, dialect: 'pace' });
+    const alarms = decodeResponse(r.alarms, { request: alarmsRequest, dialect: 'pace' });
+    const a = analog.data.packs as PackInput['analog'][];
+    const s = alarms.data.packs as NonNullable<PackInput['alarms']>[];
+    const inputs = a.map((p, j) => ({ pack: j + 1, analog: p, alarms: s[j] ?? null, online: true, ageMs: 0, staleAfterMs: 15_000 }));
+    aggregateBank(inputs, { staleAfterMs: 15_000 });
+    bridge.feed(inputs, t);
+  };
+  /** CPU of the whole process (every thread: the compiler and collector too, as for Node-RED), in ms. */
+  const cpuMs = (): number => {
+    const used = process.cpuUsage();
+    return (used.user + used.system) / 1000;
+  };
+  try {
+    const registered = new Promise<void>((resolve) => {
+      const check = (state: ServiceState): void => { if (state.phase === 'registered') { bridge.off('state', check); resolve(); } };
+      bridge.on('state', check);
+    });
+    const marks = new Map<number, number>();
+    for (let i = 1; i <= total; i++) {
+      if (i === EARLY_CYCLES.from + 1 || i === EARLY_CYCLES.from + EARLY_CYCLES.count + 1 || i === WARM_CYCLES + 1) marks.set(i, cpuMs());
+      cycle(i);
+      if (i === 1) await registered;
+      // Let the bus writes go out and background compilation finish, as between two polls.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const end = cpuMs();
+    const span = (from: number, to: number): number => (to - (marks.get(from) ?? 0));
+    return {
+      earlyMs: span(EARLY_CYCLES.from + 1, marks.get(EARLY_CYCLES.from + EARLY_CYCLES.count + 1) ?? 0) / EARLY_CYCLES.count,
+      steadyMs: span(WARM_CYCLES + 1, end) / MEASURE_CYCLES,
+    };
+  } finally {
+    await bridge.stop();
+  }
+}
+
+if (require.main === module && process.argv[2] === 'floor') {
+  floorPerCycle(process.argv[3] ?? '').then((floor) => {
+    process.stdout.write(JSON.stringify(floor));
+    process.exit(0);
+  }).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
