@@ -9,6 +9,8 @@ interface BmsAlarmsDef extends NodeDef {
   include: string;
   exclude: string;
   minLevel: string;
+  /** Level of the OFFLINE alarm, or 'off'; missing in flows saved before it existed (then: fault). */
+  offline?: string;
   topic: string;
 }
 
@@ -18,13 +20,16 @@ export = (RED: NodeAPI): void => {
   function BmsAlarms(this: Node, config: BmsAlarmsDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const minLevel = (['warning', 'protection', 'fault'] as const).find((l) => l === config.minLevel) ?? 'warning';
+    const levels = ['warning', 'protection', 'fault'] as const;
+    const minLevel = levels.find((l) => l === config.minLevel) ?? 'warning';
+    const offlineLevel = config.offline === 'off' ? undefined : (levels.find((l) => l === config.offline) ?? 'fault');
     const tracker = new AlarmTracker({
       raiseAfterMs: Math.max(0, Number(config.raise) || 0) * 1000,
       clearAfterMs: Math.max(0, Number(config.clear) || 0) * 1000,
       include: codeList(config.include || ''),
       exclude: codeList(config.exclude || ''),
       minLevel,
+      ...(offlineLevel ? { offlineLevel } : {}),
     });
     const topic = config.topic || 'bms/alarms';
     let timer: NodeJS.Timeout | undefined;
@@ -63,7 +68,7 @@ export = (RED: NodeAPI): void => {
         done(new Error(`bms-alarms: ${codes}`));
         return;
       }
-      emit(tracker.update(codes, Date.now()), send);
+      emit(tracker.update(codes.reporting, Date.now(), codes.offline), send);
       schedule();
       done();
     });

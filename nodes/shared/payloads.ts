@@ -17,29 +17,40 @@ export function asPackInput(payload: unknown): PackInput | string {
 
 const GROUP_OF_LEVEL: Readonly<Record<AlarmLevel, keyof Omit<PackCodes, 'pack'>>> = { warning: 'alarms', protection: 'protections', fault: 'faults' };
 
+/** What packs report, and which are not answering. */
+export interface PackReports {
+  readonly reporting: PackCodes[];
+  readonly offline: number[];
+}
+
 /** Codes per pack from a bms-pack payload or a bms-parallel bank state; a reason when neither. */
-export function codesFrom(payload: unknown): PackCodes[] | string {
+export function codesFrom(payload: unknown): PackReports | string {
   if (typeof payload !== 'object' || payload === null) return 'msg.payload is neither a bms-pack reading nor a bank state';
   const p = payload as Record<string, unknown>;
   if (typeof p.pack === 'number') {
+    if (p.online === false) return { reporting: [], offline: [p.pack] };
     const alarms = p.alarms as Partial<PackCodes> | null | undefined;
-    // A pack without alarm data (offline, not yet read) reports nothing: its alarms neither raise nor clear.
-    if (!alarms) return [];
+    // A pack without alarm data (not yet read) reports nothing: its alarms neither raise nor clear.
+    if (!alarms) return { reporting: [], offline: [] };
     if (!Array.isArray(alarms.alarms) || !Array.isArray(alarms.protections) || !Array.isArray(alarms.faults)) return 'msg.payload.alarms is not a bms-pack alarm state';
-    return [{ pack: p.pack, alarms: alarms.alarms, protections: alarms.protections, faults: alarms.faults }];
+    return { reporting: [{ pack: p.pack, alarms: alarms.alarms, protections: alarms.protections, faults: alarms.faults }], offline: [] };
   }
   if (Array.isArray(p.packs) && Array.isArray(p.alarms)) {
-    const reporting = (p.packs as { pack: number; stale: boolean }[]).filter((s) => !s.stale).map((s) => s.pack);
+    const summaries = p.packs as unknown[];
+    const isSummary = (s: unknown): s is { pack: number; stale: boolean } =>
+      typeof s === 'object' && s !== null && typeof (s as Record<string, unknown>).pack === 'number' && typeof (s as Record<string, unknown>).stale === 'boolean';
+    if (!summaries.every(isSummary)) return 'msg.payload.packs is not a list of bank pack summaries';
+    const packs = summaries;
     const list = p.alarms as { code: string; level: AlarmLevel; packs: number[] }[];
-    return reporting.map((pack) => {
-      const codes: PackCodes = { pack, alarms: [], protections: [], faults: [] };
-      for (const a of list) if (a.packs.includes(pack)) (codes[GROUP_OF_LEVEL[a.level]] as string[]).push(a.code);
+    const reporting = packs.filter((s) => !s.stale).map((s) => {
+      const codes: PackCodes = { pack: s.pack, alarms: [], protections: [], faults: [] };
+      for (const a of list) if (Array.isArray(a.packs) && a.packs.includes(s.pack) && Object.hasOwn(GROUP_OF_LEVEL, a.level)) (codes[GROUP_OF_LEVEL[a.level]] as string[]).push(a.code);
       return codes;
     });
+    return { reporting, offline: packs.filter((s) => s.stale).map((s) => s.pack) };
   }
   return 'msg.payload is neither a bms-pack reading nor a bank state';
 }
-
 
 /** Pack readings from a bms-parallel bank state or a single bms-pack reading; a reason when neither. */
 export function packInputsFrom(payload: unknown): PackInput[] | string {

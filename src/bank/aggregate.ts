@@ -1,5 +1,6 @@
-import type { PackAlarms, PackAnalog } from '../protocol';
+import type { PackAlarms, PackAnalog, PackMode } from '../protocol';
 import { LEVEL_OF_GROUP, LEVEL_RANK, codeText, isStatusCode, type AlarmLevel } from './codes';
+import { sensorGroups, type SensorReading } from './temperatures';
 
 /** What a pack contributes: the bms-pack payload. */
 export interface PackInput {
@@ -40,6 +41,11 @@ export interface Extreme {
   readonly id: string;
 }
 
+export interface TemperatureExtremes {
+  readonly min: Extreme;
+  readonly max: Extreme;
+}
+
 export interface BankAlarm {
   readonly code: string;
   readonly level: AlarmLevel;
@@ -59,6 +65,8 @@ export interface PackSummary {
   readonly current: number | null;
   readonly chargeMos: boolean | null;
   readonly dischargeMos: boolean | null;
+  /** What the pack says it is doing, else what its current shows (see `packMode`). */
+  readonly mode: PackMode | null;
   readonly alarmLevel: AlarmLevel | 'none';
   /** The pack's own readings, so consumers (charge control, the Venus bridge) need nothing else. */
   readonly analog: PackAnalog | null;
@@ -82,7 +90,12 @@ export interface BankState {
   readonly remainingAh: number;
   readonly fullAh: number;
   readonly cellVoltage: { readonly min: Extreme; readonly max: Extreme; readonly spread: number } | null;
-  readonly temperature: { readonly min: Extreme; readonly max: Extreme } | null;
+  /** Cell sensors only: what the cells feel (MOSFET and ambient sensors run hotter or colder). */
+  readonly temperature: TemperatureExtremes | null;
+  readonly mosfetTemperature: TemperatureExtremes | null;
+  readonly ambientTemperature: TemperatureExtremes | null;
+  /** Pylontech's BMS-board sensor. */
+  readonly boardTemperature: TemperatureExtremes | null;
   readonly alarmLevel: AlarmLevel | 'none';
   readonly alarms: readonly BankAlarm[];
   /** Some counted pack is balancing cells. */
@@ -100,10 +113,57 @@ export interface AggregateOptions {
 const id = (pack: number, kind: 'C' | 'T', index: number): string =>
   `P${String(pack).padStart(2, '0')}${kind}${String(index).padStart(2, '0')}`;
 
+interface Candidate {
+  value: number;
+  pack: number;
+  /** 0-based. */
+  index: number;
+}
+
+function setExtreme(c: Candidate, value: number, pack: number, index: number): void {
+  c.value = value;
+  c.pack = pack;
+  c.index = index;
+}
+
+const extreme = (c: Candidate, kind: 'C' | 'T'): Extreme => ({ value: c.value, pack: c.pack, index: c.index + 1, id: id(c.pack, kind, c.index + 1) });
+
+interface Range {
+  readonly min: Candidate;
+  readonly max: Candidate;
+}
+
+const newRange = (): Range => ({ min: { value: Infinity, pack: 0, index: 0 }, max: { value: -Infinity, pack: 0, index: 0 } });
+
+function widen(range: Range, readings: readonly SensorReading[], pack: number): void {
+  for (const r of readings) {
+    if (r.value < range.min.value) setExtreme(range.min, r.value, pack, r.sensor - 1);
+    if (r.value > range.max.value) setExtreme(range.max, r.value, pack, r.sensor - 1);
+  }
+}
+
+const temperatureExtremes = (range: Range): TemperatureExtremes | null =>
+  Number.isFinite(range.min.value) && Number.isFinite(range.max.value) ? { min: extreme(range.min, 'T'), max: extreme(range.max, 'T') } : null;
+
 const round = (value: number, decimals: number): number => {
   const f = 10 ** decimals;
   return Math.round(value * f) / f;
 };
+
+/** Below this current a pack that does not report its mode counts as standing by. */
+export const STANDBY_BELOW_A = 0.5;
+
+/**
+ * What a pack is doing: its own report where the dialect has one (Seplos, EG4, Pylontech), else its
+ * current (PACE sends no mode): charging or discharging beyond ±0.5 A, standby within.
+ */
+export function packMode(p: Pick<PackInput, 'analog' | 'alarms' | 'online'>): PackMode | null {
+  if (!p.online || !p.analog) return null;
+  const reported = p.alarms?.state?.mode;
+  if (reported) return reported;
+  const amps = p.analog.current;
+  return amps > STANDBY_BELOW_A ? 'charging' : amps < -STANDBY_BELOW_A ? 'discharging' : 'standby';
+}
 
 /**
  * The bank as one battery. Only packs that are online with data younger than the stale limit count
@@ -127,10 +187,11 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
   let sohWeighted = 0;
   let sohWeight = 0;
   const voltages: number[] = [];
-  let minCell: Extreme | undefined;
-  let maxCell: Extreme | undefined;
-  let minTemp: Extreme | undefined;
-  let maxTemp: Extreme | undefined;
+  // Extremes as (value, pack, index) until the end: building an id string per new extreme would
+  // allocate for most of the bank's cells every cycle.
+  const minCell = { value: Infinity, pack: 0, index: 0 };
+  const maxCell = { value: -Infinity, pack: 0, index: 0 };
+  const temps = { cells: newRange(), mosfet: newRange(), ambient: newRange(), board: newRange() };
   for (const { pack, analog } of counted) {
     current += analog.current;
     remainingAh += analog.remainingAh;
@@ -146,15 +207,17 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
       sohWeighted += analog.soh * w;
       sohWeight += w;
     }
-    analog.cellVoltages.forEach((value, i) => {
-      if (!minCell || value < minCell.value) minCell = { value, pack, index: i + 1, id: id(pack, 'C', i + 1) };
-      if (!maxCell || value > maxCell.value) maxCell = { value, pack, index: i + 1, id: id(pack, 'C', i + 1) };
-    });
-    analog.temperatures.forEach((value, i) => {
-      if (value === null) return;
-      if (!minTemp || value < minTemp.value) minTemp = { value, pack, index: i + 1, id: id(pack, 'T', i + 1) };
-      if (!maxTemp || value > maxTemp.value) maxTemp = { value, pack, index: i + 1, id: id(pack, 'T', i + 1) };
-    });
+    const cells = analog.cellVoltages;
+    for (let i = 0; i < cells.length; i++) {
+      const value = cells[i] as number;
+      if (value < minCell.value) setExtreme(minCell, value, pack, i);
+      if (value > maxCell.value) setExtreme(maxCell, value, pack, i);
+    }
+    const groups = sensorGroups(analog);
+    widen(temps.cells, groups.cells, pack);
+    widen(temps.mosfet, groups.mosfet, pack);
+    widen(temps.ambient, groups.ambient, pack);
+    widen(temps.board, groups.board, pack);
   }
 
   const alarmMap = new Map<string, { code: string; level: AlarmLevel; packs: Set<number> }>();
@@ -192,8 +255,11 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
     soh: sohWeight > 0 ? round(sohWeighted / sohWeight, 1) : null,
     remainingAh: round(remainingAh, 2),
     fullAh: round(fullAh, 2),
-    cellVoltage: minCell && maxCell ? { min: minCell, max: maxCell, spread: round(maxCell.value - minCell.value, 3) } : null,
-    temperature: minTemp && maxTemp ? { min: minTemp, max: maxTemp } : null,
+    cellVoltage: Number.isFinite(minCell.value) && Number.isFinite(maxCell.value) ? { min: extreme(minCell, 'C'), max: extreme(maxCell, 'C'), spread: round(maxCell.value - minCell.value, 3) } : null,
+    temperature: temperatureExtremes(temps.cells),
+    mosfetTemperature: temperatureExtremes(temps.mosfet),
+    ambientTemperature: temperatureExtremes(temps.ambient),
+    boardTemperature: temperatureExtremes(temps.board),
     alarmLevel,
     alarms,
     balancing: counted.some((p) => (p.alarms?.balancingCells.length ?? 0) > 0),
@@ -210,6 +276,7 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
         current: p?.analog?.current ?? null,
         chargeMos: p?.alarms?.chargeMos ?? null,
         dischargeMos: p?.alarms?.dischargeMos ?? null,
+        mode: p ? packMode(p) : null,
         alarmLevel: packLevels.get(n) ?? 'none',
         analog: p?.analog ?? null,
         alarms: p?.alarms ?? null,

@@ -1,4 +1,4 @@
-import { LEVEL_OF_GROUP, LEVEL_RANK, codeText, isStatusCode, type AlarmLevel } from './codes';
+import { LEVEL_OF_GROUP, LEVEL_RANK, OFFLINE_CODE, codeText, isStatusCode, type AlarmLevel } from './codes';
 
 export interface AlarmChange {
   readonly code: string;
@@ -34,6 +34,8 @@ export interface TrackerOptions {
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
   readonly minLevel?: AlarmLevel;
+  /** A pack that stops answering raises `OFFLINE` at this level; undefined: it does not. */
+  readonly offlineLevel?: AlarmLevel;
 }
 
 interface Entry {
@@ -60,8 +62,21 @@ export class AlarmTracker {
     this.clearAfterMs = Math.max(0, options.clearAfterMs ?? 0);
   }
 
-  /** Feed what the packs in `packs` report now; packs not listed keep their state. */
-  update(packs: readonly PackCodes[], now: number): AlarmChange[] {
+  /**
+   * Feed what the packs in `packs` report now; packs not listed keep their state. Packs in `offline`
+   * are not answering: they raise `OFFLINE` (when an offline level is set) and keep their other
+   * codes as they were, since nothing is known about them; `OFFLINE` clears once the pack reports again.
+   */
+  update(packs: readonly PackCodes[], now: number, offline: readonly number[] = []): AlarmChange[] {
+    const level = this.options.offlineLevel;
+    if (level !== undefined && this.wanted(level, OFFLINE_CODE)) {
+      for (const pack of offline) {
+        const key = `${pack}:${level}:${OFFLINE_CODE}`;
+        const entry = this.entries.get(key);
+        if (!entry) this.entries.set(key, { code: OFFLINE_CODE, level, pack, firstSeen: now, raised: false, absentSince: undefined });
+        else entry.absentSince = undefined;
+      }
+    }
     for (const report of packs) {
       const present = new Set<string>();
       for (const group of ['alarms', 'protections', 'faults'] as const) {

@@ -140,10 +140,18 @@ export function evaluateTable(points: LimitTable, x: number): number {
   if (!first || !last) return 1;
   if (x <= first[0]) return first[1];
   if (x >= last[0]) return last[1];
+  // Indexing, not destructuring: this runs for every pack every cycle, mostly before the JIT
+  // optimises it, and destructuring there allocates an iterator per point.
   for (let i = 1; i < points.length; i++) {
-    const [x1, y1] = points[i] as readonly [number, number];
-    const [x0, y0] = points[i - 1] as readonly [number, number];
-    if (x <= x1) return x1 === x0 ? Math.min(y0, y1) : y0 + ((x - x0) / (x1 - x0)) * (y1 - y0);
+    const upper = points[i] as readonly [number, number];
+    const x1 = upper[0];
+    if (x <= x1) {
+      const lower = points[i - 1] as readonly [number, number];
+      const x0 = lower[0];
+      const y0 = lower[1];
+      const y1 = upper[1];
+      return x1 === x0 ? Math.min(y0, y1) : y0 + ((x - x0) / (x1 - x0)) * (y1 - y0);
+    }
   }
   return last[1];
 }
@@ -196,6 +204,8 @@ interface PackView {
   readonly pack: number;
   readonly cells: readonly number[];
   readonly cellSum: number;
+  readonly minCell: number;
+  readonly maxCell: number;
   readonly spread: number;
   readonly summary: PackSummary;
 }
@@ -360,11 +370,15 @@ export class ChargeController {
     for (const summary of bank.packs) {
       const cells = summary.analog?.cellVoltages;
       if (summary.stale || !cells?.length) continue;
-      views.push({
-        pack: summary.pack, cells, summary,
-        cellSum: cells.reduce((a, b) => a + b, 0),
-        spread: Math.max(...cells) - Math.min(...cells),
-      });
+      let sum = 0;
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of cells) {
+        sum += v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      views.push({ pack: summary.pack, cells, summary, cellSum: sum, minCell: min, maxCell: max, spread: max - min });
     }
     return views;
   }
@@ -441,24 +455,35 @@ export class ChargeController {
         blocking.push(p.pack);
         continue;
       }
-      const name = packName(p.pack);
-      const temps = sensorGroups(p.summary.analog?.temperatures ?? []);
-      const candidates: Candidate[] = [{ amps: packMax, reason: 'Pack maximum' }];
-      const add = (table: LimitTable | null, x: number | undefined | null, reason: string): void => {
-        if (table && typeof x === 'number' && Number.isFinite(x)) candidates.push({ amps: packMax * evaluateTable(table, x), reason: `${reason} ${name}` });
+      // The lowest candidate wins; its reason gets the pack's name once, at the end.
+      let amps = packMax;
+      let reason = 'Pack maximum';
+      const consider = (table: LimitTable | null, x: number | undefined | null, why: string): void => {
+        if (!table || typeof x !== 'number' || !Number.isFinite(x)) return;
+        const candidate = packMax * evaluateTable(table, x);
+        if (candidate < amps) {
+          amps = candidate;
+          reason = why;
+        }
       };
-      if (direction === 'charge') {
-        add(t.chargeCell, Math.max(...p.cells), 'Cell voltage');
-        for (const temp of temps.cells) add(t.chargeTemperature, temp.value, 'Temperature');
-        if (withSoc) add(t.chargeSoc, p.summary.analog?.soc, 'SOC');
-      } else {
-        add(t.dischargeCell, Math.min(...p.cells), 'Cell voltage');
-        for (const temp of temps.cells) add(t.dischargeTemperature, temp.value, 'Temperature');
-        if (withSoc) add(t.dischargeSoc, p.summary.analog?.soc, 'SOC');
+      const temps = sensorGroups(p.summary.analog);
+      const charge = direction === 'charge';
+      consider(charge ? t.chargeCell : t.dischargeCell, charge ? p.maxCell : p.minCell, 'Cell voltage');
+      for (const temp of temps.cells) consider(charge ? t.chargeTemperature : t.dischargeTemperature, temp.value, 'Temperature');
+      if (withSoc) consider(charge ? t.chargeSoc : t.dischargeSoc, p.summary.analog?.soc, 'SOC');
+      if (temps.internal.length) {
+        let hottest = -Infinity;
+        for (const r of temps.internal) hottest = Math.max(hottest, r.value);
+        consider(t.mosTemperature, hottest, 'MOS temperature');
       }
-      if (temps.internal.length) add(t.mosTemperature, Math.max(...temps.internal.map((r) => r.value)), 'MOS temperature');
-      if (bms) candidates.push({ amps: Math.max(0, direction === 'charge' ? bms.chargeCurrent : bms.dischargeCurrent), reason: `BMS limit ${name}` });
-      perPack.push(lowest(candidates));
+      if (bms) {
+        const bmsAmps = Math.max(0, charge ? bms.chargeCurrent : bms.dischargeCurrent);
+        if (bmsAmps < amps) {
+          amps = bmsAmps;
+          reason = 'BMS limit';
+        }
+      }
+      perPack.push({ amps, reason: reason === 'Pack maximum' ? reason : `${reason} ${packName(p.pack)}` });
     }
     const sharing = perPack.length;
     const fullScale = packMax * sharing;

@@ -1,20 +1,4 @@
-/**
- * Which temperature sensors sit on the cells. PACE packs send 6 (cells 1–4, MOSFET, ambient),
- * Seplos and EG4 the same six with MOSFET and ambient swapped, Pylontech 5 (BMS board first,
- * then four cell groups), Sunsynk-style PACE packs 8 (six cell sensors, MOSFET, ambient).
- * The non-cell sensors are read as one "internal" group, so the swapped order does not matter.
- */
-interface SensorLayout {
-  readonly count: number;
-  readonly cells: readonly number[];
-  readonly internal: readonly number[];
-}
-
-const LAYOUTS: readonly SensorLayout[] = [
-  { count: 5, cells: [1, 2, 3, 4], internal: [0] },
-  { count: 6, cells: [0, 1, 2, 3], internal: [4, 5] },
-  { count: 8, cells: [0, 1, 2, 3, 4, 5], internal: [6, 7] },
-];
+import { temperatureRoles, type PackAnalog, type TemperatureRole } from '../protocol';
 
 export interface SensorReading {
   /** 1-based sensor number as the pack reports it. */
@@ -24,16 +8,44 @@ export interface SensorReading {
 
 export interface SensorGroups {
   readonly cells: readonly SensorReading[];
+  readonly mosfet: readonly SensorReading[];
+  readonly ambient: readonly SensorReading[];
+  readonly board: readonly SensorReading[];
+  /** MOSFET and BMS board: the electronics' own heat. */
   readonly internal: readonly SensorReading[];
 }
 
-/** Cell and internal (MOSFET / board / ambient) readings; absent sensors are left out. */
-export function sensorGroups(temperatures: readonly (number | null)[]): SensorGroups {
-  const layout = LAYOUTS.find((l) => l.count === temperatures.length);
-  const pick = (indexes: readonly number[]): SensorReading[] => indexes.flatMap((i) => {
+type Sensors = Pick<PackAnalog, 'temperatures' | 'temperatureRoles'>;
+
+const groupsOf = new WeakMap<Sensors, SensorGroups>();
+const NONE: SensorGroups = { cells: [], mosfet: [], ambient: [], board: [], internal: [] };
+
+/** The roles a reading's sensors have: its decoder's, else the common shape for the sensor count. */
+export function rolesOf(analog: Sensors): readonly TemperatureRole[] {
+  return analog.temperatureRoles ?? temperatureRoles(null, analog.temperatures.length);
+}
+
+/**
+ * A pack's present temperature readings by role; absent sensors are left out. A reading's groups
+ * are asked for by aggregation, charge control and every item builder each cycle: they are worked
+ * out once per reading (decoded readings are never changed in place).
+ */
+export function sensorGroups(analog: Sensors | null): SensorGroups {
+  if (!analog) return NONE;
+  const known = groupsOf.get(analog);
+  if (known) return known;
+  const roles = rolesOf(analog);
+  const groups = { cells: [] as SensorReading[], mosfet: [] as SensorReading[], ambient: [] as SensorReading[], board: [] as SensorReading[], internal: [] as SensorReading[] };
+  const temperatures = analog.temperatures;
+  for (let i = 0; i < temperatures.length; i++) {
     const value = temperatures[i];
-    return typeof value === 'number' && Number.isFinite(value) ? [{ sensor: i + 1, value }] : [];
-  });
-  if (!layout) return { cells: pick(temperatures.map((_, i) => i)), internal: [] };
-  return { cells: pick(layout.cells), internal: pick(layout.internal) };
+    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+    const reading = { sensor: i + 1, value };
+    const role = roles[i] ?? 'cell';
+    if (role === 'cell') groups.cells.push(reading);
+    else groups[role].push(reading);
+    if (role === 'mosfet' || role === 'board') groups.internal.push(reading);
+  }
+  groupsOf.set(analog, groups);
+  return groups;
 }

@@ -15,7 +15,32 @@ export interface PackAlarms {
   readonly faults: readonly string[];
   readonly chargeMos: boolean | null;
   readonly dischargeMos: boolean | null;
+  /** What the pack says it is doing and how it is set; the decoders always fill it. */
+  readonly state?: PackState;
 }
+
+/** What a pack reports doing: Seplos, EG4 and Pylontech say it; PACE does not (null). */
+export type PackMode = 'charging' | 'discharging' | 'standby' | 'float' | 'shutdown';
+
+/** Switch and state bits the vendor tools show; null where the dialect has no such bit. */
+export interface PackState {
+  readonly mode: PackMode | null;
+  /** The charge current limiter is limiting now. */
+  readonly limiterActive: boolean | null;
+  /** The charge current limiter function is switched on. */
+  readonly limiterEnabled: boolean | null;
+  /** The limiter's gear (PACE: "low" limits to about 10 A, "high" to about 25 A). */
+  readonly limiterGear: 'low' | 'high' | null;
+  readonly heater: boolean | null;
+  /** A charger is connected (PACE "AC in"). */
+  readonly chargerConnected: boolean | null;
+  /** The buzzer sounds on alarms. */
+  readonly buzzer: boolean | null;
+  /** The LEDs show alarms. */
+  readonly ledAlarm: boolean | null;
+}
+
+export const PACK_STATE_KEYS = ['mode', 'limiterActive', 'limiterEnabled', 'limiterGear', 'heater', 'chargerConnected', 'buzzer', 'ledAlarm'] as const;
 
 export interface AlarmsData {
   readonly packs: readonly PackAlarms[];
@@ -35,6 +60,29 @@ interface BitRef {
   readonly bit: number;
 }
 
+/** A switch bit; `inverted` where the pack sets the bit when the function is off. */
+interface SwitchBit extends BitRef {
+  readonly inverted?: boolean;
+}
+
+/** Where a dialect keeps the `PackState` bits: a table row per dialect. */
+interface StateLayout {
+  /** The first mode whose bit is set; `otherwise` when none is. */
+  readonly modes?: readonly (BitRef & { readonly mode: PackMode })[];
+  readonly otherwise?: PackMode;
+  readonly limiterActive?: SwitchBit;
+  readonly limiterEnabled?: SwitchBit;
+  /** Set when the gear is low. */
+  readonly limiterGearLow?: BitRef;
+  readonly heater?: SwitchBit;
+  readonly chargerConnected?: SwitchBit;
+  readonly buzzer?: SwitchBit;
+  readonly ledAlarm?: SwitchBit;
+}
+
+type SwitchName = 'limiterActive' | 'limiterEnabled' | 'heater' | 'chargerConnected' | 'buzzer' | 'ledAlarm';
+const SWITCHES: readonly SwitchName[] = ['limiterActive', 'limiterEnabled', 'heater', 'chargerConnected', 'buzzer', 'ledAlarm'];
+
 interface AlarmLayout {
   readonly block: Layout;
   readonly rules: readonly FlagRule[];
@@ -46,6 +94,7 @@ interface AlarmLayout {
   readonly constants?: RawRecord;
   /** Per-value alarm bytes besides the cell and temperature lists (00 normal, 01 low, 02 high, …). */
   readonly valueFields: readonly string[];
+  readonly state: StateLayout;
 }
 
 /** Bits b0..b7 of one byte, `null` where the bit has no canonical code. */
@@ -71,6 +120,22 @@ export const PACE_STATUS_RULES: readonly FlagRule[] = [
 
 export const PACE_CHARGE_MOS: BitRef = { field: 'instruction', bit: 1 };
 export const PACE_DISCHARGE_MOS: BitRef = { field: 'instruction', bit: 2 };
+
+/**
+ * PACE instruction and control bytes (PROTOCOL.md §6.2). The LED-alarm and limiter bits are "1 =
+ * disabled" in the PACE specifications; one open-source reading of a PbmsTools capture says the
+ * opposite (PITFALLS.md P-17): the specification's polarity is used, and bms-control shows what the
+ * pack reports after every switch.
+ */
+const PACE_STATE: StateLayout = {
+  limiterActive: { field: 'instruction', bit: 0 },
+  chargerConnected: { field: 'instruction', bit: 5 },
+  heater: { field: 'instruction', bit: 7 },
+  buzzer: { field: 'control', bit: 0 },
+  limiterGearLow: { field: 'control', bit: 3 },
+  limiterEnabled: { field: 'control', bit: 4, inverted: true },
+  ledAlarm: { field: 'control', bit: 5, inverted: true },
+};
 
 const SEPLOS_EVENT_RULES: readonly FlagRule[] = [
   ...bits('event1', 'faults', ['SAMPLE', 'NTC', 'SAMPLE', null, 'CELLS', 'CHGMOS', 'DSGMOS', 'LIMITER']),
@@ -106,6 +171,7 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
     ]),
     rules: PACE_STATUS_RULES,
     valueFields: ['chargeCurrentAlarm', 'voltageAlarm', 'dischargeCurrentAlarm'],
+    state: PACE_STATE,
     chargeMos: PACE_CHARGE_MOS,
     dischargeMos: PACE_DISCHARGE_MOS,
     balance: [{ field: 'balance1', bits: 8 }, { field: 'balance2', bits: 8 }],
@@ -138,6 +204,13 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { field: 'status5', anyBit: true, group: 'faults', code: 'CELLS' },
     ],
     valueFields: ['chargeCurrentAlarm', 'voltageAlarm', 'dischargeCurrentAlarm'],
+    // Status3 b7 / b6: effective charge / discharge current.
+    state: {
+      modes: [{ field: 'status3', bit: 7, mode: 'charging' }, { field: 'status3', bit: 6, mode: 'discharging' }],
+      otherwise: 'standby',
+      heater: { field: 'status3', bit: 5 },
+      buzzer: { field: 'status3', bit: 0 },
+    },
     chargeMos: { field: 'status2', bit: 1 },
     dischargeMos: { field: 'status2', bit: 2 },
     balance: [],
@@ -173,6 +246,14 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { field: 'event6', bit: 2, group: 'alarms', code: 'USOC' },
     ],
     valueFields: ['currentAlarm', 'voltageAlarm'],
+    state: {
+      modes: [
+        { field: 'system', bit: 1, mode: 'charging' }, { field: 'system', bit: 0, mode: 'discharging' }, { field: 'system', bit: 2, mode: 'float' },
+        { field: 'system', bit: 5, mode: 'shutdown' }, { field: 'system', bit: 4, mode: 'standby' },
+      ],
+      limiterActive: { field: 'onOff', bit: 2 },
+      heater: { field: 'onOff', bit: 3 },
+    },
     chargeMos: { field: 'onOff', bit: 1 },
     dischargeMos: { field: 'onOff', bit: 0 },
     balance: [{ field: 'equilibrium1', bits: 8 }, { field: 'equilibrium2', bits: 8 }],
@@ -209,6 +290,11 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { field: 'socAlarm', bit: 0, group: 'alarms', code: 'USOC' },
     ],
     valueFields: ['currentAlarm', 'voltageAlarm'],
+    state: {
+      modes: [{ field: 'system', bit: 1, mode: 'charging' }, { field: 'system', bit: 0, mode: 'discharging' }, { field: 'system', bit: 3, mode: 'standby' }],
+      limiterActive: { field: 'fet', bit: 2 },
+      heater: { field: 'fet', bit: 3 },
+    },
     chargeMos: { field: 'fet', bit: 1 },
     dischargeMos: { field: 'fet', bit: 0 },
     balance: [{ field: 'balance', bits: 32 }],
@@ -251,7 +337,7 @@ function checkFit(pack: number, raw: RawRecord, layout: AlarmLayout): RawRecord 
   return raw;
 }
 
-export function rawToAlarms(raw: RawRecord, layout: Pick<AlarmLayout, 'rules' | 'chargeMos' | 'dischargeMos' | 'balance'>): Omit<PackAlarms, 'pack'> {
+export function rawToAlarms(raw: RawRecord, layout: Pick<AlarmLayout, 'rules' | 'chargeMos' | 'dischargeMos' | 'balance'> & { readonly state?: StateLayout }): Omit<PackAlarms, 'pack'> {
   const groups: Record<AlarmGroup, Set<string>> = { alarms: new Set(), protections: new Set(), faults: new Set() };
   for (const rule of layout.rules) {
     if (ruleActive(rule, raw)) groups[rule.group].add(rule.code);
@@ -269,7 +355,44 @@ export function rawToAlarms(raw: RawRecord, layout: Pick<AlarmLayout, 'rules' | 
     faults: [...groups.faults].sort(),
     chargeMos: layout.chargeMos ? testBit(fieldValue(raw, layout.chargeMos.field), layout.chargeMos.bit) : null,
     dischargeMos: layout.dischargeMos ? testBit(fieldValue(raw, layout.dischargeMos.field), layout.dischargeMos.bit) : null,
+    ...(layout.state ? { state: rawToState(raw, layout.state) } : {}),
   };
+}
+
+function rawToState(raw: RawRecord, layout: StateLayout): PackState {
+  const read = (ref: SwitchBit | undefined): boolean | null => (ref ? testBit(fieldValue(raw, ref.field), ref.bit) !== (ref.inverted === true) : null);
+  const mode = layout.modes ? (layout.modes.find((m) => testBit(fieldValue(raw, m.field), m.bit))?.mode ?? layout.otherwise ?? null) : null;
+  const gear = layout.limiterGearLow ? (testBit(fieldValue(raw, layout.limiterGearLow.field), layout.limiterGearLow.bit) ? 'low' : 'high') : null;
+  return {
+    mode,
+    limiterActive: read(layout.limiterActive),
+    limiterEnabled: read(layout.limiterEnabled),
+    limiterGear: gear,
+    heater: read(layout.heater),
+    chargerConnected: read(layout.chargerConnected),
+    buzzer: read(layout.buzzer),
+    ledAlarm: read(layout.ledAlarm),
+  };
+}
+
+/** `state` as `dialect` can carry it: what it has no bit for is null (the simulator's ground truth). */
+export function reportableState(dialect: Dialect, state: PackState): PackState {
+  const raw: RawRecord = {};
+  const layout = LAYOUTS[dialect].state;
+  stateToRaw(state, layout, raw);
+  return rawToState(raw, layout);
+}
+
+/** The bits of a `PackState` (the simulator's side); what the dialect has no bit for is left out. */
+function stateToRaw(state: PackState, layout: StateLayout, raw: RawRecord): void {
+  for (const name of SWITCHES) {
+    const ref = layout[name];
+    const value = state[name];
+    if (ref && value !== null && value !== (ref.inverted === true)) setBit(raw, ref.field, ref.bit);
+  }
+  if (layout.limiterGearLow && state.limiterGear === 'low') setBit(raw, layout.limiterGearLow.field, layout.limiterGearLow.bit);
+  const mode = layout.modes?.find((m) => m.mode === state.mode);
+  if (mode) setBit(raw, mode.field, mode.bit);
 }
 
 function ruleActive(rule: FlagRule, raw: RawRecord): boolean {
@@ -333,7 +456,7 @@ export function encodeAlarms(data: AlarmsData, dialect: Dialect, broadcast: bool
 /** Raw status fields for a set of codes: the inverse of `rawToAlarms`, first matching rule wins. */
 export function alarmsToRaw(
   pack: Omit<PackAlarms, 'pack'>,
-  layout: Pick<AlarmLayout, 'block' | 'rules' | 'chargeMos' | 'dischargeMos' | 'balance' | 'constants'>,
+  layout: Pick<AlarmLayout, 'block' | 'rules' | 'chargeMos' | 'dischargeMos' | 'balance' | 'constants'> & { readonly state?: StateLayout },
   options: AlarmsEncodeOptions = {},
 ): RawRecord {
   const raw: RawRecord = {};
@@ -361,6 +484,7 @@ export function alarmsToRaw(
   }
   if (pack.chargeMos === true && layout.chargeMos) setBit(raw, layout.chargeMos.field, layout.chargeMos.bit);
   if (pack.dischargeMos === true && layout.dischargeMos) setBit(raw, layout.dischargeMos.field, layout.dischargeMos.bit);
+  if (pack.state && layout.state) stateToRaw(pack.state, layout.state, raw);
   for (const cell of pack.balancingCells) {
     let first = 1;
     let placed = false;

@@ -3,6 +3,7 @@ import { readBlocks, writeBlocks, type BlockSplit } from './blocks';
 import type { Dialect } from './dialect';
 import { FrameError } from './errors';
 import { compileLayout, num, nums, readLayout, writeLayout, type Layout, type RawRecord, type Step } from './layout';
+import { temperatureRoles, type TemperatureRole } from './temperature-roles';
 import { Q, fromSi, toSi, type Quantity } from './units';
 
 /** One pack's 0x42 values in SI units; `current` is positive while charging. */
@@ -10,6 +11,11 @@ export interface PackAnalog {
   readonly pack: number;
   readonly cellVoltages: readonly number[];
   readonly temperatures: readonly (number | null)[];
+  /**
+   * Where each temperature sensor sits, by the dialect's sensor order. Set by the decoder; a reading
+   * built without it (history, by hand) is read by the common shapes for its sensor count.
+   */
+  readonly temperatureRoles?: readonly TemperatureRole[];
   readonly current: number;
   readonly voltage: number;
   readonly remainingAh: number;
@@ -232,7 +238,12 @@ export function decodeAnalog(info: Uint8Array, dialect: Dialect, broadcast: bool
   const layout = LAYOUTS[dialect];
   const packs = readBlocks(info, broadcast, layout.split, (reader) => readLayout(reader, layout.block));
   return {
-    packs: packs.map(({ pack, value }) => checkUnits(rawToPack(pack, value, layout.unitsFor?.(value) ?? layout.units), dialect)),
+    packs: packs.map(({ pack, value }) => {
+      const units = layout.unitsFor?.(value) ?? layout.units;
+      // PACE-built packs speaking the Pylontech layout (told by their PACE capacity unit) keep PACE's sensor order too.
+      const paceBuilt = dialect === 'pylontech' && units.capacity === PYLONTECH_PACE_UNITS.capacity;
+      return checkUnits(rawToPack(pack, value, units, paceBuilt ? 'pace' : dialect), dialect);
+    }),
   };
 }
 
@@ -252,7 +263,7 @@ function checkUnits(pack: PackAnalog, dialect: Dialect): PackAnalog {
   return pack;
 }
 
-function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits): PackAnalog {
+function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits, sensorOrder: Dialect): PackAnalog {
   const cells = nums(raw, 'cells');
   const temps = nums(raw, 'temps');
   const cellVoltages = new Array<number>(cells.length);
@@ -291,6 +302,7 @@ function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits): PackAnalog
     soc,
     soh,
     online: !allZero,
+    temperatureRoles: temperatureRoles(sensorOrder, temps.length),
   };
 }
 

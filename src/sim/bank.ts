@@ -335,7 +335,7 @@ export class SimulatedBank {
 
   /** Pack n's status as sent, recorded as ground truth. */
   private alarmsOf(n: number): Omit<PackAlarms, 'pack'> {
-    const alarms = this.pack(n).alarms();
+    const alarms = this.pack(n).alarms(this.dialect);
     const log = this.alarmTruth.get(n) ?? [];
     log.push(alarms);
     if (log.length > 5000) log.splice(0, log.length - 5000);
@@ -349,7 +349,7 @@ export class SimulatedBank {
     const analog = pack.analog(this.dialect, tailFields);
     const number = this.reportedPack(n, request);
     if (this.offline.has(n) || this.absent.has(n) || (this.asleep.has(n) && n !== 1)) return { ...analog, pack: number, online: false };
-    const alarms = pack.alarms();
+    const alarms = pack.alarms(this.dialect);
     const log = this.truth.get(n) ?? [];
     log.push({ analog, alarms });
     if (log.length > 5000) log.splice(0, log.length - 5000);

@@ -1,4 +1,4 @@
-import { formatLocalTime, type Dialect, type Fields, type PackAlarms, type PackAnalog } from '../protocol';
+import { formatLocalTime, reportableState, temperatureRoles, type Dialect, type Fields, type PackAlarms, type PackAnalog } from '../protocol';
 import { defaultParameters } from './defaults';
 import type { Random } from './random';
 
@@ -150,14 +150,14 @@ export class SimPack {
   analog(dialect: Dialect = 'pace', paceTailFields = 2): Omit<PackAnalog, 'pack'> {
     const cellVoltages = this.cellVoltages();
     const voltageMv = Math.round(cellVoltages.reduce((a, b) => a + b, 0) * 1000);
-    const temperatures = this.temperatures.map((t) => Math.round(t * 10) / 10);
+    const temperatures = this.sensorsInOrder(dialect).map((t) => Math.round(t * 10) / 10);
     if (dialect === 'pylontech') {
       const remainingMah = Math.round(this.remainingAh * 1000);
       const fullMah = Math.round(this.fullAh * 1000);
       return {
         cellVoltages, temperatures, current: Math.round(this.effectiveA * 10) / 10, voltage: voltageMv / 1000,
         remainingAh: remainingMah / 1000, fullAh: fullMah / 1000, designAh: null, cycles: this.cycles,
-        soc: percentOf(remainingMah, fullMah), soh: null, online: true,
+        soc: percentOf(remainingMah, fullMah), soh: null, online: true, temperatureRoles: temperatureRoles(dialect, temperatures.length),
       };
     }
     const remaining = Math.round(this.remainingAh * 100);
@@ -171,11 +171,26 @@ export class SimPack {
       soc: paceTailFields >= 2 ? Math.round(this.soc * 100) : percentOf(remaining, full),
       soh: paceTailFields >= 5 ? Math.round(soh) : paceTailFields >= 1 ? soh : null,
       online: true,
+      temperatureRoles: temperatureRoles(dialect, temperatures.length),
     };
   }
 
-  alarms(): Omit<PackAlarms, 'pack'> {
+  /**
+   * The six sensors (cells 1–4, MOSFET, ambient) in the order `dialect` sends them; Pylontech's
+   * BMS-board sensor reads the MOSFET's neighbourhood.
+   */
+  private sensorsInOrder(dialect: Dialect): number[] {
+    const [c1 = 25, c2 = 25, c3 = 25, c4 = 25, mosfet = 25, ambient = 25] = this.temperatures;
+    const cells = [c1, c2, c3, c4];
+    let next = 0;
+    return temperatureRoles(dialect, this.temperatures.length).map((role) =>
+      role === 'cell' ? (cells[next++] ?? c1) : role === 'ambient' ? ambient : mosfet);
+  }
+
+  /** The 0x44 state as `dialect` reports it (what it has no bit for is null). */
+  alarms(dialect: Dialect = 'pace'): Omit<PackAlarms, 'pack'> {
     const status = this.status();
+    const control = this.controlState;
     return {
       balancingCells: this.balancingCells(),
       alarms: [...status.alarms].sort(),
@@ -183,6 +198,16 @@ export class SimPack {
       faults: [...status.faults].sort(),
       chargeMos: this.chargeAllowed(),
       dischargeMos: this.dischargeAllowed(),
+      state: reportableState(dialect, {
+        mode: this.effectiveA > 0.5 ? 'charging' : this.effectiveA < -0.5 ? 'discharging' : 'standby',
+        limiterActive: false,
+        limiterEnabled: (control & 0x10) === 0,
+        limiterGear: (control & 0x08) !== 0 ? 'low' : 'high',
+        heater: false,
+        chargerConnected: this.effectiveA > 0,
+        buzzer: (control & 0x01) !== 0,
+        ledAlarm: (control & 0x20) === 0,
+      }),
     };
   }
 

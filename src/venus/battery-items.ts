@@ -105,7 +105,7 @@ function cellTemperatures(packs: readonly PackSummary[]): CellTemperatures {
   let min: { value: number; id: string } | null = null;
   let max: { value: number; id: string } | null = null;
   for (const p of packs) {
-    for (const r of sensorGroups(p.analog?.temperatures ?? []).cells) {
+    for (const r of sensorGroups(p.analog).cells) {
       const id = `${pid(p.pack)}T${String(r.sensor).padStart(2, '0')}`;
       if (!min || r.value < min.value) min = { value: r.value, id };
       if (!max || r.value > max.value) max = { value: r.value, id };

@@ -77,6 +77,26 @@ describe('bank: aggregateBank', () => {
 });
 
 describe('bank: AlarmTracker', () => {
+  it('a pack not answering raises OFFLINE at the chosen level, keeps its other alarms, and clears once it reports again', () => {
+    const t = new AlarmTracker({ raiseAfterMs: 5000, clearAfterMs: 10_000, offlineLevel: 'protection' });
+    const codes = (pack: number, alarms: string[]): { pack: number; alarms: string[]; protections: string[]; faults: string[] } => ({ pack, alarms, protections: [], faults: [] });
+    assert.deepEqual(t.update([codes(2, ['OV'])], 0), []);
+    assert.equal(t.update([codes(2, ['OV'])], 5000).length, 1, 'OV raised');
+    assert.deepEqual(t.update([], 6000, [2]), [], 'not before the raise delay');
+    const raised = t.update([], 11_000, [2]);
+    assert.deepEqual(raised.map((c) => [c.code, c.level, c.state, c.pack, c.text]), [['OFFLINE', 'protection', 'raised', 2, 'pack not answering']]);
+    assert.deepEqual(t.update([], 60_000, [2]), [], 'OV stays raised while nothing is known about it');
+    assert.deepEqual(t.active().map((a) => a.code), ['OFFLINE', 'OV']);
+    t.update([codes(2, ['OV'])], 61_000);
+    const cleared = t.tick(71_000);
+    assert.deepEqual(cleared.map((c) => [c.code, c.state]), [['OFFLINE', 'cleared']]);
+    assert.deepEqual(t.active().map((a) => a.code), ['OV']);
+    const silent = new AlarmTracker({});
+    assert.deepEqual(silent.update([], 0, [3]), [], 'no offline level: no OFFLINE alarm');
+    const excluded = new AlarmTracker({ offlineLevel: 'fault', exclude: ['OFFLINE'] });
+    assert.deepEqual(excluded.update([], 0, [3]), [], 'excluded like any code');
+  });
+
   const codes = (pack: number, alarms: string[] = [], protections: string[] = [], faults: string[] = []) => ({ pack, alarms, protections, faults });
 
   it('raises after the raise delay, clears after the clear delay, and ignores flicker', () => {

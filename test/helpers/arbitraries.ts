@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { supportedCodes, type CommandSpec, type Dialect, type Fields } from '../../src/protocol';
+import { reportableState, supportedCodes, temperatureRoles, type CommandSpec, type Dialect, type Fields } from '../../src/protocol';
 import type { FieldDef } from '../../src/protocol/codec';
 import { Q, toSi } from '../../src/protocol/units';
 
@@ -108,7 +108,9 @@ function analogResponse(dialect: Dialect): CommandArbitraries['response'] {
       .map((packs) => {
         const numbered = packs.map((p, i) => ({ ...p, pack: broadcast ? i + 1 : eg4 ? 1 : pack }));
         const data = { packs: numbered };
-        return { data, expected: data, request: { pack: broadcast ? 0xff : eg4 ? 1 : pack }, options: { paceTailFields: tail } };
+        // The decoder says where each sensor sits, by the dialect's sensor order.
+        const expected = { packs: numbered.map((p) => ({ ...p, temperatureRoles: temperatureRoles(dialect, temps) })) };
+        return { data, expected, request: { pack: broadcast ? 0xff : eg4 ? 1 : pack }, options: { paceTailFields: tail } };
       }));
 }
 
@@ -124,13 +126,20 @@ function alarmsResponse(dialect: Dialect): CommandArbitraries['response'] {
     faults: subset(codes.faults),
     chargeMos: fc.boolean(),
     dischargeMos: fc.boolean(),
+    state: fc.record({
+      mode: fc.constantFrom(null, 'charging', 'discharging', 'standby', 'float', 'shutdown'),
+      limiterActive: fc.boolean(), limiterEnabled: fc.boolean(), limiterGear: fc.constantFrom('low', 'high'),
+      heater: fc.boolean(), chargerConnected: fc.boolean(), buzzer: fc.boolean(), ledAlarm: fc.boolean(),
+    }),
   });
   const eg4 = dialect === 'eg4';
   return fc.record({ broadcast: fc.boolean().map((b) => b && !eg4), count: fc.integer({ min: 1, max: 15 }), pack: fc.integer({ min: 0, max: 15 }) })
     .chain(({ broadcast, count, pack: single }) =>
       fc.array(pack, { minLength: broadcast ? count : 1, maxLength: broadcast ? count : 1 }).map((packs) => {
         const data = { packs: packs.map((p, i) => ({ pack: broadcast ? i + 1 : eg4 ? 1 : single, ...p })) };
-        return { data, expected: data, request: { pack: broadcast ? 0xff : eg4 ? 1 : single }, options: { cellCount: 16, tempCount: 4 } };
+        // What the dialect has no bit for comes back null.
+        const expected = { packs: data.packs.map((p) => ({ ...p, state: reportableState(dialect, p.state) })) };
+        return { data, expected, request: { pack: broadcast ? 0xff : eg4 ? 1 : single }, options: { cellCount: 16, tempCount: 4 } };
       }));
 }
 

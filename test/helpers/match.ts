@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 
 /** Keys the decoder adds beyond decode-output.md: documented extensions, never required by vectors. */
-const EXTENSION_KEYS = new Set(['message', 'note', 'online']);
+const EXTENSION_KEYS = new Set(['message', 'note', 'online', 'temperatureRoles', 'state']);
 
 /**
  * Assert that `actual` has exactly the structure of `expected`, with numbers equal to the

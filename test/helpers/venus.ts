@@ -6,7 +6,7 @@ export function simInputs(bank: SimulatedBank, packs: readonly number[] = bank.p
   return packs.map((n) => {
     const p = bank.pack(n);
     return {
-      pack: n, analog: { ...p.analog(bank.dialect), pack: n }, alarms: p.alarms(), online: true, ageMs: 0,
+      pack: n, analog: { ...p.analog(bank.dialect), pack: n }, alarms: p.alarms(bank.dialect), online: true, ageMs: 0,
       identity: { serial: p.serial, firmware: p.firmware },
     };
   });

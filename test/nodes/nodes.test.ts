@@ -3,6 +3,7 @@ import sinon from 'sinon';
 import type { BankState } from '../../src/bank';
 import { BmsLink, type PackPayload } from '../../src/link';
 import { parseLinkConfig } from '../../nodes/shared/link-config';
+import type { BmsLinkConfigNode } from '../../nodes/shared/types';
 import { NODES, events, helper, linkConfig, nextMessage, node, startServer, statusOf, stopServer } from '../helpers/red';
 import { startSim, type RunningSim } from '../helpers/sim';
 
@@ -134,8 +135,9 @@ describe('nodes', function () {
       let count = 0;
       events('h').on('input', () => { count++; });
       await statusOf('p', (s) => /^SOC/.test(s.text ?? ''));
-      const calls = node('p').status.callCount;
-      await statusOf('p', () => node('p').status.callCount >= calls + 2);
+      // Two more poll cycles of the link.
+      const connection = (node('l') as unknown as BmsLinkConfigNode).connection!;
+      await new Promise<void>((resolve) => { let n = 0; const seen = (): void => { if (++n === 2) { connection.off('cycle', seen); resolve(); } }; connection.on('cycle', seen); });
       assert.equal(count, 1, 'only the first reading');
       sim.bank.setOffline(1, true);
       await nextMessage<Msg<PackPayload>>('h', (m) => !m.payload.online);
@@ -247,14 +249,22 @@ describe('nodes', function () {
 
   describe('bms-alarms', () => {
     let clock: sinon.SinonFakeTimers;
-    afterEach(() => { clock.restore(); });
+    let faked = false;
+    const fake = (config: Parameters<typeof sinon.useFakeTimers>[0]): sinon.SinonFakeTimers => {
+      faked = true;
+      return sinon.useFakeTimers(config);
+    };
+    afterEach(() => {
+      if (faked) clock.restore();
+      faked = false;
+    });
 
     const reading = (pack: number, alarms: string[], protections: string[] = []): object => ({
       payload: { pack, online: true, ageMs: 0, analog: null, alarms: { balancingCells: [], alarms, protections, faults: [], chargeMos: true, dischargeMos: true } },
     });
 
     it('raises after the debounce, clears after its own delay, and lists what is active', async () => {
-      clock = sinon.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      clock = fake({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
       await helper.load(NODES, [
         { id: 'f', type: 'tab' },
         { id: 'a', type: 'bms-alarms', z: 'f', raise: '5', clear: '10', include: '', exclude: '', minLevel: 'warning', topic: 'bms/alarms', wires: [['changes'], ['list']] },
@@ -293,8 +303,45 @@ describe('nodes', function () {
       assert.deepEqual(node('a').status.lastCall?.args[0], { fill: 'green', shape: 'dot', text: 'no alarms' });
     });
 
+    it('a pack that stops answering raises OFFLINE (bank state from a real link), and it clears when the pack is back', async () => {
+      await helper.load(NODES, [
+        { id: 'f', type: 'tab' },
+        linkConfig('l', sim.tcp, { interval: '1', timeout: '300' }),
+        { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '2', packs: '', wires: [['a']] },
+        { id: 'a', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', offline: 'fault', wires: [['changes'], []] },
+        { id: 'changes', type: 'helper', z: 'f' },
+      ]);
+      type Change = Msg<{ code: string; state: string; level: string; pack: number }>;
+      sim.bank.setOffline(2, true);
+      const raised = await nextMessage<Change>('changes', (m) => m.payload.code === 'OFFLINE');
+      assert.deepEqual([raised.payload.state, raised.payload.level, raised.payload.pack], ['raised', 'fault', 2]);
+      assert.deepEqual(node('a').status.lastCall?.args[0], { fill: 'red', shape: 'dot', text: '1 active' });
+      sim.bank.setOffline(2, false);
+      const cleared = await nextMessage<Change>('changes', (m) => m.payload.code === 'OFFLINE');
+      assert.deepEqual([cleared.payload.state, cleared.payload.pack], ['cleared', 2]);
+    });
+
+    it('a flow saved before the offline option raises OFFLINE as a fault; "off" raises nothing', async () => {
+      clock = fake({ now: 0, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      await helper.load(NODES, [
+        { id: 'f', type: 'tab' },
+        { id: 'old', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', wires: [['h1'], []] },
+        { id: 'silent', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', offline: 'off', wires: [['h2'], []] },
+        { id: 'h1', type: 'helper', z: 'f' },
+        { id: 'h2', type: 'helper', z: 'f' },
+      ]);
+      const seen: string[] = [];
+      events('h1').on('input', (m: Msg<{ code: string; level: string }>) => { seen.push(`old ${m.payload.code} ${m.payload.level}`); });
+      events('h2').on('input', (m: Msg<{ code: string }>) => { seen.push(`off ${m.payload.code}`); });
+      const offline = { payload: { pack: 4, online: false, ageMs: null, analog: null, alarms: null } };
+      node('old').receive(offline);
+      node('silent').receive(offline);
+      await clock.tickAsync(10);
+      assert.deepEqual(seen, ['old OFFLINE fault']);
+    });
+
     it('refuses a payload that is neither a pack reading nor a bank state', async () => {
-      clock = sinon.useFakeTimers({ toFake: ['Date'] });
+      clock = fake({ toFake: ['Date'] });
       await helper.load(NODES, [
         { id: 'f', type: 'tab' },
         { id: 'a', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', wires: [[], []] },
