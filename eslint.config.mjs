@@ -60,4 +60,13 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setTimeout: 'readonly' },
     },
   },
+  {
+    // Bodies of the demo's function nodes: Node-RED wraps them in a function with these in scope.
+    files: ['scripts/dashboard/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      parserOptions: { ecmaFeatures: { globalReturn: true } },
+      globals: { msg: 'writable', context: 'readonly', flow: 'readonly', node: 'readonly', env: 'readonly', Date: 'readonly' },
+    },
+  },
 );

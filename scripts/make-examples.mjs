@@ -1,5 +1,5 @@
 // Writes examples/*.json. Kept as code so the flows stay consistent with each other.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,39 +17,64 @@ const group = (id, name, width, order) => ({
 const fn = (id, z, x, y, name, func, outputs = 1, wires = [[]]) => ({ id, type: 'function', z, name, func, outputs, noerr: 0, initialize: '', finalize: '', libs: [], x, y, wires });
 
 // --- flows.json: the demo behind `npm start` ---------------------------------------------------
+// The dashboard's views and templates live in scripts/dashboard/ as plain files.
+const dash = (name) => readFileSync(path.join(root, 'scripts', 'dashboard', name), 'utf8');
 const z = 'demo-tab';
+const page = (id, name, pagePath, icon, order) => ({
+  id, type: 'ui-page', name, ui: 'demo-ui-base', path: pagePath, icon, layout: 'grid', theme: 'demo-ui-theme',
+  breakpoints: [{ name: 'Default', px: '0', cols: '3' }, { name: 'Tablet', px: '576', cols: '6' }, { name: 'Small Desktop', px: '768', cols: '9' }, { name: 'Desktop', px: '1024', cols: '12' }],
+  order, className: '', visible: 'true', disabled: 'false',
+});
+const pageGroup = (id, name, pageId) => ({ ...group(id, name, '12', 1), page: pageId });
+const template = (id, x, y, name, groupId, file, wires = [[]]) => ({
+  id, type: 'ui-template', z, group: groupId, page: '', ui: '', name, order: 1, width: '0', height: '0', head: '', format: dash(file),
+  storeOutMessages: true, passthru: false, resendOnRefresh: true, templateScope: 'local', className: '', x, y, wires,
+});
+const every = (id, x, y, name, seconds, props, wires) => ({
+  id, type: 'inject', z, name, props, repeat: String(seconds), crontab: '', once: true, onceDelay: 2, topic: '', x, y, wires: [wires],
+});
 const demo = [
-  { id: z, type: 'tab', label: 'LiFePO4 bank demo', disabled: false, info: 'A simulated 3-pack bank → pack, bank and alarm nodes → FlowFuse Dashboard 2 at /dashboard.' },
-  comment('demo-about', z, 190, 40, 'Simulated 3-pack bank on tcp://127.0.0.1:4001', '`npm start` runs a simulated bank and points the bms-link here at it. Change the link\'s port to your master pack\'s serial port (or `npm start -- --port /dev/ttyUSB0`) for a real bank.'),
+  { id: z, type: 'tab', label: 'LiFePO4 bank demo', disabled: false, info: 'A simulated 3-pack bank → bank, pack, alarm, record and maintenance nodes → FlowFuse Dashboard 2 at /dashboard (pages Bank, Pack, Trends, Recording, Maintenance).' },
+  comment('demo-about', z, 190, 40, 'Simulated 3-pack bank on tcp://127.0.0.1:4001', '`npm start` runs a simulated bank and points the bms-link here at it. Change the link\'s port to your master pack\'s serial port (or `npm start -- --port /dev/ttyUSB0`) for a real bank. Writes are off: the Maintenance page says how to turn them on.'),
   link('demo-link', 'tcp://127.0.0.1:4001'),
-  { id: 'demo-packs', type: 'bms-pack', z, name: 'every pack', link: 'demo-link', pack: 'all', topic: 'bms/<pack>', onlyOnChange: false, deadband: '0', x: 150, y: 120, wires: [['demo-cells', 'demo-pack-debug']] },
-  { id: 'demo-bank', type: 'bms-parallel', z, name: 'bank', source: 'link', link: 'demo-link', stale: '15', packs: '', topic: 'bms/bank', x: 140, y: 240, wires: [['demo-soc', 'demo-power', 'demo-voltage', 'demo-temps', 'demo-rows', 'demo-alarms', 'demo-bank-debug']] },
-  { id: 'demo-alarms', type: 'bms-alarms', z, name: 'alarms', raise: '5', clear: '10', include: '', exclude: '', minLevel: 'warning', topic: 'bms/alarms', x: 400, y: 460, wires: [['demo-alarm-debug'], ['demo-alarm-rows']] },
-  fn('demo-cells', z, 420, 120, 'cells → bars', "// One bar per cell of every pack: keep each pack's cells and send them all together.\nconst p = msg.payload;\nconst cells = context.get('cells') || {};\nif (p.online && p.analog) cells[p.pack] = p.analog.cellVoltages.map((v, i) => ({ cell: `P${p.pack}C${String(i + 1).padStart(2, '0')}`, voltage: v, pack: `pack ${p.pack}` }));\nelse delete cells[p.pack];\ncontext.set('cells', cells);\nmsg.payload = Object.keys(cells).sort((a, b) => a - b).flatMap((k) => cells[k]);\nreturn msg;", 1, [['demo-chart']]),
-  fn('demo-soc', z, 420, 200, 'SOC', 'if (msg.payload.soc === null) return null;\nmsg.payload = msg.payload.soc;\nreturn msg;', 1, [['demo-soc-gauge']]),
-  fn('demo-power', z, 420, 240, 'power', "if (msg.payload.power === null) return null;\nmsg.payload = `${Math.round(msg.payload.power)} W (${msg.payload.current.toFixed(1)} A)`;\nreturn msg;", 1, [['demo-power-text']]),
-  fn('demo-voltage', z, 420, 280, 'voltage', "const s = msg.payload;\nif (!s.voltage || !s.cellVoltage) return null;\nmsg.payload = `${s.voltage.mean.toFixed(2)} V · cells ${s.cellVoltage.min.value.toFixed(3)}–${s.cellVoltage.max.value.toFixed(3)} V (spread ${Math.round(s.cellVoltage.spread * 1000)} mV)`;\nreturn msg;", 1, [['demo-voltage-text']]),
-  fn('demo-temps', z, 420, 320, 'temperatures', "const t = msg.payload.temperature;\nif (!t) return null;\nmsg.payload = `${t.min.value.toFixed(1)} °C (${t.min.id}) … ${t.max.value.toFixed(1)} °C (${t.max.id})`;\nreturn msg;", 1, [['demo-temp-text']]),
-  fn('demo-rows', z, 420, 360, 'pack table', "msg.payload = msg.payload.packs.map((p) => ({ pack: p.pack, online: p.online ? 'yes' : 'no', soc: p.soc, voltage: p.voltage, current: p.current, alarms: p.alarmLevel }));\nreturn msg;", 1, [['demo-pack-table']]),
-  fn('demo-alarm-rows', z, 650, 480, 'alarm list', "msg.payload = msg.payload.length ? msg.payload.map((a) => ({ pack: a.pack, code: a.code, level: a.level, text: a.text, since: a.since })) : [{ pack: '', code: '', level: 'all clear', text: 'no active alarms', since: '' }];\nreturn msg;", 1, [['demo-alarm-table']]),
-  debug('demo-pack-debug', z, 420, 80, 'pack readings'),
-  { id: 'demo-alarm-start', type: 'inject', z, name: 'none yet', props: [{ p: 'payload' }], repeat: '', crontab: '', once: true, onceDelay: 0.5, topic: '', payload: '[]', payloadType: 'json', x: 420, y: 520, wires: [['demo-alarm-rows']] },
-  debug('demo-bank-debug', z, 420, 400, 'bank state'),
-  debug('demo-alarm-debug', z, 650, 440, 'alarm changes'),
+  { id: 'demo-packs', type: 'bms-pack', z, name: 'every pack', link: 'demo-link', pack: 'all', topic: 'bms/<pack>', onlyOnChange: false, deadband: '0', x: 150, y: 100, wires: [['demo-pack-debug']] },
+  debug('demo-pack-debug', z, 390, 100, 'pack readings'),
+  { id: 'demo-bank', type: 'bms-parallel', z, name: 'bank', source: 'link', link: 'demo-link', stale: '15', packs: '', topic: 'bms/bank', x: 140, y: 180, wires: [['demo-bank-view', 'demo-pack-view', 'demo-alarms', 'demo-record', 'demo-bank-debug']] },
+  debug('demo-bank-debug', z, 390, 140, 'bank state'),
+  { id: 'demo-alarms', type: 'bms-alarms', z, name: 'alarms', raise: '5', clear: '10', include: '', exclude: '', minLevel: 'warning', offline: 'fault', topic: 'bms/alarms', x: 390, y: 260, wires: [['demo-alarm-debug'], ['demo-bank-view']] },
+  debug('demo-alarm-debug', z, 610, 240, 'alarm changes'),
+  fn('demo-bank-view', z, 620, 180, 'bank view', dash('bank-view.js'), 1, [['demo-bank-page']]),
+  template('demo-bank-page', 840, 180, 'bank page', 'demo-group-bank', 'bank.vue'),
+  fn('demo-pack-view', z, 620, 340, 'pack view', dash('pack-view.js'), 2, [['demo-pack-page'], ['demo-clock']]),
+  template('demo-pack-page', 840, 320, 'pack page', 'demo-group-pack', 'pack.vue', [['demo-pack-view']]),
+  every('demo-clock-tick', 390, 380, 'every minute', 60, [{ p: 'topic', v: 'tick', vt: 'str' }], ['demo-pack-view']),
+  { id: 'demo-clock', type: 'bms-control', z, name: 'BMS clock', link: 'demo-link', pack: '1', dailyClock: false, topic: 'clock', x: 840, y: 380, wires: [['demo-pack-view']] },
+  { id: 'demo-record', type: 'bms-record', z, name: 'record', dir: '', bankEvery: '60', packsEvery: '300', keepDays: '62', maxMb: '100', flushEvery: '60', http: true, x: 390, y: 460, wires: [['demo-trends-view'], ['demo-recording-view']] },
+  every('demo-days', 150, 460, 'days on disk', 60, [{ p: 'action', v: 'days', vt: 'str' }], ['demo-record']),
+  fn('demo-trends-view', z, 620, 440, 'trends view', dash('trends-view.js'), 1, [['demo-trends-page']]),
+  template('demo-trends-page', 840, 440, 'trends page', 'demo-group-trends', 'trends.vue'),
+  fn('demo-recording-view', z, 620, 500, 'recording view', dash('recording-view.js'), 1, [['demo-recording-page']]),
+  template('demo-recording-page', 860, 500, 'recording page', 'demo-group-recording', 'recording.vue'),
+  template('demo-maint-page', 160, 600, 'maintenance page', 'demo-group-maint', 'maintenance.vue', [['demo-maint-requests']]),
+  fn('demo-maint-requests', z, 400, 600, 'maintenance requests', dash('maintenance-requests.js'), 4, [['demo-params'], ['demo-history'], ['demo-control'], ['demo-maint-view']]),
+  { id: 'demo-params', type: 'bms-params', z, name: 'parameters', link: 'demo-link', pack: '1', mode: 'dry-run', rating: '', topic: 'bms/params', x: 630, y: 560, wires: [['demo-maint-view'], []] },
+  { id: 'demo-history', type: 'bms-history', z, name: 'history log', link: 'demo-link', pack: '1', format: 'records', topic: 'bms/history', x: 630, y: 600, wires: [['demo-maint-view'], ['demo-maint-view']] },
+  { id: 'demo-control', type: 'bms-control', z, name: 'clock and switches', link: 'demo-link', pack: '1', dailyClock: false, topic: 'bms/control', x: 650, y: 640, wires: [['demo-maint-view']] },
+  { id: 'demo-maint-catch', type: 'catch', z, name: 'refusals', scope: ['demo-params', 'demo-history', 'demo-control'], uncaught: false, x: 630, y: 680, wires: [['demo-maint-view']] },
+  fn('demo-maint-view', z, 880, 620, 'maintenance view', dash('maintenance-view.js'), 1, [['demo-maint-page']]),
   { id: 'demo-ui-base', type: 'ui-base', name: 'Battery', path: '/dashboard', appIcon: '', includeClientData: true, acceptsClientConfig: ['ui-notification', 'ui-control'], showPathInSidebar: false, headerContent: 'page', navigationStyle: 'default', titleBarStyle: 'default', showReconnectNotification: true, notificationDisplayTime: 1, showDisconnectNotification: true, allowInstall: false },
-  { id: 'demo-ui-theme', type: 'ui-theme', name: 'Battery theme', colors: { surface: '#2e7d32', primary: '#43a047', bgPage: '#eeeeee', groupBg: '#ffffff', groupOutline: '#cccccc' }, sizes: { density: 'default', pagePadding: '12px', groupGap: '12px', groupBorderRadius: '4px', widgetGap: '12px' } },
-  { id: 'demo-ui-page', type: 'ui-page', name: 'Bank', ui: 'demo-ui-base', path: '/bank', icon: 'battery', layout: 'grid', theme: 'demo-ui-theme', breakpoints: [{ name: 'Default', px: '0', cols: '3' }, { name: 'Tablet', px: '576', cols: '6' }, { name: 'Small Desktop', px: '768', cols: '9' }, { name: 'Desktop', px: '1024', cols: '12' }], order: 1, className: '', visible: 'true', disabled: 'false' },
-  group('demo-group-bank', 'Bank', '4', 1),
-  group('demo-group-packs', 'Packs', '8', 2),
-  group('demo-group-cells', 'Cell voltages', '12', 3),
-  group('demo-group-alarms', 'Active alarms', '12', 4),
-  { id: 'demo-soc-gauge', type: 'ui-gauge', z, name: 'SOC', group: 'demo-group-bank', order: 1, width: 4, height: 3, gtype: 'gauge-half', gstyle: 'needle', title: 'State of charge', units: '%', icon: '', prefix: '', suffix: '%', segments: [{ from: '0', color: '#e53935' }, { from: '20', color: '#fdd835' }, { from: '40', color: '#43a047' }], min: 0, max: 100, sizeThickness: 16, sizeGap: 4, sizeKeyThickness: 8, styleRounded: true, styleGlow: false, className: '', x: 650, y: 200, wires: [] },
-  { id: 'demo-power-text', type: 'ui-text', z, group: 'demo-group-bank', order: 2, width: 0, height: 0, name: 'power', label: 'Power', format: '{{msg.payload}}', layout: 'row-spread', style: false, font: '', fontSize: 16, color: '#717171', wrapText: false, className: 'bms-power', x: 650, y: 240, wires: [] },
-  { id: 'demo-voltage-text', type: 'ui-text', z, group: 'demo-group-bank', order: 3, width: 0, height: 0, name: 'voltage', label: 'Voltage', format: '{{msg.payload}}', layout: 'row-spread', style: false, font: '', fontSize: 16, color: '#717171', wrapText: true, className: 'bms-voltage', x: 650, y: 280, wires: [] },
-  { id: 'demo-temp-text', type: 'ui-text', z, group: 'demo-group-bank', order: 4, width: 0, height: 0, name: 'temperatures', label: 'Temperatures', format: '{{msg.payload}}', layout: 'row-spread', style: false, font: '', fontSize: 16, color: '#717171', wrapText: true, className: 'bms-temps', x: 670, y: 320, wires: [] },
-  { id: 'demo-pack-table', type: 'ui-table', z, group: 'demo-group-packs', name: 'packs', label: 'Packs', order: 1, width: 0, height: 0, maxrows: 0, passthru: false, autocols: true, showSearch: false, deselect: true, selectionType: 'none', columns: [], mobileBreakpoint: 'sm', mobileBreakpointType: 'defaults', action: 'replace', className: 'bms-packs', x: 650, y: 360, wires: [[]] },
-  { id: 'demo-chart', type: 'ui-chart', z, group: 'demo-group-cells', name: 'cells', label: 'Cell voltages (V)', order: 1, chartType: 'bar', category: 'pack', categoryType: 'property', xAxisLabel: '', xAxisProperty: 'cell', xAxisPropertyType: 'property', xAxisType: 'category', xAxisFormat: '', xAxisFormatType: 'auto', xmin: '', xmax: '', yAxisLabel: 'V', yAxisProperty: 'voltage', yAxisPropertyType: 'property', ymin: '3', ymax: '3.6', bins: 10, action: 'replace', stackSeries: false, pointShape: 'circle', pointRadius: 4, showLegend: true, removeOlder: 1, removeOlderUnit: '3600', removeOlderPoints: '', colors: ['#43a047', '#1e88e5', '#fb8c00', '#8e24aa', '#e53935', '#00acc1', '#fdd835', '#6d4c41', '#3949ab'], textColor: ['#666666'], textColorDefault: true, gridColor: ['#e5e5e5'], gridColorDefault: true, width: 12, height: 8, className: 'bms-cells', interpolation: 'linear', x: 630, y: 120, wires: [[]] },
-  { id: 'demo-alarm-table', type: 'ui-table', z, group: 'demo-group-alarms', name: 'alarms', label: 'Active alarms', order: 1, width: 0, height: 0, maxrows: 0, passthru: false, autocols: true, showSearch: false, deselect: true, selectionType: 'none', columns: [], mobileBreakpoint: 'sm', mobileBreakpointType: 'defaults', action: 'replace', className: 'bms-alarms', x: 870, y: 480, wires: [[]] },
+  { id: 'demo-ui-theme', type: 'ui-theme', name: 'Battery theme', colors: { surface: '#2e7d32', primary: '#43a047', bgPage: '#eeeeee', groupBg: '#ffffff', groupOutline: '#cccccc' }, sizes: { density: 'default', pagePadding: '8px', groupGap: '8px', groupBorderRadius: '4px', widgetGap: '8px' } },
+  { id: 'demo-ui-style', type: 'ui-template', z, group: '', page: '', ui: 'demo-ui-base', name: 'battery style', order: 0, width: 0, height: 0, head: '', format: dash('style.css'), storeOutMessages: true, passthru: false, resendOnRefresh: true, templateScope: 'site:style', className: '', x: 150, y: 720, wires: [[]] },
+  page('demo-page-bank', 'Bank', '/bank', 'battery', 1),
+  page('demo-page-pack', 'Pack', '/pack', 'battery-outline', 2),
+  page('demo-page-trends', 'Trends', '/trends', 'chart-line', 3),
+  page('demo-page-recording', 'Recording', '/recording', 'database', 4),
+  page('demo-page-maint', 'Maintenance', '/maintenance', 'wrench', 5),
+  pageGroup('demo-group-bank', 'Bank', 'demo-page-bank'),
+  pageGroup('demo-group-pack', 'Pack', 'demo-page-pack'),
+  pageGroup('demo-group-trends', 'Trends over 24 h', 'demo-page-trends'),
+  pageGroup('demo-group-recording', 'Recording', 'demo-page-recording'),
+  pageGroup('demo-group-maint', 'Maintenance', 'demo-page-maint'),
 ];
 write('flows.json', demo);
 

@@ -8,6 +8,7 @@ import bmsVenus = require('../../nodes/bms-venus/bms-venus');
 import bmsParams = require('../../nodes/bms-params/bms-params');
 import bmsHistory = require('../../nodes/bms-history/bms-history');
 import bmsControl = require('../../nodes/bms-control/bms-control');
+import bmsRecord = require('../../nodes/bms-record/bms-record');
 
 /** node-red-node-test-helper ships no types; this is the part the tests use. */
 interface Helper {
@@ -31,7 +32,7 @@ export type TestNode = Node & {
 export const helper: Helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
-export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus, bmsParams, bmsHistory, bmsControl];
+export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus, bmsParams, bmsHistory, bmsControl, bmsRecord];
 
 export function startServer(): Promise<void> {
   return new Promise((resolve) => { helper.startServer(resolve); });
