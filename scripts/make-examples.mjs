@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const write = (name, flow) => writeFileSync(path.join(root, 'examples', name), `${JSON.stringify(flow, null, 2)}\n`);
 
-const link = (id, port, packs = 'discover', interval = '2') => ({
-  id, type: 'bms-link', name: 'simulated bank', port, baud: '9600', dialect: 'auto', mode: 'auto', packs, interval, timeout: '1000', gap: '50', allowWrites: false,
+// Each example's link is named for what it is: several imported examples stay apart in the config sidebar.
+const link = (id, name, port, packs = 'discover', interval = '2') => ({
+  id, type: 'bms-link', name, port, baud: '9600', dialect: 'auto', mode: 'auto', packs, interval, timeout: '1000', gap: '50', allowWrites: false,
 });
 const comment = (id, z, x, y, name, info) => ({ id, type: 'comment', z, name, info, x, y, wires: [] });
-const debug = (id, z, x, y, name) => ({ id, type: 'debug', z, name, active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', x, y, wires: [] });
+const debug = (id, z, x, y, name, active = true) => ({ id, type: 'debug', z, name, active, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', x, y, wires: [] });
 const group = (id, name, width, order) => ({
   id, type: 'ui-group', name, page: 'demo-ui-page', width, height: '1', order, showTitle: true, className: '', visible: 'true', disabled: 'false', groupType: 'default',
 });
@@ -34,13 +35,13 @@ const every = (id, x, y, name, seconds, props, wires) => ({
   id, type: 'inject', z, name, props, repeat: String(seconds), crontab: '', once: true, onceDelay: 2, topic: '', x, y, wires: [wires],
 });
 const demo = [
-  { id: z, type: 'tab', label: 'LiFePO4 bank demo', disabled: false, info: 'A simulated 3-pack bank → bank, pack, alarm, record and maintenance nodes → FlowFuse Dashboard 2 at /dashboard (pages Bank, Pack, Trends, Recording, Maintenance).' },
+  { id: z, type: 'tab', label: 'LiFePO4 bank demo', disabled: false, info: 'A simulated 3-pack bank → bank, pack, alarm, record and maintenance nodes → FlowFuse Dashboard 2 at /dashboard (pages Bank, Pack, Trends, Recording, Maintenance). Needs @flowfuse/node-red-dashboard (Dashboard 2) installed: npm start has it. The debug nodes for every reading are off (they would send several messages a second); switch them on to look.' },
   comment('demo-about', z, 190, 40, 'Simulated 3-pack bank on tcp://127.0.0.1:4001', '`npm start` runs a simulated bank and points the bms-link here at it. Change the link\'s port to your master pack\'s serial port (or `npm start -- --port /dev/ttyUSB0`) for a real bank. Writes are off: the Maintenance page says how to turn them on.'),
-  link('demo-link', 'tcp://127.0.0.1:4001'),
+  link('demo-link', 'simulated bank', 'tcp://127.0.0.1:4001'),
   { id: 'demo-packs', type: 'bms-pack', z, name: 'every pack', link: 'demo-link', pack: 'all', topic: 'bms/<pack>', onlyOnChange: false, deadband: '0', x: 150, y: 100, wires: [['demo-pack-debug']] },
-  debug('demo-pack-debug', z, 390, 100, 'pack readings'),
+  debug('demo-pack-debug', z, 390, 100, 'pack readings', false),
   { id: 'demo-bank', type: 'bms-parallel', z, name: 'bank', source: 'link', link: 'demo-link', stale: '15', packs: '', topic: 'bms/bank', x: 140, y: 180, wires: [['demo-bank-view', 'demo-pack-view', 'demo-alarms', 'demo-record', 'demo-bank-debug']] },
-  debug('demo-bank-debug', z, 390, 140, 'bank state'),
+  debug('demo-bank-debug', z, 390, 140, 'bank state', false),
   { id: 'demo-alarms', type: 'bms-alarms', z, name: 'alarms', raise: '5', clear: '10', include: '', exclude: '', minLevel: 'warning', offline: 'fault', topic: 'bms/alarms', x: 390, y: 260, wires: [['demo-alarm-debug'], ['demo-bank-view']] },
   debug('demo-alarm-debug', z, 610, 240, 'alarm changes'),
   fn('demo-bank-view', z, 620, 180, 'bank view', dash('bank-view.js'), 1, [['demo-bank-page']]),
@@ -83,7 +84,7 @@ const s = 'single-tab';
 write('single-pack-debug.json', [
   { id: s, type: 'tab', label: 'One pack', disabled: false, info: '' },
   comment('single-about', s, 170, 40, 'Read one pack, see everything it reports', 'Set the bms-link port to the pack\'s RS232 console. The inject reads the pack now; otherwise it is read every 5 s. Open the debug sidebar.'),
-  link('single-link', '/dev/ttyUSB0', '1', '5'),
+  link('single-link', 'one pack on /dev/ttyUSB0', '/dev/ttyUSB0', '1', '5'),
   { id: 'single-inject', type: 'inject', z: s, name: 'read now', props: [], repeat: '', crontab: '', once: false, onceDelay: 0.1, topic: '', x: 130, y: 100, wires: [['single-pack']] },
   { id: 'single-pack', type: 'bms-pack', z: s, name: '', link: 'single-link', pack: '1', topic: 'bms/<pack>', onlyOnChange: false, deadband: '0', x: 300, y: 100, wires: [['single-debug']] },
   debug('single-debug', s, 490, 100, 'pack 1'),
@@ -96,7 +97,7 @@ const b = 'bank15-tab';
 write('bank-15-packs.json', [
   { id: b, type: 'tab', label: '15-pack bank', disabled: false, info: '' },
   comment('bank15-about', b, 200, 40, 'A bank of 15 packs through the master', 'The master (DIP address 1) reports every pack in one reply. Only on change with a 0.02 deadband keeps the message rate low. Packs older than 30 s are left out of the bank totals.'),
-  link('bank15-link', '/dev/ttyUSB0', '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15', '10'),
+  link('bank15-link', '15-pack bank on /dev/ttyUSB0', '/dev/ttyUSB0', '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15', '10'),
   { id: 'bank15-packs', type: 'bms-pack', z: b, name: 'all 15', link: 'bank15-link', pack: 'all', topic: 'bms/<pack>', onlyOnChange: true, deadband: '0.02', x: 140, y: 100, wires: [['bank15-bank']] },
   { id: 'bank15-bank', type: 'bms-parallel', z: b, name: 'bank of 15', source: 'input', link: '', stale: '30', packs: '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15', topic: 'bms/bank', x: 340, y: 100, wires: [['bank15-debug']] },
   debug('bank15-debug', b, 540, 100, 'bank state'),
@@ -107,7 +108,7 @@ const a = 'alarms-tab';
 write('alarms-notification.json', [
   { id: a, type: 'tab', label: 'Alarm notifications', disabled: false, info: '' },
   comment('alarms-about', a, 200, 40, 'Alarm changes → a notification text', 'Raised after 10 s, cleared after 60 s, protections and faults only. Replace the debug node with an e-mail, Telegram or Pushover node.'),
-  link('alarms-link', '/dev/ttyUSB0', 'discover', '5'),
+  link('alarms-link', 'bank for alarms on /dev/ttyUSB0', '/dev/ttyUSB0', 'discover', '5'),
   { id: 'alarms-bank', type: 'bms-parallel', z: a, name: '', source: 'link', link: 'alarms-link', stale: '30', packs: '', topic: 'bms/bank', x: 140, y: 100, wires: [['alarms-filter']] },
   { id: 'alarms-filter', type: 'bms-alarms', z: a, name: '', raise: '10', clear: '60', include: '', exclude: '', minLevel: 'protection', topic: 'bms/alarms', x: 330, y: 100, wires: [['alarms-text'], []] },
   fn('alarms-text', a, 520, 100, 'notification text', "const c = msg.payload;\nmsg.topic = `Battery pack ${c.pack}: ${c.text} ${c.state}`;\nmsg.payload = `${c.code} (${c.level}) ${c.state} on pack ${c.pack}, present since ${c.since}`;\nreturn msg;", 1, [['alarms-out']]),
@@ -119,7 +120,7 @@ const v = 'victron-tab';
 write('victron-gx.json', [
   { id: v, type: 'tab', label: 'Victron GX battery', disabled: false, info: '' },
   comment('victron-about', v, 220, 40, 'The bank as com.victronenergy.battery on the GX', 'Runs in Node-RED on Venus OS Large. Shadow mode is on: the GX gets fixed limits while /Info/ChargeMode and /Info/ChargeLimitation show what charge control would set. Watch it for a few days (debug sidebar, GX device list), then switch shadow mode off. Enable DVCC on the GX. Keep serial-starter off the adapter (README, "Victron GX").'),
-  link('victron-link', '/dev/ttyUSB0', 'discover', '5'),
+  link('victron-link', 'GX bank on /dev/ttyUSB0', '/dev/ttyUSB0', 'discover', '5'),
   {
     id: 'victron-venus', type: 'bms-venus', z: v, name: 'GX battery', source: 'link', link: 'victron-link', bus: '', bankId: '', instance: '1', productName: '',
     shadow: true, packCharge: '50', packDischarge: '100', maxCharge: '', maxDischarge: '', cellMax: '3.45', cellFloat: '3.375', cellMin: '2.9',
@@ -137,7 +138,7 @@ const p = (name, v, vt = 'json') => ({ p: name, v, vt });
 write('maintenance.json', [
   { id: m, type: 'tab', label: 'Pack maintenance', disabled: false, info: '' },
   comment('maint-about', m, 240, 40, 'Parameters, history log, clock and switches of pack 1', 'Writes need "allow writes" on the bms-link (off here) and, for parameters, the admin password in the bms-params node. Parameter changes are dry runs until msg.confirm is true: read the plan in the debug sidebar first. Backups and the audit log go to lifepo4-bms/ in the Node-RED user directory.'),
-  link('maint-link', '/dev/ttyUSB0', '1', '10'),
+  link('maint-link', 'pack to maintain on /dev/ttyUSB0', '/dev/ttyUSB0', '1', '10'),
   inject('maint-read', 140, 100, 'read parameters', [p('action', 'read', 'str')], ['maint-params']),
   inject('maint-plan', 140, 140, 'plan: OV protect 3.65 V', [p('payload', '{"cellOverVoltage":{"alarm":3.55,"protect":3.65},"packOverVoltage":{"protect":58.4}}')], ['maint-params']),
   inject('maint-apply', 140, 180, 'apply it', [p('payload', '{"cellOverVoltage":{"alarm":3.55,"protect":3.65},"packOverVoltage":{"protect":58.4}}'), p('confirm', 'true', 'bool')], ['maint-params']),

@@ -1,8 +1,7 @@
-// `npm start`: a simulated 3-pack bank on TCP, Node-RED 4.1 with this package and FlowFuse
-// Dashboard 2 in a project-local user directory, and the demo flow wired to the simulator.
-// `npm start -- --port /dev/ttyUSB0` runs the same flow against a real bank instead.
+// `npm start`: a simulated bank, and Node-RED with this package, Dashboard 2 and the demo flow in a
+// project-local user directory. `npm start -- --port /dev/ttyUSB0` runs the same flow against a real bank.
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,11 +9,48 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(import.meta.url);
-const { values } = parseArgs({
-  options: { port: { type: 'string' }, http: { type: 'string', default: '1880' }, packs: { type: 'string', default: '3' } },
-});
 
-const userDir = path.join(root, '.node-red');
+const usage = `usage: npm start -- [options]
+  --port <device|tcp://host:port>  a real bank instead of the simulator
+  --packs <n>        packs of the simulated bank (default 3)
+  --sim-port <n>     TCP port of the simulated bank (default 4001)
+  --http <n>         Node-RED's port (default 1880)
+  --listen           serve on every network interface, not only this machine
+                     (anyone on the network can then edit the flows: set adminAuth first)
+  --reset            deploy the demo flow again (your flows are kept as flows.json.backup-<time>)
+  --user-dir <dir>   Node-RED user directory (default .node-red in this project)`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      port: { type: 'string' }, http: { type: 'string', default: '1880' }, packs: { type: 'string', default: '3' },
+      'sim-port': { type: 'string', default: '4001' }, listen: { type: 'boolean', default: false }, reset: { type: 'boolean', default: false },
+      'user-dir': { type: 'string' }, help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (err) {
+  process.stderr.write(`${err.message}\n${usage}\n`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const fail = (message) => {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+};
+const whole = (text, name, min, max) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number ${min}..${max}, not "${text}"`);
+  return n;
+};
+const packs = whole(values.packs, 'packs', 1, 15);
+const simPort = whole(values['sim-port'], 'sim-port', 1, 65535);
+const httpPort = whole(values.http, 'http', 1, 65535);
+
+const userDir = path.resolve(values['user-dir'] ?? path.join(root, '.node-red'));
 mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
 // This package, installed into the user directory the way the palette manager would link it.
 const self = path.join(userDir, 'node_modules', 'node-red-contrib-lifepo4-bms');
@@ -30,47 +66,70 @@ let sim;
 let port = values.port;
 if (!port) {
   const { SimulatedBank, SimServer } = require(path.join(root, 'dist', 'src', 'sim'));
-  const bank = new SimulatedBank({ packs: Number(values.packs), current: -25 });
+  const bank = new SimulatedBank({ packs, current: -25 });
   // A gentle charge/discharge swing so the dashboard has something to show.
   let t = 0;
   const swing = setInterval(() => { t += 1; bank.setCurrent(Math.round(40 * Math.sin(t / 30))); }, 2000);
-  sim = { server: new SimServer({ bank, port: 4001, latencyMs: 30 }), swing };
-  ({ tcp: port } = await sim.server.start());
-}
-
-const flows = JSON.parse(readFileSync(path.join(root, 'examples', 'flows.json'), 'utf8'));
-for (const node of flows) {
-  if (node.type === 'bms-link') {
-    node.port = port;
-    node.name = values.port ? 'bank' : 'simulated bank';
+  sim = { server: new SimServer({ bank, port: simPort, latencyMs: 30 }), swing };
+  try {
+    ({ tcp: port } = await sim.server.start());
+  } catch (err) {
+    clearInterval(swing);
+    if (err.code === 'EADDRINUSE') fail(`port ${simPort} is already in use (another simulator?): choose another with npm start -- --sim-port ${simPort + 1}`);
+    fail(`cannot start the simulated bank: ${err.message}`);
   }
 }
-writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
 
-const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', values.http, 'flows.json'], {
+// The user's flows are never overwritten: the demo is deployed only into an empty user directory, or
+// on --reset after a backup.
+const flowFile = path.join(userDir, 'flows.json');
+let flowNote;
+if (existsSync(flowFile) && !values.reset) {
+  flowNote = `your flows in ${flowFile} (npm start -- --reset deploys the demo again)`;
+} else {
+  if (existsSync(flowFile)) {
+    const backup = `${flowFile}.backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    copyFileSync(flowFile, backup);
+    flowNote = `the demo flow; yours were saved as ${backup}`;
+  } else {
+    flowNote = 'the demo flow';
+  }
+  const flows = JSON.parse(readFileSync(path.join(root, 'examples', 'flows.json'), 'utf8'));
+  for (const node of flows) {
+    if (node.type === 'bms-link') {
+      node.port = port;
+      node.name = values.port ? 'bank' : 'simulated bank';
+    }
+  }
+  writeFileSync(flowFile, JSON.stringify(flows, null, 2));
+}
+
+const host = values.listen ? '0.0.0.0' : '127.0.0.1';
+const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', String(httpPort), '--settings', path.join(root, 'scripts', 'demo-settings.cjs'), 'flows.json'], {
   stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, LFP_BMS_UI_HOST: host },
 });
 red.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (String(chunk).includes('Started flows')) {
-    const base = `http://127.0.0.1:${values.http}`;
-    process.stdout.write(`\n  bank:      ${port}${sim ? ' (simulated, 3 packs)' : ''}\n  editor:    ${base}/\n  dashboard: ${base}/dashboard\n\n  stop with Ctrl-C\n\n`);
+    const base = `http://127.0.0.1:${httpPort}`;
+    const reach = values.listen
+      ? '  listening on every interface: anyone on your network can change these flows unless adminAuth is set in the settings\n'
+      : '  only this machine can reach it (npm start -- --listen to serve the network)\n';
+    process.stdout.write(`\n  bank:      ${port}${sim ? ` (simulated, ${packs} pack${packs === 1 ? '' : 's'})` : ''}\n  flows:     ${flowNote}\n  editor:    ${base}/\n  dashboard: ${base}/dashboard\n${reach}\n  stop with Ctrl-C\n\n`);
   }
 });
 
-const stop = async () => {
-  red.kill('SIGINT');
-  if (sim) {
-    clearInterval(sim.swing);
-    await sim.server.stop();
-  }
+const stopSim = async () => {
+  if (!sim) return;
+  clearInterval(sim.swing);
+  await sim.server.stop();
+  sim = undefined;
 };
-process.once('SIGINT', () => { void stop(); });
-process.once('SIGTERM', () => { void stop(); });
+const stop = () => { red.kill('SIGINT'); };
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
 red.on('exit', async (code) => {
-  if (sim) {
-    clearInterval(sim.swing);
-    await sim.server.stop();
-  }
+  await stopSim();
   process.exit(code ?? 0);
 });

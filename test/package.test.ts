@@ -97,6 +97,22 @@ describe('package (scorecard checks)', () => {
     for (const [type] of nodes.filter(([t]) => t !== 'bms-link')) assert.ok(used.has(type), `${type} appears in no example`);
   });
 
+  it('examples stay apart when imported together: each link named for its port, the demo says what it needs and is quiet', () => {
+    const links: { file: string; name: string; port: string }[] = [];
+    for (const file of fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'))) {
+      const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as { type: string; name?: string; port?: string }[];
+      for (const n of flow.filter((x) => x.type === 'bms-link')) links.push({ file, name: n.name ?? '', port: n.port ?? '' });
+    }
+    assert.equal(new Set(links.map((l) => l.name)).size, links.length, `link names are unique: ${links.map((l) => l.name).join(', ')}`);
+    for (const l of links) {
+      if (l.port.startsWith('/dev/')) assert.ok(l.name.includes(l.port), `${l.file}: "${l.name}" names its port ${l.port}`);
+      else assert.match(l.name, /simulated/, `${l.file}: the simulator's link says so`);
+    }
+    const demo = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'flows.json'), 'utf8')) as { type: string; info?: string; active?: boolean; name?: string }[];
+    assert.match(demo.find((n) => n.type === 'tab')?.info ?? '', /Dashboard 2/);
+    assert.deepEqual(demo.filter((n) => n.type === 'debug' && n.active).map((n) => n.name), ['alarm changes'], 'only the debug node that matters is on');
+  });
+
   it('the built runtime files load through the test helper', async () => {
     await startServer();
     try {
