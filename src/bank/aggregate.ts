@@ -25,8 +25,9 @@ export interface PackIdentity {
 
 export interface BmsChargeLimits {
   readonly chargeVoltage: number;
+  /** Amperes, positive: charging is positive. */
   readonly chargeCurrent: number;
-  /** Positive amps. */
+  /** Amperes, negative (or zero): discharging is negative, as every current in this package. */
   readonly dischargeCurrent: number;
   readonly chargeEnabled: boolean;
   readonly dischargeEnabled: boolean;

@@ -477,7 +477,8 @@ export class ChargeController {
         consider(t.mosTemperature, hottest, 'MOS temperature');
       }
       if (bms) {
-        const bmsAmps = Math.max(0, charge ? bms.chargeCurrent : bms.dischargeCurrent);
+        // Limits are signed (discharge negative); the table works in magnitudes.
+        const bmsAmps = Math.abs(charge ? bms.chargeCurrent : bms.dischargeCurrent);
         if (bmsAmps < amps) {
           amps = bmsAmps;
           reason = 'BMS limit';

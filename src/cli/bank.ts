@@ -65,8 +65,13 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
         else for (const line of describeReading(reading)) io.out(line);
       }
     };
-    show((await poller.pollNow()).packs);
-    if (!values.watch) return 0;
+    const first = (await poller.pollNow()).packs;
+    show(first);
+    // A pack that does not answer is said, never left out: on stderr, and the exit status is 1.
+    const silent = [...new Set([...detection.offlinePacks, ...first.filter((r) => !r.online).map((r) => r.pack)])]
+      .filter((n) => only === undefined || n === only).sort((a, b) => a - b);
+    for (const n of silent) io.err(`lfp-bms read: pack ${n} is not answering (the master reports it unreachable or it did not reply)`);
+    if (!values.watch) return silent.length ? 1 : 0;
     poller.on('cycle', (cycle: { packs: readonly PackReading[] }) => { show(cycle.packs); });
     poller.start();
     await untilAborted(io.signal);

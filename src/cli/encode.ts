@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ALL_PACKS, COMMANDS, commandNames, encodeRequest, findCommand, formatLocalTime, isDialect, type Dialect, type Fields } from '../protocol';
+import { ALL_PACKS, COMMANDS, PARAMETER_GROUPS, checkParameters, commandNames, encodeRequest, findCommand, formatLocalTime, isDialect, parameterCommand, type Dialect, type Fields } from '../protocol';
 import { CliError, parseByte, type CliIo } from './io';
 
 export const ENCODE_USAGE =
@@ -40,8 +40,25 @@ export function encodeCommand(args: readonly string[], io: CliIo): number {
   if (!spec) throw new CliError(`"${name}" is not a ${dialect} command; one of: ${commandNames(dialect).join(', ')}`);
 
   const params: Fields = values.json !== undefined ? parseJson(values.json) : {};
-  if (values.pack !== undefined) params.pack = values.pack === 'all' ? ALL_PACKS : parseByte(values.pack, '--pack');
+  let address = values.address !== undefined ? parseByte(values.address, '--address') : undefined;
+  if (values.pack !== undefined && !spec.packAddressed) {
+    // A command without a pack field reaches a pack by its address (ADR).
+    if (values.pack === 'all') throw new CliError(`${name} has no pack field: it is sent to one pack, by --address N (or --pack N)`);
+    if (address !== undefined) throw new CliError(`${name} has no pack field: give --address N or --pack N, not both`);
+    address = parseByte(values.pack, '--pack');
+  } else if (values.pack !== undefined) {
+    params.pack = values.pack === 'all' ? ALL_PACKS : parseByte(values.pack, '--pack');
+  }
   if (spec.packAddressed && params.pack === undefined) throw new CliError(`${name} needs --pack N or --pack all`);
+  // A parameter write is held to the same ranges, steps and order as bms-params: no frame for a 9 V cell limit.
+  const group = PARAMETER_GROUPS.find((g) => parameterCommand(g.group, 'write') === name)?.group;
+  if (group !== undefined) {
+    try {
+      checkParameters({ [group]: params });
+    } catch (err) {
+      throw new CliError(`refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   if (values.index !== undefined) params.index = parseByte(values.index, '--index', 0xffff);
   if (values.code !== undefined) params.code = parseByte(values.code, '--code');
   if (values.on && values.off) throw new CliError('give --on or --off, not both');
@@ -50,7 +67,7 @@ export function encodeCommand(args: readonly string[], io: CliIo): number {
 
   io.out(encodeRequest(name, params, {
     dialect: dialect satisfies Dialect,
-    ...(values.address !== undefined ? { address: parseByte(values.address, '--address') } : {}),
+    ...(address !== undefined ? { address } : {}),
     ...(values.version !== undefined ? { version: parseByte(values.version, '--version') } : {}),
   }));
   return 0;

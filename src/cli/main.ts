@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isLinkError } from '../link';
 import { isFrameError } from '../protocol';
 import { DECODE_USAGE, decodeCommand } from './decode';
@@ -20,11 +22,35 @@ const HELP = [
   '  lfp-bms decode ~25014600E00202FD35 --request ~250146900000FDA5',
   '  lfp-bms sim --packs 15 --pty /tmp/ttyBMS         (then: lfp-bms read --port /tmp/ttyBMS)',
   '  lfp-bms scan --port /dev/serial/by-id/usb-FTDI_…  --baud auto',
+  '',
+  '  lfp-bms <command> --help   one command\'s options;   lfp-bms --version',
 ].join('\n');
+
+const USAGES: Readonly<Record<string, string>> = { decode: DECODE_USAGE, encode: ENCODE_USAGE, sim: SIM_USAGE, scan: SCAN_USAGE, read: READ_USAGE };
+
+/** This package's version, from the package.json above this file (src/ under tsx, dist/src/ when built). */
+function packageVersion(): string {
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'node-red-contrib-lifepo4-bms') return pkg.version ?? 'unknown';
+  }
+  return 'unknown';
+}
 
 /** Runs one CLI command and returns its exit status; errors are one line on stderr. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v' || command === 'version') {
+    io.out(packageVersion());
+    return 0;
+  }
+  const usage = command === undefined ? undefined : USAGES[command];
+  if (usage && (rest.includes('--help') || rest.includes('-h'))) {
+    io.out(usage);
+    return 0;
+  }
   try {
     switch (command) {
       case 'decode': return decodeCommand(rest, io);
@@ -36,7 +62,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         io.out(HELP);
         return command === undefined ? 2 : 0;
       default:
-        throw new CliError(`unknown command "${command}" (decode, encode, sim, scan, read, help)`);
+        throw new CliError(`unknown command "${command}" (decode, encode, sim, scan, read, help, --version)`);
     }
   } catch (err) {
     if (err instanceof Error && isExpected(err)) {

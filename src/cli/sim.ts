@@ -47,7 +47,11 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
     bank, host, port: parseByte(portText, 'TCP port', 65535), baudRate: parseByte(values.baud, '--baud', 4_000_000),
     latencyMs: parseByte(values.latency, '--latency', 60_000), faults: wire, ...(ptyArg ? { pty: ptyArg } : {}),
   });
-  const endpoints = await server.start();
+  const endpoints = await server.start().catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new CliError(`TCP port ${portText} is already in use: choose another with --tcp host:port`);
+    throw err;
+  });
   io.out(`simulated ${values.dialect} bank of ${packs} pack(s), ${server.baudRate} Bd, ${server.latencyMs} ms latency`);
   io.out(`  tcp: ${endpoints.tcp}`);
   if (endpoints.pty) io.out(`  pty: ${endpoints.pty}`);

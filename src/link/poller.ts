@@ -10,7 +10,7 @@ export interface PackIdentity {
   readonly packSerial?: string;
 }
 
-/** What a Pylontech BMS asks for itself (0x92); amps positive both ways. */
+/** What a Pylontech BMS asks for itself (0x92); currents signed as everywhere here: charging positive, discharging negative. */
 export interface PackChargeLimits {
   readonly chargeVoltage: number;
   readonly chargeCurrent: number;
@@ -334,7 +334,7 @@ export class BankPoller extends EventEmitter {
       return;
     }
     state.limits = {
-      chargeVoltage: d.chargeVoltage, chargeCurrent: Math.abs(d.chargeCurrent), dischargeCurrent: Math.abs(d.dischargeCurrent),
+      chargeVoltage: d.chargeVoltage, chargeCurrent: Math.abs(d.chargeCurrent), dischargeCurrent: -Math.abs(d.dischargeCurrent),
       chargeEnabled: d.chargeEnabled !== false, dischargeEnabled: d.dischargeEnabled !== false,
     };
   }

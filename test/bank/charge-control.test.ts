@@ -152,7 +152,7 @@ describe('charge control', () => {
     });
 
     it('uses the BMS-reported limits as a ceiling and the user maximum as a cap', () => {
-      const limits = { chargeVoltage: 53.2, chargeCurrent: 20, dischargeCurrent: 150, chargeEnabled: true, dischargeEnabled: true };
+      const limits = { chargeVoltage: 53.2, chargeCurrent: 20, dischargeCurrent: -150, chargeEnabled: true, dischargeEnabled: true };
       const d = controller().step(bankOf({ pack: 1, limits }, { pack: 2 }), 0);
       assert.equal(d.published.ccl, 40);
       assert.equal(d.chargeLimitation, 'BMS limit P01');
@@ -179,7 +179,7 @@ describe('charge control', () => {
 
   describe('shadow mode', () => {
     it('keeps the safety floor: protections, temperature and cell-voltage derating and the BMS limits are published', () => {
-      const limits = { chargeVoltage: 54.8, chargeCurrent: 40, dischargeCurrent: 80, chargeEnabled: true, dischargeEnabled: true };
+      const limits = { chargeVoltage: 54.8, chargeCurrent: 40, dischargeCurrent: -80, chargeEnabled: true, dischargeEnabled: true };
       const d = controller({ shadow: true }).step(bankOf({ pack: 1, limits }, { pack: 2, temps: [3, 20, 20, 20, 30, 20] }), 0);
       // 3 °C: a third of the pack current for charge (0.25 at 2 °C, 0.5 at 5 °C), 0.4 for discharge.
       assert.deepEqual(d.published, { cvl: 54.8, ccl: 33.3, dcl: 80 });

@@ -76,6 +76,13 @@ describe('cli: sim, scan, read', function () {
     assert.match(run.out[4]!, /^ {2}alarms none \| protections/);
   });
 
+  it('read of the whole bank says which pack is not answering, and exits 1', async () => {
+    const run = start('read', '--port', tcp);
+    assert.equal(await run.done, 1);
+    assert.ok(run.out.some((l) => l.startsWith('pack 1  online')) && run.out.some((l) => l.startsWith('pack 2  online')), 'the packs that answer are shown');
+    assert.deepEqual(run.err, ['lfp-bms read: pack 3 is not answering (the master reports it unreachable or it did not reply)']);
+  });
+
   it('read --json --watch prints the canonical payload each cycle until stopped', async () => {
     const run = start('read', '--port', tcp, '--json', '--watch', '--interval', '0.2');
     const lines: string[] = [];

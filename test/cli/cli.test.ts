@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { main } from '../../src/cli/main';
@@ -75,8 +77,8 @@ describe('cli', () => {
       [['encode', 'analog'], /needs --pack/],
       [['encode', 'analog', '--pack', '300'], /--pack must be a number from 0 to 255/],
       [['encode', 'writeClock', '--time', '2024-02-30T00:00:00'], /not a valid date/],
-      [['encode', 'writeDischargeOverCurrent1', '--json', '{"enabled":true,"alarm":-105,"protect":110,"delay":1}'], /alarm = -105 does not fit a u16 field/],
-      [['encode', 'writeCellOverVoltage', '--json', '{"enabled":true,"alarm":3.6,"protect":3.7,"release":3.38,"delay":1,"extra":1}'], /unknown field "extra"/],
+      [['encode', 'writeDischargeOverCurrent1', '--json', '{"enabled":true,"alarm":-105,"protect":110,"delay":1}'], /refused: dischargeOverCurrent1.alarm = -105 A is outside 1…220 A/],
+      [['encode', 'writeCellOverVoltage', '--json', '{"enabled":true,"alarm":3.6,"protect":3.7,"release":3.38,"delay":1,"extra":1}'], /refused: unknown parameter cellOverVoltage.extra/],
       [['encode', 'writeCellOverVoltage', '--json', '[1]'], /must be a JSON object/],
       [['encode', 'chargeMos', '--on', '--off'], /not both/],
       [['encode', 'packCount', '--dialect', 'eg4'], /not a eg4 command/],
@@ -108,5 +110,58 @@ describe('cli', () => {
       assert.equal(err.stderr.trim().split('\n').length, 1);
       return true;
     });
+  });
+});
+
+describe('cli: help, version and a busy simulator port', () => {
+  for (const command of ['decode', 'encode', 'sim', 'scan', 'read']) {
+    it(`${command} --help prints its own usage and exits 0`, async () => {
+      const { code, out, err } = await cli(command, '--help');
+      assert.equal(code, 0);
+      assert.deepEqual(err, []);
+      assert.match(out.join('\n'), new RegExp(`^usage: lfp-bms ${command} `));
+    });
+  }
+
+  it('--version prints the package version', async () => {
+    const { code, out } = await cli('--version');
+    assert.equal(code, 0);
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(out, [pkg.version]);
+  });
+
+  it('sim on a TCP port in use: one line, exit code 2', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => { busy.listen(0, '127.0.0.1', resolve); });
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      const { code, err } = await cli('sim', '--tcp', `127.0.0.1:${String(port)}`);
+      assert.equal(code, 2);
+      assert.deepEqual(err, [`lfp-bms sim: TCP port ${String(port)} is already in use: choose another with --tcp host:port`]);
+    } finally {
+      busy.close();
+    }
+  });
+});
+
+describe('cli: encode takes --pack as the address where a command has no pack field, and refuses out-of-range parameters', () => {
+  it('readClock --pack 2 is addressed to pack 2, like --address 2', async () => {
+    const byPack = await cli('encode', 'readClock', '--pack', '2');
+    const byAddress = await cli('encode', 'readClock', '--address', '2');
+    assert.equal(byPack.code, 0);
+    assert.deepEqual(byPack.out, byAddress.out);
+    assert.match(byPack.out[0] ?? '', /^~2502/);
+    assert.equal((await cli('encode', 'readClock', '--pack', 'all')).code, 2);
+  });
+
+  it('a 9 V cell over-voltage protection gets no frame, a valid group does', async () => {
+    const group = { enabled: true, alarm: 3.6, protect: 3.7, release: 3.38, delay: 1 };
+    const bad = await cli('encode', 'writeCellOverVoltage', '--pack', '1', '--json', JSON.stringify({ ...group, protect: 9 }));
+    assert.equal(bad.code, 2);
+    assert.deepEqual(bad.out, []);
+    assert.deepEqual(bad.err, ['lfp-bms encode: refused: cellOverVoltage.protect = 9 V is outside 2.5…4.5 V']);
+    const good = await cli('encode', 'writeCellOverVoltage', '--pack', '1', '--json', JSON.stringify(group));
+    assert.equal(good.code, 0, good.err.join());
+    assert.match(good.out[0] ?? '', /^~2501/);
   });
 });

@@ -79,7 +79,7 @@ describe('detection and polling against the simulator', function () {
       for (const reading of (await poller.pollNow()).packs) {
         assertTrue(sim, reading);
         // The BMS's own limits (0x92), as the simulator sends them.
-        assert.deepEqual(reading.limits, { chargeVoltage: 56.8, chargeCurrent: 37, dischargeCurrent: 37, chargeEnabled: true, dischargeEnabled: true });
+        assert.deepEqual(reading.limits, { chargeVoltage: 56.8, chargeCurrent: 37, dischargeCurrent: -37, chargeEnabled: true, dischargeEnabled: true });
       }
     } finally {
       await link.release();
