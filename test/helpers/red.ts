@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { dirname, join } from 'node:path';
 import type { Node } from 'node-red';
 import bmsAlarms = require('../../nodes/bms-alarms/bms-alarms');
 import bmsLink = require('../../nodes/bms-link/bms-link');
@@ -30,7 +31,15 @@ export type TestNode = Node & {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS module
 export const helper: Helper = require('node-red-node-test-helper');
-helper.init(require.resolve('node-red'));
+// LFP_NODE_RED: another Node-RED install to test against (npm run test:node-red-3 sets it to Node-RED 3.1).
+const nodeRedMain = require.resolve(process.env.LFP_NODE_RED ?? 'node-red');
+helper.init(nodeRedMain);
+
+/** The version of the Node-RED the tests run against. */
+export function nodeRedVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the package.json beside that Node-RED's main file
+  return (require(join(dirname(nodeRedMain), '..', 'package.json')) as { version: string }).version;
+}
 
 export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus, bmsParams, bmsHistory, bmsControl, bmsRecord];
 

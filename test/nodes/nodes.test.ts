@@ -4,7 +4,7 @@ import type { BankState } from '../../src/bank';
 import { BmsLink, type PackPayload } from '../../src/link';
 import { parseLinkConfig } from '../../nodes/shared/link-config';
 import type { BmsLinkConfigNode } from '../../nodes/shared/types';
-import { NODES, events, helper, linkConfig, nextMessage, node, startServer, statusOf, stopServer } from '../helpers/red';
+import { NODES, events, helper, linkConfig, nextMessage, node, nodeRedVersion, startServer, statusOf, stopServer } from '../helpers/red';
 import { startSim, type RunningSim } from '../helpers/sim';
 
 interface Msg<T> { topic?: string; payload: T; _msgid?: string; error?: { message: string; source?: { id: string } } }
@@ -17,6 +17,12 @@ function assertSent(sim: RunningSim, payload: PackPayload): void {
 }
 
 describe('nodes', function () {
+  it('runs against the Node-RED this run asks for: 4.1 by default, 3.1.15 in npm run test:node-red-3', () => {
+    const expected = process.env.LFP_NODE_RED_EXPECT;
+    if (expected === undefined) assert.match(nodeRedVersion(), /^4\.1\./);
+    else assert.equal(nodeRedVersion(), expected);
+  });
+
   this.timeout(30_000);
   let sim: RunningSim;
 
