@@ -22,7 +22,27 @@ export = (RED: NodeAPI): void => {
     node.configError = 'error' in parsed ? parsed.error : undefined;
     node.connection = 'options' in parsed ? new BankConnection(parsed.options) : undefined;
     if (node.configError) node.error(`bms-link: ${node.configError}`);
-    node.connection?.on('error', (err: Error) => { node.warn(`bms-link ${config.port}: ${err.message}`); });
+    // A lasting condition (an unplugged adapter retried every few seconds) is reported once, then
+    // again only when it changes; how often it repeated is logged then, and when the bank is back.
+    let lastWarning = '';
+    let repeats = 0;
+    node.connection?.on('error', (err: Error) => {
+      const text = err.message.includes(config.port) ? `bms-link: ${err.message}` : `bms-link ${config.port}: ${err.message}`;
+      if (text === lastWarning) {
+        repeats += 1;
+        return;
+      }
+      if (repeats > 0) node.log(`${lastWarning} (${String(repeats)} more time${repeats === 1 ? '' : 's'})`);
+      lastWarning = text;
+      repeats = 0;
+      node.warn(text);
+    });
+    node.connection?.on('state', (state: { phase: string }) => {
+      if (state.phase !== 'polling' || !lastWarning) return;
+      node.log(`bms-link ${config.port}: working again${repeats > 0 ? ` after ${String(repeats + 1)} failed attempts` : ''}`);
+      lastWarning = '';
+      repeats = 0;
+    });
     node.connection?.on('packs', ({ added, packs }: { added: number[]; packs: number[] }) => {
       node.log(`bms-link ${config.port}: the master now reports pack(s) ${added.join(', ')}; polling ${packs.join(', ')}`);
     });

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Dialect } from '../protocol';
 import { BmsClient } from './client';
 import { detect, type BankMode } from './detect';
-import { errorMessage } from './errors';
+import { LinkError, errorMessage } from './errors';
+import { isMissingPort, listSerialPorts } from './ports';
 import { BmsLink } from './link';
 import { BankPoller, type BankCycle, type PackReading } from './poller';
 
@@ -149,9 +150,12 @@ export class BankConnection extends EventEmitter {
       this.setState({ phase: 'polling', text: `${dialect}, ${packs.length} pack${packs.length === 1 ? '' : 's'}` });
     } catch (err) {
       if (this.link !== link) return;
-      const message = errorMessage(err);
-      this.setState({ phase: 'error', text: 'no bank found', error: message });
-      this.emit('error', err instanceof Error ? err : new Error(message));
+      // A device that does not exist is not "no bank": say so, and which ports there are.
+      const missing = isMissingPort(err);
+      const message = missing ? `${options.port} does not exist; serial ports here: ${(await listSerialPorts()).join(', ') || 'none'}` : errorMessage(err);
+      if (this.link !== link) return;
+      this.setState({ phase: 'error', text: missing ? 'port not found' : 'no bank found', error: message });
+      this.emit('error', missing ? new LinkError('open-failed', message) : err instanceof Error ? err : new Error(message));
       // Try again later: the bank may be asleep or the cable being plugged in.
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;

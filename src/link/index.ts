@@ -3,6 +3,7 @@ export { BmsLink, LinkSession, defaultAccept, type LinkOptions, type LinkState, 
 export { BmsClient, addressed, readSerial, type CallOptions, type CallResult, type ClientOptions } from './client';
 export { detect, detectPort, type BankMode, type Detection, type DetectOptions } from './detect';
 export { BankPoller, packPayload, type BankCycle, type PackChargeLimits, type PackIdentity, type PackPayload, type PackReading, type PackStatus, type PollerOptions } from './poller';
+export { isMissingPort, listSerialPorts } from './ports';
 export { createTransport, isTcpPort, portKey, type Transport, type TransportOptions } from './transport';
 export { BankConnection, type ConnectionOptions, type ConnectionPhase, type ConnectionState } from './connection';
 export {

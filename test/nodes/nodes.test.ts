@@ -188,6 +188,22 @@ describe('nodes', function () {
     assert.ok(timers() <= before + 1, `timers before ${before}, after ${timers()}`);
   });
 
+  it('a serial port that does not exist is named as such with the ports there are, and warned about once however often it is retried', async () => {
+    const port = '/dev/ttyLFPMISSING7';
+    await helper.load(NODES, [
+      { id: 'f', type: 'tab' },
+      linkConfig('l', port),
+      { id: 'p', type: 'bms-pack', z: 'f', link: 'l', pack: '1', wires: [[]] },
+    ]);
+    const status = await statusOf('p', (s) => s.text === 'port not found');
+    assert.equal(status.fill, 'red');
+    const link = node('l') as unknown as { connection: NodeJS.EventEmitter; warn: { callCount: number; firstCall?: { args: unknown[] } } };
+    // Two more attempts, each failing the same way.
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => { link.connection.once('error', resolve); });
+    assert.equal(link.warn.callCount, 1, `one warning for a lasting condition: ${JSON.stringify((link.warn as unknown as { args: unknown[][] }).args)}`);
+    assert.match(String(link.warn.firstCall?.args[0]), new RegExp(`^bms-link: ${port} does not exist; serial ports here: `));
+  });
+
   it('a deploy while a silent 15-pack bank is being polled ends at once, and the next flow finds the bank afresh', async () => {
     await sim.stop();
     sim = await startSim({ packs: 15, current: -12 });
