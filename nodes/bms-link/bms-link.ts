@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { BankConnection } from '../../src/link';
+import { BankConnection, listSerialPorts } from '../../src/link';
 import { parseLinkConfig, type LinkConfig } from '../shared/link-config';
 import { whenSettled, type BmsLinkConfigNode } from '../shared/types';
 
@@ -11,7 +11,19 @@ type BmsLinkNode = BmsLinkConfigNode & {
   configError: string | undefined;
 };
 
+/** Admin apps the port list is served on (one per runtime). */
+const routed = new WeakSet();
+
 export = (RED: NodeAPI): void => {
+  if (!routed.has(RED.httpAdmin)) {
+    routed.add(RED.httpAdmin);
+    // The editor's port picker: serial ports of this machine, for users allowed to read bms-link nodes.
+    RED.httpAdmin.get('/lifepo4-bms/ports', RED.auth.needsPermission('bms-link.read'), (_req, res) => {
+      // listSerialPorts reads /dev and never rejects; an empty list on any surprise.
+      listSerialPorts().then((ports) => { res.json(ports); }).catch(() => { res.json([]); });
+    });
+  }
+
   function BmsLink(this: BmsLinkNode, config: BmsLinkDef): void {
     RED.nodes.createNode(this, config);
     const node = this;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { listSerialPorts } from '../../src/link';
 import { launchBrowser, startNodeRed, type RunningRed } from '../helpers/red-process';
 import { startSim, type RunningSim } from '../helpers/sim';
 
@@ -89,6 +90,10 @@ describe('editor and dashboard in a real browser', function () {
       assert.equal(await page.locator(field).count(), 1, field);
     }
     assert.equal(await page.isChecked('#node-config-input-allowWrites'), false);
+    // The port picker lists this machine's serial ports through the admin API.
+    const [listed] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/lifepo4-bms/ports')), page.click('#node-config-lookup-port')]);
+    assert.equal(listed.status(), 200);
+    assert.deepEqual(await listed.json(), await listSerialPorts());
     await page.fill('#node-config-input-port', 'tcp://no-port');
     await page.locator('#node-config-input-port').dispatchEvent('change');
     await page.waitForSelector('#node-config-input-port.input-error');

@@ -28,14 +28,14 @@ export interface RunningRed {
 }
 
 /** Node-RED 4.1 in a fresh user directory with this package and Dashboard 2 linked in, as installed. */
-export async function startNodeRed(): Promise<RunningRed> {
+export async function startNodeRed(settings: Record<string, unknown> = {}): Promise<RunningRed> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lfp-bms-red-'));
   fs.mkdirSync(path.join(userDir, 'node_modules', '@flowfuse'), { recursive: true });
   fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-lifepo4-bms'), 'dir');
   fs.symlinkSync(path.dirname(require.resolve('@flowfuse/node-red-dashboard/package.json')), path.join(userDir, 'node_modules', '@flowfuse', 'node-red-dashboard'), 'dir');
   fs.writeFileSync(path.join(userDir, 'flows.json'), '[]');
   // No first-run tour or update-notification prompt over the editor.
-  fs.writeFileSync(path.join(userDir, 'settings.js'), "module.exports = { flowFile: 'flows.json', editorTheme: { tours: false }, telemetry: { enabled: false } };\n");
+  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify({ flowFile: 'flows.json', editorTheme: { tours: false }, telemetry: { enabled: false }, ...settings })};\n`);
   const port = await freePort();
   const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', String(port), 'flows.json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
