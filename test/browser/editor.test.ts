@@ -78,6 +78,15 @@ describe('editor and dashboard in a real browser', function () {
       }, type);
       await page.waitForFunction((source) => new RegExp(source).test(document.querySelector('#red-ui-sidebar-content')?.textContent ?? ''), help.source);
       assert.match(await page.textContent('#red-ui-sidebar-content') ?? '', help);
+      // Nothing in the help is wider than the sidebar at its default width.
+      const widest = await page.evaluate(() => {
+        const box = document.querySelector('.lfp-bms-help');
+        if (!box) return { missing: true, over: [] as string[] };
+        const limit = box.getBoundingClientRect().right + 1;
+        return { missing: false, over: [...box.querySelectorAll('*')].filter((e) => e.getBoundingClientRect().right > limit).map((e) => (e.textContent || '').slice(0, 40)) };
+      });
+      assert.equal(widest.missing, false, `${type}: help rendered`);
+      assert.deepEqual(widest.over, [], `${type}: help lines wider than the sidebar`);
     });
   }
 
