@@ -30,7 +30,8 @@ describe('package (scorecard checks)', () => {
     assert.match(pkg.name, /^node-red-contrib-/);
     assert.ok(pkg.keywords?.includes('node-red'));
     assert.equal(pkg['node-red'].version, '>=3.1.0');
-    assert.equal(pkg.engines?.node, '>=18.20');
+    // Node.js 20 as on Venus OS; the only Node.js the nodes are tested on.
+    assert.equal(pkg.engines?.node, '>=20');
   });
 
   it('D01 few runtime dependencies, none of them node-red; only what ships is in files', () => {

@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { inRange } from '../shared/ranges';
 import { asError, packPayload, type BankCycle, type ConnectionState, type PackPayload } from '../../src/link';
 import { changedBeyond } from '../../src/bank';
 import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
@@ -24,7 +25,7 @@ export = (RED: NodeAPI): void => {
     // While an input message waits for its read, that cycle is sent as the answer, not twice.
     let answering = 0;
     const problem = !link ? 'no bms-link configured' : link.configError
-      ?? (only !== undefined && (!Number.isInteger(only) || only < 0 || only > 254) ? `pack "${config.pack}" is not a pack number` : undefined);
+      ?? (only !== undefined && 'error' in inRange('pack', only) ? `pack "${config.pack}" is not a pack of a bank (1 to 15, or all)` : undefined);
 
     const select = (cycle: BankCycle): PackPayload[] =>
       cycle.packs.filter((r) => only === undefined || r.pack === only).map(packPayload);
@@ -58,7 +59,8 @@ export = (RED: NodeAPI): void => {
     };
 
     if (problem || !link?.connection) {
-      status({ fill: 'red', shape: 'ring', text: 'config error' });
+      // The reason itself, not "config error": the editor user sees it without opening the log.
+      status({ fill: 'red', shape: 'ring', text: problem ?? 'no connection' });
       if (!link?.configError) node.error(`bms-pack: ${problem ?? 'no connection'}`);
     } else {
       link.connection.on('cycle', onCycle);

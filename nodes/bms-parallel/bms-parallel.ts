@@ -47,7 +47,7 @@ export = (RED: NodeAPI): void => {
     };
 
     if (problem) {
-      status({ fill: 'red', shape: 'ring', text: 'config error' });
+      status({ fill: 'red', shape: 'ring', text: problem });
       if (!link?.configError) node.error(`bms-parallel: ${problem}`);
     } else if (link?.connection) {
       link.connection.on('cycle', onCycle);

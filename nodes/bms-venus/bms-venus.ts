@@ -34,7 +34,7 @@ export = (RED: NodeAPI): void => {
     let bridge: VenusBridge | undefined;
 
     if (problem || !('options' in parsed)) {
-      status({ fill: 'red', shape: 'ring', text: 'config error' });
+      status({ fill: 'red', shape: 'ring', text: problem ?? 'invalid configuration' });
       node.error(`bms-venus: ${problem ?? 'invalid configuration'}`);
     } else {
       const o = parsed.options;

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from '../../src/link';
 import { isDialect, type Dialect } from '../../src/protocol';
+import { inRange } from './ranges';
 
 /** The bms-link editor fields, as strings the way the editor stores them. */
 export interface LinkConfig {
@@ -29,18 +30,18 @@ export function parseLinkConfig(config: Partial<LinkConfig>): { options: Connect
   let packs: number[] | 'discover' = 'discover';
   if (packsText !== 'discover') {
     packs = packsText.split(/[\s,]+/).map(Number);
-    if (packs.some((n) => !Number.isInteger(n) || n < 0 || n > 254)) return { error: `packs must be "discover" or numbers like 1,2,3 (got "${packsText}")` };
+    if (packs.some((n) => 'error' in inRange('pack', n))) return { error: `packs must be "discover" or pack numbers 1 to 15 like 1,2,3 (got "${packsText}")` };
   }
-  const interval = Number(config.interval ?? 5);
-  const timeout = Number(config.timeout ?? 1000);
-  const gap = Number(config.gap ?? 50);
-  if (!Number.isFinite(interval) || interval < 1 || interval > 3600) return { error: 'poll interval must be 1 to 3600 s' };
-  if (!Number.isFinite(timeout) || timeout < 100 || timeout > 30_000) return { error: 'timeout must be 100 to 30000 ms' };
-  if (!Number.isFinite(gap) || gap < 0 || gap > 5000) return { error: 'gap must be 0 to 5000 ms' };
+  const interval = inRange('interval', config.interval ?? '5');
+  const timeout = inRange('timeout', config.timeout ?? '1000');
+  const gap = inRange('gap', config.gap ?? '50');
+  if ('error' in interval) return interval;
+  if ('error' in timeout) return timeout;
+  if ('error' in gap) return gap;
   return {
     options: {
       port, baudRate: baud, dialect, mode, packs,
-      intervalMs: interval * 1000, timeoutMs: timeout, gapMs: gap,
+      intervalMs: interval.value * 1000, timeoutMs: timeout.value, gapMs: gap.value,
     },
   };
 }

@@ -43,7 +43,7 @@ describe('editor and dashboard in a real browser', function () {
   });
 
   const dialogs: { type: string; fields: string[]; invalid: [string, string]; help: RegExp }[] = [
-    { type: 'bms-pack', fields: ['#node-input-link', '#node-input-pack', '#node-input-topic', '#node-input-onlyOnChange', '#node-input-deadband'], invalid: ['#node-input-pack', 'pack one'], help: /canonical|ageMs/ },
+    { type: 'bms-pack', fields: ['#node-input-link', '#node-input-pack', '#node-input-topic', '#node-input-onlyOnChange', '#node-input-deadband'], invalid: ['#node-input-pack', '99'], help: /canonical|ageMs/ },
     { type: 'bms-parallel', fields: ['#node-input-source', '#node-input-link', '#node-input-stale', '#node-input-packs'], invalid: ['#node-input-stale', 'soon'], help: /left out of every total/ },
     { type: 'bms-alarms', fields: ['#node-input-raise', '#node-input-clear', '#node-input-minLevel', '#node-input-include', '#node-input-exclude'], invalid: ['#node-input-raise', 'later'], help: /debounce/ },
     { type: 'bms-params', fields: ['#node-input-link', '#node-input-pack', '#node-input-mode', '#node-input-password', '#node-input-rating'], invalid: ['#node-input-pack', 'one'], help: /admin password/ },
@@ -106,6 +106,16 @@ describe('editor and dashboard in a real browser', function () {
     await page.fill('#node-config-input-port', 'tcp://no-port');
     await page.locator('#node-config-input-port').dispatchEvent('change');
     await page.waitForSelector('#node-config-input-port.input-error');
+    // The runtime's ranges: what it would refuse is flagged here, its limits are accepted.
+    for (const [field, bad, good] of [['interval', '0', '3600'], ['timeout', '0', '100'], ['gap', '5001', '0'], ['packs', '1,16', '1,2,15']] as const) {
+      const input = `#node-config-input-${field}`;
+      await page.fill(input, bad);
+      await page.locator(input).dispatchEvent('change');
+      await page.waitForSelector(`${input}.input-error`);
+      await page.fill(input, good);
+      await page.locator(input).dispatchEvent('change');
+      await page.waitForSelector(`${input}:not(.input-error)`);
+    }
     await page.screenshot({ path: path.join(SHOTS, 'dialog-bms-link.png') });
     await page.click('#node-config-dialog-cancel');
     await page.click('#node-dialog-cancel');

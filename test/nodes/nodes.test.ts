@@ -63,7 +63,7 @@ describe('nodes', function () {
         { id: 'c', type: 'catch', z: 'f', scope: null, uncaught: false, wires: [['h']] },
         { id: 'h', type: 'helper', z: 'f' },
       ]);
-      assert.deepEqual(node('p').status.lastCall?.args[0], { fill: 'red', shape: 'ring', text: 'config error' });
+      assert.deepEqual(node('p').status.lastCall?.args[0], { fill: 'red', shape: 'ring', text: 'no port set (a serial device or tcp://host:port)' }, 'the reason, in the status');
       const caught = nextMessage<Msg<unknown>>('h');
       node('p').receive({ payload: 'read' });
       const msg = await caught;
@@ -186,6 +186,19 @@ describe('nodes', function () {
     await new Promise<void>((resolve) => { setImmediate(resolve); });
     // One timer left per deploy would be 50 more; a timer of the test server may come and go.
     assert.ok(timers() <= before + 1, `timers before ${before}, after ${timers()}`);
+  });
+
+  it('a setting out of range: the status says which and why (poll interval 0, timeout 0, pack 99)', async () => {
+    const cases: [object, object, string][] = [
+      [{ interval: '0' }, { type: 'bms-pack', pack: '1' }, 'poll interval must be 1 to 3600 s'],
+      [{ timeout: '0' }, { type: 'bms-parallel', source: 'link', stale: '30' }, 'timeout must be 100 to 30000 ms'],
+      [{}, { type: 'bms-pack', pack: '99' }, 'pack "99" is not a pack of a bank (1 to 15, or all)'],
+    ];
+    for (const [link, user, reason] of cases) {
+      await helper.load(NODES, [{ id: 'f', type: 'tab' }, linkConfig('l', sim.tcp, link), { id: 'u', z: 'f', link: 'l', wires: [[]], ...user }]);
+      assert.deepEqual(node('u').status.lastCall?.args[0], { fill: 'red', shape: 'ring', text: reason });
+      await helper.unload();
+    }
   });
 
   it('a serial port that does not exist is named as such with the ports there are, and warned about once however often it is retried', async () => {
