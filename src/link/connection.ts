@@ -169,7 +169,7 @@ export class BankConnection extends EventEmitter {
   };
 
   private readonly onLinkError = (err: Error): void => {
-    this.setState({ phase: 'error', text: 'port error', error: err.message });
+    this.setState({ phase: 'error', text: isMissingPort(err) ? 'port not found' : 'port error', error: err.message });
   };
 
   private readonly onConnected = (): void => {

@@ -149,4 +149,30 @@ describe('editor and dashboard in a real browser', function () {
     await dashboard.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
     await dashboard.close();
   });
+
+  it('in the editor, a node shows why it cannot work: an interval the runtime refuses, a serial port that does not exist', async () => {
+    await page.evaluate(() => {
+      const editor = (window as unknown as { RED: { view: { importNodes(nodes: unknown, options?: object): void } } }).RED;
+      editor.view.importNodes([
+        { id: 'why-tab', type: 'tab', label: 'why' },
+        { id: 'why-l1', type: 'bms-link', name: 'interval 0', port: 'tcp://127.0.0.1:1', baud: '9600', dialect: 'auto', mode: 'auto', packs: 'discover', interval: '0', timeout: '1000', gap: '50', allowWrites: false },
+        { id: 'why-l2', type: 'bms-link', name: 'missing port', port: '/dev/ttyLFPMISSING3', baud: '9600', dialect: 'auto', mode: 'auto', packs: 'discover', interval: '5', timeout: '1000', gap: '50', allowWrites: false },
+        { id: 'why-p1', type: 'bms-pack', z: 'why-tab', name: 'bad interval', link: 'why-l1', pack: '1', x: 200, y: 100, wires: [[]] },
+        { id: 'why-p2', type: 'bms-pack', z: 'why-tab', name: 'no such port', link: 'why-l2', pack: '1', x: 200, y: 200, wires: [[]] },
+      ], { addFlow: false });
+    });
+    await page.click('#red-ui-header-button-deploy');
+    const confirm = page.locator('.red-ui-notification button', { hasText: 'Confirm deploy' });
+    await Promise.race([confirm.waitFor().then(() => confirm.click()), page.waitForSelector('#red-ui-header-button-deploy.disabled')]);
+    await page.waitForSelector('#red-ui-header-button-deploy.disabled');
+    await page.evaluate(() => {
+      const editor = (window as unknown as { RED: { nodes: { eachWorkspace(fn: (ws: { id: string; label: string }) => void): void }; workspaces: { show(id: string): void } } }).RED;
+      let id = '';
+      editor.nodes.eachWorkspace((ws) => { if (ws.label === 'why') id = ws.id; });
+      editor.workspaces.show(id);
+    });
+    await page.waitForSelector('.red-ui-flow-node-status-label:text("poll interval must be 1 to 3600 s")');
+    await page.waitForSelector('.red-ui-flow-node-status-label:text("port not found")', { timeout: 30_000 });
+    await page.screenshot({ path: path.join(SHOTS, 'editor-status-reasons.png') });
+  });
 });
