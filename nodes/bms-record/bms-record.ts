@@ -103,7 +103,7 @@ export = (RED: NodeAPI): void => {
           if (!isBankState(msg.payload)) throw new Error('msg.payload is not a bms-parallel bank state');
           const taken = store.add(msg.payload);
           if (taken.bank) {
-            const [point] = store.trend(24, Number.MAX_SAFE_INTEGER).slice(-1);
+            const point = store.lastPoint();
             // The day list too: it grows with each sample (once a minute by default).
             send([{ topic: 'sample', payload: point }, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
           }

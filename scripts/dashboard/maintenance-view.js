@@ -25,6 +25,9 @@ if (msg.error) {
 } else if (Array.isArray(p)) {
   // bms-history records, newest first.
   s.records = p.concat(s.records).slice(0, 500);
+  // The CSV is made when records arrive, not on every message the page gets.
+  if (s.records.length) s.csv = ['time,voltage,current,remainingAh,fullAh,cycles,' + s.records[0].cellVoltages.map((_, i) => `cell${i + 1}`).join(',') + ',alarms,protections,faults']
+    .concat(s.records.map((r) => [r.time, r.voltage, r.current, r.remainingAh, r.fullAh, r.cycles, ...r.cellVoltages, r.alarms.join(' '), r.protections.join(' '), r.faults.join(' ')].join(','))).join('\n');
   s.historyDone = msg.complete === true;
   line(`pack ${msg.pack ?? '?'}: ${p.length} new history record(s)${msg.complete ? ', whole log read' : ''}`);
 } else if (p && typeof p.done === 'number') {
@@ -51,7 +54,6 @@ msg.payload = {
     codes: [...r.alarms, ...r.protections, ...r.faults].join(' ') || '—',
   })),
   recordCount: s.records.length,
-  csv: s.records.length ? ['time,voltage,current,remainingAh,fullAh,cycles,' + s.records[0].cellVoltages.map((_, i) => `cell${i + 1}`).join(',') + ',alarms,protections,faults']
-    .concat(s.records.map((r) => [r.time, r.voltage, r.current, r.remainingAh, r.fullAh, r.cycles, ...r.cellVoltages, r.alarms.join(' '), r.protections.join(' '), r.faults.join(' ')].join(','))).join('\n') : '',
+  csv: s.csv || '',
 };
 return msg;

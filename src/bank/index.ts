@@ -7,4 +7,4 @@ export {
   type ChargeDecision, type ChargeMode, type ChargeSettings, type LimitTable, type LimitTables, type Limits,
 } from './charge-control';
 export { FreshnessGuard, plausible, type FreshnessOptions, type Freshness, type DataStage } from './freshness';
-export { rolesOf, sensorGroups, type SensorGroups, type SensorReading } from './temperatures';
+export { sensorGroups, type SensorGroups, type SensorReading } from './temperatures';

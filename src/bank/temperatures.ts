@@ -21,7 +21,7 @@ const groupsOf = new WeakMap<Sensors, SensorGroups>();
 const NONE: SensorGroups = { cells: [], mosfet: [], ambient: [], board: [], internal: [] };
 
 /** The roles a reading's sensors have: its decoder's, else the common shape for the sensor count. */
-export function rolesOf(analog: Sensors): readonly TemperatureRole[] {
+function rolesOf(analog: Sensors): readonly TemperatureRole[] {
   return analog.temperatureRoles ?? temperatureRoles(null, analog.temperatures.length);
 }
 

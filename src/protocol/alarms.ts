@@ -40,8 +40,6 @@ export interface PackState {
   readonly ledAlarm: boolean | null;
 }
 
-export const PACK_STATE_KEYS = ['mode', 'limiterActive', 'limiterEnabled', 'limiterGear', 'heater', 'chargerConnected', 'buzzer', 'ledAlarm'] as const;
-
 export interface AlarmsData {
   readonly packs: readonly PackAlarms[];
 }

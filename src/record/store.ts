@@ -51,7 +51,7 @@ export interface RecordStats {
   readonly lastError: string | null;
 }
 
-/** A day or a range of days asked for by a user: both YYYY-MM-DD, from ≤ to, at most `keepDays` apart. */
+/** A day or a range of days asked for by a user: both YYYY-MM-DD, from ≤ to (to defaults to from). */
 export function checkRange(from: unknown, to: unknown): { from: string; to: string } | string {
   if (typeof from !== 'string' || !DAY.test(from) || Number.isNaN(Date.parse(from))) return 'from must be a day as YYYY-MM-DD';
   const until = to === undefined || to === '' ? from : to;
@@ -174,6 +174,11 @@ export class RecordStore {
     if (points.length <= maxPoints) return points;
     const step = points.length / maxPoints;
     return Array.from({ length: maxPoints }, (_, i) => points[Math.floor(i * step)] as TrendPoint);
+  }
+
+  /** The newest bank sample, if any. */
+  lastPoint(): TrendPoint | undefined {
+    return this.trendPoints.at(-1);
   }
 
   /** Days on disk (current columns), newest first. */
