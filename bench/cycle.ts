@@ -24,16 +24,27 @@ const root = resolvePath(__dirname, '..', '..');
 interface Measured {
   readonly earlyMs: number;
   readonly steadyMs: number;
+  /** The main thread alone (JavaScript and the event loop), without V8's compiler and collector threads or libuv's pool. */
+  readonly steadyMainMs: number;
   readonly steadyCorePercent: number;
 }
 
-/** utime + stime of a process (all its threads), in ms, and its resident set in MB (from /proc). */
-function usage(pid: number): { cpuMs: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+/** utime + stime in ms from a /proc stat line. */
+function statCpuMs(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuMs = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/**
+ * CPU of a process in ms — all its threads, and its main thread alone (the task whose id is the
+ * process id) — and its resident set in MB, from /proc.
+ */
+export function usage(pid: number): { cpuMs: number; mainMs: number; rssMb: number } {
+  const cpuMs = statCpuMs(`/proc/${String(pid)}/stat`);
+  const mainMs = statCpuMs(`/proc/${String(pid)}/task/${String(pid)}/stat`);
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
-  return { cpuMs, rssMb: Number(rss?.[1] ?? 0) / 1024 };
+  return { cpuMs, mainMs, rssMb: Number(rss?.[1] ?? 0) / 1024 };
 }
 
 function freePort(): Promise<number> {
@@ -122,14 +133,15 @@ async function measure(red: RunningRed, bank: SimulatedBank): Promise<Measured> 
   await untilCycle(bank, EARLY_CYCLES.from + EARLY_CYCLES.count);
   const early1 = usage(red.pid).cpuMs;
   await untilCycle(bank, WARM_CYCLES);
-  const steady0 = usage(red.pid).cpuMs;
+  const { cpuMs: steady0, mainMs: main0 } = usage(red.pid);
   const started = Date.now();
   await untilCycle(bank, WARM_CYCLES + MEASURE_CYCLES);
-  const steady1 = usage(red.pid).cpuMs;
+  const { cpuMs: steady1, mainMs: main1 } = usage(red.pid);
   const seconds = (Date.now() - started) / 1000;
   return {
     earlyMs: (early1 - early0) / EARLY_CYCLES.count,
     steadyMs: (steady1 - steady0) / MEASURE_CYCLES,
+    steadyMainMs: (main1 - main0) / MEASURE_CYCLES,
     steadyCorePercent: ((steady1 - steady0) / 1000 / seconds) * 100,
   };
 }
@@ -210,6 +222,9 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
       { name: 'floor, first minute: decode both replies + aggregate + publish to D-Bus, 15 packs', value: floor.earlyMs, unit: 'ms', detail: `${early}; alone in a fresh Node.js process` },
       { name: 'floor, steady: decode both replies + aggregate + publish to D-Bus, 15 packs', value: floor.steadyMs, unit: 'ms', detail: `cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}; alone in a fresh Node.js process` },
       { name: 'whole cycle (bms-link + bms-parallel + bms-venus) against the floor, steady', value: fullMeasured.steadyMs / floor.steadyMs, unit: '× floor', detail: `aim ≤ 3; first minute ${(fullMeasured.earlyMs / floor.earlyMs).toFixed(1)} ×` },
+      { name: 'main thread per poll cycle, steady: bms-link + bms-parallel + bms-venus', value: fullMeasured.steadyMainMs, unit: 'ms', detail: `the rest of the ${fullMeasured.steadyMs.toFixed(1)} ms is V8's compiler and collector threads and libuv's pool; bms-link + bms-pack ${linkMeasured.steadyMainMs.toFixed(1)} ms, through the TCP gateway ${gatewayMeasured.steadyMainMs.toFixed(1)} ms` },
+      { name: 'floor main thread, steady', value: floor.steadyMainMs, unit: 'ms', detail: `of ${floor.steadyMs.toFixed(1)} ms for the whole process` },
+      { name: 'whole cycle against the floor, main threads, steady', value: fullMeasured.steadyMainMs / floor.steadyMainMs, unit: '× floor', detail: 'the work on the event loop alone' },
       { name: 'Node-RED RSS growth over an empty flow: bms-link + bms-parallel + bms-venus', value: rss.growth, unit: 'MB', detail: `median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB against ${rss.empty.toFixed(1)} MB at the same uptime (aim ≤ 5 MB); bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB` },
     ];
   } finally {
@@ -222,6 +237,7 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
 interface Floor {
   readonly earlyMs: number;
   readonly steadyMs: number;
+  readonly steadyMainMs: number;
 }
 
 /**
@@ -281,18 +297,22 @@ async function floorPerCycle(address: string): Promise<Floor> {
       bridge.on('state', check);
     });
     const marks = new Map<number, number>();
+    let mainStart = 0;
     for (let i = 1; i <= total; i++) {
       if (i === EARLY_CYCLES.from + 1 || i === EARLY_CYCLES.from + EARLY_CYCLES.count + 1 || i === WARM_CYCLES + 1) marks.set(i, cpuMs());
+      if (i === WARM_CYCLES + 1) mainStart = usage(process.pid).mainMs;
       cycle(i);
       if (i === 1) await registered;
       // Let the bus writes go out and background compilation finish, as between two polls.
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const end = cpuMs();
+    const mainEnd = usage(process.pid).mainMs;
     const span = (from: number, to: number): number => (to - (marks.get(from) ?? 0));
     return {
       earlyMs: span(EARLY_CYCLES.from + 1, marks.get(EARLY_CYCLES.from + EARLY_CYCLES.count + 1) ?? 0) / EARLY_CYCLES.count,
       steadyMs: span(WARM_CYCLES + 1, end) / MEASURE_CYCLES,
+      steadyMainMs: (mainEnd - mainStart) / MEASURE_CYCLES,
     };
   } finally {
     await bridge.stop();
