@@ -28,11 +28,15 @@ export function loadMemory(file: string): BridgeMemory {
   };
 }
 
-/** Written to a temporary file first, so a power cut never leaves half a file. */
 export function saveMemory(file: string, memory: BridgeMemory): void {
+  saveJson(file, memory);
+}
+
+/** Written to a temporary file first, so a power cut never leaves half a file. */
+export function saveJson(file: string, value: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
   const temp = `${file}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(memory, null, 2)}\n`);
+  writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(temp, file);
 }
 
