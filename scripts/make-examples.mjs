@@ -157,3 +157,31 @@ write('maintenance.json', [
   { id: 'maint-catch', type: 'catch', z: m, name: 'refusals and errors', scope: ['maint-params', 'maint-hist', 'maint-control'], uncaught: false, x: 150, y: 480, wires: [['maint-errors']] },
   debug('maint-errors', m, 380, 480, 'why not'),
 ]);
+
+// --- Home Assistant over MQTT ---------------------------------------------------------------------
+const h = 'ha-tab';
+const BRIDGE = 'lifepo4-bms/status';
+const mqttIn = (id, x, y, name, topic) => ({
+  id, type: 'mqtt in', z: h, name, topic, qos: '0', datatype: 'utf8', broker: 'ha-broker', nl: false, rap: true, rh: 0, inputs: 0, x, y, wires: [['ha-mqtt']],
+});
+write('home-assistant-mqtt.json', [
+  { id: h, type: 'tab', label: 'Home Assistant (MQTT)', disabled: false, info: '' },
+  comment('ha-about', h, 230, 40, 'The bank and its packs as Home Assistant devices', 'Set the broker (the one Home Assistant\'s MQTT integration uses) and the link\'s port. The broker config sends "online" on lifepo4-bms/status when it connects and "offline" when Node-RED stops or the connection dies (its last will): every entity shows unavailable then. Home Assistant\'s own "online" on homeassistant/status and the broker\'s birth message make bms-mqtt send all its configs again. Power is positive while discharging (Home Assistant\'s "Standard"); Energy charged / discharged go into the Energy dashboard\'s battery entry.'),
+  link('ha-link', 'Home Assistant bank on /dev/ttyUSB0', '/dev/ttyUSB0', 'discover', '5'),
+  {
+    id: 'ha-broker', type: 'mqtt-broker', name: 'Home Assistant broker', broker: 'homeassistant.local', port: '1883', clientid: '', autoConnect: true, usetls: false,
+    protocolVersion: '4', keepalive: '60', cleansession: true, autoUnsubscribe: true,
+    birthTopic: BRIDGE, birthQos: '0', birthRetain: 'true', birthPayload: 'online', birthMsg: {},
+    closeTopic: BRIDGE, closeQos: '0', closeRetain: 'true', closePayload: 'offline', closeMsg: {},
+    willTopic: BRIDGE, willQos: '0', willRetain: 'true', willPayload: 'offline', willMsg: {}, userProps: '', sessionExpiry: '',
+  },
+  {
+    id: 'ha-mqtt', type: 'bms-mqtt', z: h, name: 'Home Assistant', source: 'link', link: 'ha-link', bankName: 'Battery bank', bankId: '', manufacturer: '',
+    prefix: 'homeassistant', base: 'lifepo4-bms', bridge: BRIDGE, interval: '10', stale: '30', cells: false, x: 400, y: 120, wires: [['ha-out']],
+  },
+  { id: 'ha-out', type: 'mqtt out', z: h, name: 'to the broker', topic: '', qos: '', retain: '', respTopic: '', contentType: '', userProps: '', correl: '', expiry: '', broker: 'ha-broker', x: 620, y: 120, wires: [] },
+  mqttIn('ha-restarted', 170, 100, 'Home Assistant restarted', 'homeassistant/status'),
+  mqttIn('ha-connected', 170, 140, 'broker (re)connected', BRIDGE),
+  { id: 'ha-catch', type: 'catch', z: h, name: 'errors', scope: ['ha-mqtt'], uncaught: false, x: 130, y: 200, wires: [['ha-errors']] },
+  debug('ha-errors', h, 340, 200, 'what went wrong'),
+]);

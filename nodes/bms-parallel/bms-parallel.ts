@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { aggregateBank, type BankState, type PackInput } from '../../src/bank';
+import { PackCollector } from '../shared/pack-collector';
 import { asPackInput } from '../shared/payloads';
 import { asError, type BankCycle, type ConnectionState } from '../../src/link';
 import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
@@ -22,7 +23,7 @@ export = (RED: NodeAPI): void => {
     const staleMs = Math.max(1, Number(config.stale) || 30) * 1000;
     const expected = (config.packs || '').split(/[\s,]+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n));
     const topic = config.topic || 'bms/bank';
-    const received = new Map<number, { input: PackInput; at: number }>();
+    const received = new PackCollector();
     const problem = fromLink && !link ? 'no bms-link configured' : link?.configError;
 
     const showStatus = (state: BankState): void => {
@@ -73,11 +74,7 @@ export = (RED: NodeAPI): void => {
         done(new Error(`bms-parallel: ${input}`));
         return;
       }
-      const now = Date.now();
-      received.set(input.pack, { input, at: now });
-      // Age counts from the reading, plus the time it has waited here since.
-      const inputs = [...received.values()].map(({ input: i, at }) => ({ ...i, ageMs: i.ageMs === null ? null : i.ageMs + (now - at) }));
-      const state = aggregate(inputs);
+      const state = aggregate(received.add(input, Date.now()));
       showStatus(state);
       send({ ...msg, topic, payload: state });
       done();

@@ -10,6 +10,7 @@ import bmsParams = require('../../nodes/bms-params/bms-params');
 import bmsHistory = require('../../nodes/bms-history/bms-history');
 import bmsControl = require('../../nodes/bms-control/bms-control');
 import bmsRecord = require('../../nodes/bms-record/bms-record');
+import bmsMqtt = require('../../nodes/bms-mqtt/bms-mqtt');
 
 /** node-red-node-test-helper ships no types; this is the part the tests use. */
 interface Helper {
@@ -18,6 +19,8 @@ interface Helper {
   stopServer(done: () => void): void;
   load(nodes: unknown[], flow: object[], credentials?: object): Promise<void>;
   unload(): Promise<void>;
+  /** Deploys `flow` as the editor would (`nodes`: only changed and removed nodes restart). */
+  setFlows(flow: object[], type: 'full' | 'nodes' | 'flows'): Promise<void>;
   getNode(id: string): TestNode | null;
   settings(userSettings: object): object;
 }
@@ -41,7 +44,7 @@ export function nodeRedVersion(): string {
   return (require(join(dirname(nodeRedMain), '..', 'package.json')) as { version: string }).version;
 }
 
-export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus, bmsParams, bmsHistory, bmsControl, bmsRecord];
+export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus, bmsParams, bmsHistory, bmsControl, bmsRecord, bmsMqtt];
 
 export function startServer(): Promise<void> {
   return new Promise((resolve) => { helper.startServer(resolve); });
@@ -94,3 +97,10 @@ export function statusOf(id: string, where: (status: { fill?: string; shape?: st
 export const linkConfig = (id: string, port: string, extra: object = {}): object => ({
   id, type: 'bms-link', port, baud: '9600', dialect: 'auto', mode: 'auto', packs: 'discover', interval: '1', timeout: '300', gap: '2', allowWrites: false, ...extra,
 });
+
+/** One of Node-RED's own nodes (e.g. `core/network/10-mqtt.js`) from the Node-RED the tests run against. */
+export function coreNode(path: string): unknown {
+  const nodesPackage = require.resolve('@node-red/nodes/package.json', { paths: [dirname(nodeRedMain)] });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's node files are CommonJS
+  return require(join(dirname(nodesPackage), path)) as unknown;
+}

@@ -1,0 +1,19 @@
+import type { PackInput } from '../../src/bank';
+
+/**
+ * Pack readings arriving one message at a time (bms-pack), kept by pack so each new one can be
+ * aggregated with the latest of the others. Ages count from the reading, plus the time it has
+ * waited here since.
+ */
+export class PackCollector {
+  private readonly received = new Map<number, { input: PackInput; at: number }>();
+
+  add(input: PackInput, now: number): PackInput[] {
+    this.received.set(input.pack, { input, at: now });
+    return [...this.received.values()].map(({ input: i, at }) => ({ ...i, ageMs: i.ageMs === null ? null : i.ageMs + (now - at) }));
+  }
+
+  clear(): void {
+    this.received.clear();
+  }
+}
