@@ -1,9 +1,11 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { BankConnection, listSerialPorts } from '../../src/link';
+import { join } from 'node:path';
+import { BankConnection, CaptureWriter, describeWireEvent, listSerialPorts, type WireEvent } from '../../src/link';
+import { dataDir } from '../shared/maintenance';
 import { parseLinkConfig, type LinkConfig } from '../shared/link-config';
 import { whenSettled, type BmsLinkConfigNode } from '../shared/types';
 
-type BmsLinkDef = NodeDef & LinkConfig & { allowWrites: boolean };
+type BmsLinkDef = NodeDef & LinkConfig & { allowWrites: boolean; capture?: boolean; anonymise?: boolean };
 
 type BmsLinkNode = BmsLinkConfigNode & {
   connection: BankConnection | undefined;
@@ -59,6 +61,23 @@ export = (RED: NodeAPI): void => {
       node.log(`bms-link ${config.port}: the master now reports pack(s) ${added.join(', ')}; polling ${packs.join(', ')}`);
     });
 
+    // Every frame to Node-RED's trace log, and to a capture file when asked for.
+    let capture: CaptureWriter | undefined;
+    if ((config.capture as unknown) === true && node.connection) {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const file = join(dataDir(RED), 'captures', `${config.port.replace(/[^A-Za-z0-9_-]+/g, '_')}-${stamp}.jsonl`);
+      try {
+        capture = new CaptureWriter(file, { port: config.port, baudRate: Number(config.baud) || 9600, anonymised: (config.anonymise as unknown) !== false, tool: 'bms-link' });
+        node.log(`bms-link ${config.port}: capturing frames to ${file}`);
+      } catch (err) {
+        node.warn(`bms-link ${config.port}: cannot capture to ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    node.connection?.on('wire', (event: WireEvent) => {
+      capture?.record(event);
+      node.trace(describeWireEvent(config.port, event));
+    });
+
     node.register = (user: Node): void => {
       users.add(user);
       if (users.size === 1) node.connection?.start();
@@ -72,7 +91,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       users.clear();
-      whenSettled(node.connection?.stop() ?? Promise.resolve(), done);
+      whenSettled((node.connection?.stop() ?? Promise.resolve()).then(() => capture?.close()), done);
     });
   }
   RED.nodes.registerType('bms-link', BmsLink);

@@ -4,6 +4,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { aggregateBank, type BankState } from '../../src/bank';
 import { HaPublisher, idPart, memoryFrom, type ControlSource, type MqttMessage } from '../../src/homeassistant';
 import { asError, type BankCycle } from '../../src/link';
+import { log } from '../../src/log';
 import { saveJson } from '../../src/venus/store';
 import { dataDir } from '../shared/maintenance';
 import { parseMqttConfig, type MqttConfig } from '../shared/mqtt-config';
@@ -44,6 +45,7 @@ export = (RED: NodeAPI): void => {
 
     const emit = (messages: MqttMessage[], send: Send = node.send.bind(node)): void => {
       if (!messages.length) return;
+      if (log.mqtt.enabled) log.mqtt('%s: %d message(s), %d retained', node.id, messages.length, messages.filter((m) => m.retain).length);
       send([messages.map((m) => ({ topic: m.topic, payload: m.payload, retain: m.retain }))]);
       // What it announced is on disk at once, so a crash leaves nothing it could not delete later.
       if (messages.some((m) => m.retain && m.topic.endsWith('/config'))) save();

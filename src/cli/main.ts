@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isLinkError } from '../link';
 import { isFrameError } from '../protocol';
+import { CAPTURE_USAGE, captureCommand } from './capture';
 import { DECODE_USAGE, decodeCommand } from './decode';
 import { ENCODE_USAGE, encodeCommand } from './encode';
 import { READ_USAGE, SCAN_USAGE, readCommand, scanCommand } from './bank';
@@ -16,17 +17,21 @@ const HELP = [
   `  ${SIM_USAGE}`,
   `  ${SCAN_USAGE}`,
   `  ${READ_USAGE}`,
+  `  ${CAPTURE_USAGE}`,
   '',
   'Examples:',
   '  lfp-bms encode analog --pack 1 --dialect pace',
   '  lfp-bms decode ~25014600E00202FD35 --request ~250146900000FDA5',
   '  lfp-bms sim --packs 15 --pty /tmp/ttyBMS         (then: lfp-bms read --port /tmp/ttyBMS)',
   '  lfp-bms scan --port /dev/serial/by-id/usb-FTDI_…  --baud auto',
+  '  lfp-bms capture --port /dev/ttyUSB0 --out bank.jsonl --cycles 10 --anonymise   (then: lfp-bms sim --replay bank.jsonl)',
+  '',
+  '  DEBUG=lfp-bms:* lfp-bms read …   every frame and what the link made of it, on stderr',
   '',
   '  lfp-bms <command> --help   one command\'s options;   lfp-bms --version',
 ].join('\n');
 
-const USAGES: Readonly<Record<string, string>> = { decode: DECODE_USAGE, encode: ENCODE_USAGE, sim: SIM_USAGE, scan: SCAN_USAGE, read: READ_USAGE };
+const USAGES: Readonly<Record<string, string>> = { decode: DECODE_USAGE, encode: ENCODE_USAGE, sim: SIM_USAGE, scan: SCAN_USAGE, read: READ_USAGE, capture: CAPTURE_USAGE };
 
 /** This package's version, from the package.json above this file (src/ under tsx, dist/src/ when built). */
 function packageVersion(): string {
@@ -58,11 +63,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       case 'sim': return await simCommand(rest, io);
       case 'scan': return await scanCommand(rest, io);
       case 'read': return await readCommand(rest, io);
+      case 'capture': return await captureCommand(rest, io);
       case undefined: case 'help': case '--help': case '-h':
         io.out(HELP);
         return command === undefined ? 2 : 0;
       default:
-        throw new CliError(`unknown command "${command}" (decode, encode, sim, scan, read, help, --version)`);
+        throw new CliError(`unknown command "${command}" (decode, encode, sim, scan, read, capture, help, --version)`);
     }
   } catch (err) {
     if (err instanceof Error && isExpected(err)) {

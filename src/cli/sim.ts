@@ -1,11 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SimServer, SimulatedBank, type WireFaults } from '../sim';
+import { parseCapture } from '../link';
+import { ReplayBank, SimServer, SimulatedBank, type SimResponder, type WireFaults } from '../sim';
 import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
 export const SIM_USAGE =
   'usage: lfp-bms sim [--packs 1..15] [--dialect pace|pylontech] [--tcp host:port] [--pty auto|path] [--baud 9600] ' +
   '[--latency 30] [--current A] [--tail 2|3|12|16|24] [--status-bytes 36|37|41] ' +
-  '[--faults corrupt=0.05,drop=0.1,delay=200,late=0.05,lateby=1500,garbage=0.1,echo,offline=3,asleep=2] [--seed N]';
+  '[--faults corrupt=0.05,drop=0.1,delay=200,late=0.05,lateby=1500,garbage=0.1,echo,offline=3,asleep=2] [--seed N] [--replay capture.jsonl]';
 
 /** Runs a simulated bank until interrupted. */
 export async function simCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -23,6 +25,7 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
       tail: { type: 'string', default: '3' },
       'status-bytes': { type: 'string', default: '37' },
       seed: { type: 'string', default: '1' },
+      replay: { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -38,11 +41,21 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
   if (tail !== 2 && tail !== 3 && tail !== 12 && tail !== 16 && tail !== 24) throw new CliError('--tail must be 2, 3, 12, 16 or 24 (bytes after the 0x42 cycle counter)');
   const statusBytes = Number(values['status-bytes']);
   if (statusBytes !== 36 && statusBytes !== 37 && statusBytes !== 41) throw new CliError('--status-bytes must be 36, 37 or 41 (bytes per pack in a 0x44 reply)');
-  const bank = new SimulatedBank({
-    packs, dialect: values.dialect, current, seed: parseByte(values.seed, '--seed', 2 ** 31), analogTailBytes: tail, alarmBlockBytes: statusBytes,
-  });
-  for (const n of offline) bank.setOffline(n, true);
-  for (const n of asleep) bank.setAsleep(n, true);
+  let bank: SimResponder;
+  let what: string;
+  if (values.replay) {
+    const replay = replayOf(values.replay);
+    bank = replay;
+    what = `replay of ${values.replay}: ${String(replay.requests.length)} request(s) with captured replies`;
+  } else {
+    const simulated = new SimulatedBank({
+      packs, dialect: values.dialect, current, seed: parseByte(values.seed, '--seed', 2 ** 31), analogTailBytes: tail, alarmBlockBytes: statusBytes,
+    });
+    for (const n of offline) simulated.setOffline(n, true);
+    for (const n of asleep) simulated.setAsleep(n, true);
+    bank = simulated;
+    what = `simulated ${values.dialect} bank of ${String(packs)} pack(s)`;
+  }
   const server = new SimServer({
     bank, host, port: parseByte(portText, 'TCP port', 65535), baudRate: parseByte(values.baud, '--baud', 4_000_000),
     latencyMs: parseByte(values.latency, '--latency', 60_000), faults: wire, ...(ptyArg ? { pty: ptyArg } : {}),
@@ -52,7 +65,7 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
     if (code === 'EADDRINUSE') throw new CliError(`TCP port ${portText} is already in use: choose another with --tcp host:port`);
     throw err;
   });
-  io.out(`simulated ${values.dialect} bank of ${packs} pack(s), ${server.baudRate} Bd, ${server.latencyMs} ms latency`);
+  io.out(`${what}, ${String(server.baudRate)} Bd, ${String(server.latencyMs)} ms latency`);
   io.out(`  tcp: ${endpoints.tcp}`);
   if (endpoints.pty) io.out(`  pty: ${endpoints.pty}`);
   io.out('stop with Ctrl-C');
@@ -60,6 +73,24 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
   await server.stop();
   io.out(`stopped after ${server.stats.requests} request(s)`);
   return 0;
+}
+
+/** A capture file as a bank; a usage error names the file and line that is wrong. */
+function replayOf(file: string): ReplayBank {
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let replay: ReplayBank;
+  try {
+    replay = new ReplayBank(parseCapture(content).lines);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
+  if (!replay.requests.length) throw new CliError(`${file} holds no request with a reply: nothing to replay`);
+  return replay;
 }
 
 function splitHostPort(text: string): [string, string] {

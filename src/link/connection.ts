@@ -6,6 +6,7 @@ import { LinkError, errorMessage } from './errors';
 import { isMissingPort, listSerialPorts } from './ports';
 import { BmsLink } from './link';
 import { BankPoller, type BankCycle, type PackReading } from './poller';
+import type { WireEvent } from './trace';
 
 export interface ConnectionOptions {
   readonly port: string;
@@ -67,6 +68,7 @@ export class BankConnection extends EventEmitter {
     link.on('disconnected', this.onDisconnected);
     link.on('error', this.onLinkError);
     link.on('connected', this.onConnected);
+    link.on('wire', this.onWire);
     this.setState({ phase: 'connecting', text: 'connecting' });
     this.starting = this.setUp(link);
   }
@@ -93,6 +95,7 @@ export class BankConnection extends EventEmitter {
       link.off('disconnected', this.onDisconnected);
       link.off('error', this.onLinkError);
       link.off('connected', this.onConnected);
+      link.off('wire', this.onWire);
       await link.release();
     }
     this.setState({ phase: 'stopped', text: 'stopped' });
@@ -170,6 +173,11 @@ export class BankConnection extends EventEmitter {
 
   private readonly onLinkError = (err: Error): void => {
     this.setState({ phase: 'error', text: isMissingPort(err) ? 'port not found' : 'port error', error: err.message });
+  };
+
+  /** Every frame on the wire (see `WireEvent`), for capture and trace logs. */
+  private readonly onWire = (event: WireEvent): void => {
+    this.emit('wire', event);
   };
 
   private readonly onConnected = (): void => {

@@ -16,3 +16,5 @@ export {
   type ClockReading, type InverterProtocols, type SwitchName, type SwitchResult,
 } from './control';
 export { DisturbedError, UnconfirmedError, readUntilAgreed } from './confirm';
+export { CaptureWriter, SerialScrambler, parseCapture, type CaptureHeader, type CaptureLine } from './capture';
+export { describeWireEvent, type WireEvent } from './trace';

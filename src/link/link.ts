@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { FrameError, FrameStreamParser, MAX_FRAME_CHARS, parseFrame, type Frame, type StreamEvent } from '../protocol';
 import { LinkError, asError, errorMessage } from './errors';
+import { log } from '../log';
+import { describeWireEvent, type WireEvent } from './trace';
 import { createTransport, portKey, type Transport, type TransportOptions } from './transport';
 
 export type Priority = 'interactive' | 'polling' | 'background';
@@ -440,6 +442,7 @@ export class BmsLink extends EventEmitter {
       this.lastError = error.message;
       this.linkState = 'disconnected';
       this.failAll(error);
+      log.link('%s', error.message);
       this.emit('error', error);
       this.scheduleReconnect();
       return;
@@ -453,6 +456,7 @@ export class BmsLink extends EventEmitter {
     this.reconnectAttempt = 0;
     this.lastError = '';
     this.parser.reset();
+    log.link('%s open at %d Bd', this.port, this.options.baudRate);
     this.emit('connected');
     this.pump();
   }
@@ -468,6 +472,7 @@ export class BmsLink extends EventEmitter {
     this.lastError = `${this.port} disconnected: ${reason}`;
     this.failAll(new LinkError('disconnected', this.lastError));
     this.parser.reset();
+    log.link('%s', this.lastError);
     if (wasConnected) this.emit('disconnected', new LinkError('disconnected', this.lastError));
     this.scheduleReconnect();
   }
@@ -478,6 +483,7 @@ export class BmsLink extends EventEmitter {
     this.reconnectAttempt++;
     // Jitter so that links to one gateway do not retry in lockstep.
     const delay = Math.round(base * (1 + Math.random() * 0.2));
+    log.link('%s: reconnecting in %d ms', this.port, delay);
     this.emit('reconnecting', delay);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -571,6 +577,15 @@ export class BmsLink extends EventEmitter {
     return job.sync.find((candidate) => before.every((p) => !overlaps(p.shape, candidate.shape))) ?? null;
   }
 
+  /**
+   * A frame's fate, to whoever listens (`wire` event: capture, Node-RED's trace log) and to
+   * `DEBUG=lfp-bms:frames`. Costs one check per frame when nobody does.
+   */
+  private trace(event: WireEvent): void {
+    if (this.listenerCount('wire') > 0) this.emit('wire', event);
+    if (log.frames.enabled) log.frames(describeWireEvent(this.port, event));
+  }
+
   private send(job: Job): void {
     const transport = this.transport;
     if (!transport) return;
@@ -582,6 +597,7 @@ export class BmsLink extends EventEmitter {
     this.sentAt = Date.now();
     this.armResponseTimer(job.timeoutMs);
     this.stats.bytesOut += job.text.length + 1;
+    this.trace({ at: this.sentAt, dir: 'tx', kind: 'request', text: job.text });
     transport.write(`${job.text}\r`).catch((err: unknown) => {
       this.onLost(transport, asError(err));
     });
@@ -611,6 +627,7 @@ export class BmsLink extends EventEmitter {
 
   private onTimeout(job: Job, now: number): void {
     this.stats.timeouts++;
+    this.trace({ at: now, dir: 'none', kind: 'timeout', text: job.text, error: `no reply within ${String(job.timeoutMs)} ms` });
     this.timeoutsInARow++;
     this.lineDirty(job, now);
     this.attemptFailed(job, new LinkError('timeout', `no reply from ${this.port} within ${job.timeoutMs} ms`));
@@ -667,6 +684,7 @@ export class BmsLink extends EventEmitter {
         case 'error': {
           if (event.error.kind === 'checksum' || event.error.kind === 'lchksum') this.stats.checksumErrors++;
           else this.stats.frameErrors++;
+          this.trace({ at: this.lastRxAt, dir: 'rx', kind: 'damaged', text: event.text, error: event.error.message });
           const job = this.current;
           if (job) {
             // Ours or a late one, damaged: either way the bus is in doubt until a sync.
@@ -678,11 +696,17 @@ export class BmsLink extends EventEmitter {
         }
         case 'frame': {
           const job = this.current;
-          if (!job) this.stats.late++;
-          else if (!job.accept(event.frame, event.text)) {
+          if (!job) {
+            this.stats.late++;
+            this.trace({ at: this.lastRxAt, dir: 'rx', kind: 'late', text: event.text });
+          } else if (!job.accept(event.frame, event.text)) {
             this.stats.foreign++;
             job.discarded++;
-          } else this.complete(job, event.text, event.frame);
+            this.trace({ at: this.lastRxAt, dir: 'rx', kind: 'foreign', text: event.text });
+          } else {
+            this.trace({ at: this.lastRxAt, dir: 'rx', kind: 'reply', text: event.text, ms: this.lastRxAt - this.sentAt });
+            this.complete(job, event.text, event.frame);
+          }
           break;
         }
       }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ALL_PACKS, FrameError, type PackAlarms, type PackAnalog } from '../protocol';
 import type { BmsClient, CallResult } from './client';
 import type { BankMode } from './detect';
+import { log } from '../log';
 import { LinkError, asError, errorMessage } from './errors';
 
 export interface PackIdentity {
@@ -204,6 +205,7 @@ export class BankPoller extends EventEmitter {
     const packs = [...this.states.values()].map((s) => this.reading(s, now));
     for (const reading of packs) this.emit('pack', reading);
     const cycle = { mode: this.options.mode, startedAt, durationMs: now - startedAt, packs };
+    if (log.poller.enabled) log.poller('cycle %d (%s) in %d ms: %s', this.cycleCount, this.options.mode, cycle.durationMs, packs.map((p) => `${String(p.pack)}:${p.status}`).join(' '));
     this.emit('cycle', cycle);
     return cycle;
   }

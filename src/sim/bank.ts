@@ -46,6 +46,11 @@ export interface SimExchange {
   readonly silentBecause?: string;
 }
 
+/** What answers requests on a simulated wire: a simulated bank, or a capture replayed. */
+export interface SimResponder {
+  handle(text: string): SimExchange;
+}
+
 interface TruthEntry {
   readonly analog: Omit<PackAnalog, 'pack'>;
   readonly alarms: Omit<PackAlarms, 'pack'>;

@@ -1,4 +1,5 @@
-export { SimulatedBank, type FirmwareQuirks, type PaceTailBytes, type SimBankOptions, type SimDialect, type SimExchange } from './bank';
+export { SimulatedBank, type FirmwareQuirks, type PaceTailBytes, type SimBankOptions, type SimDialect, type SimExchange, type SimResponder } from './bank';
+export { ReplayBank } from './replay';
 export { SimPack, type HistoryRecord } from './pack';
 export { SimServer, type SimEndpoints, type SimServerOptions } from './server';
 export { NO_FAULTS, SimWire, emptyWireStats, type ReplyPlan, type SimWireStats, type WireFaults, type WireScript, type WireShared } from './wire';

@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { SimulatedBank } from './bank';
+import type { SimResponder } from './bank';
 import { Random } from './random';
 import { NO_FAULTS, SimWire, emptyWireStats, type SimWireStats, type WireFaults, type WireScript, type WireShared } from './wire';
 import { TimerSet } from './timers';
 
 export interface SimServerOptions {
-  readonly bank: SimulatedBank;
+  readonly bank: SimResponder;
   readonly host?: string;
   /** TCP port; 0 picks a free one. */
   readonly port?: number;

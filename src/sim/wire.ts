@@ -1,5 +1,5 @@
 import { FrameStreamParser } from '../protocol';
-import type { SimulatedBank } from './bank';
+import type { SimResponder } from './bank';
 import type { Random } from './random';
 import { TimerSet } from './timers';
 
@@ -59,7 +59,7 @@ export function emptyWireStats(): SimWireStats {
 
 /** What the wires of one simulated bank share: its faults, statistics and silence. */
 export interface WireShared {
-  readonly bank: SimulatedBank;
+  readonly bank: SimResponder;
   readonly faults: WireFaults;
   readonly stats: SimWireStats;
   readonly random: Random;

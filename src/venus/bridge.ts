@@ -8,6 +8,7 @@ import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms';
 import { bankItems, bankSpecs, packItems, packSpecs, type ServiceMeta } from './battery-items';
 import { EMPTY_HISTORY, addSample, type BankHistory } from './history';
 import { VenusService, type ServiceState } from './service';
+import { log } from '../log';
 import { loadMemory, loadRememberedId, saveMemory, saveRememberedId } from './store';
 
 export interface BridgeOptions {
@@ -177,6 +178,7 @@ export class VenusBridge extends EventEmitter {
     const report = this.report(bank, decision, freshness);
     this.lastReport = report;
     const stageChanged = freshness.stage !== this.lastStage;
+    if (stageChanged) log.venus('%s: stage %d (%s), CVL %s V, CCL %d A, DCL %d A', this.serviceNameValue ?? '-', freshness.stage, freshness.reason, String(report.published.cvl), report.published.ccl, report.published.dcl);
     this.lastStage = freshness.stage;
     if (trigger === 'input' || stageChanged) this.emit('report', report);
     if (now - this.lastSaved >= SAVE_EVERY_MS) this.save(now);
