@@ -24,6 +24,25 @@ export = (RED: NodeAPI): void => {
       // listSerialPorts reads /dev and never rejects; an empty list on any surprise.
       listSerialPorts().then((ports) => { res.json(ports); }).catch(() => { res.json([]); });
     });
+    // The editor's "diagnose" button: three reads of a running link's bank, every frame, timing and
+    // what did not decode, as one JSON file for a bug report (serials scrambled).
+    RED.httpAdmin.get('/lifepo4-bms/diagnose/:id', RED.auth.needsPermission('bms-link.read'), (req, res) => {
+      const link = RED.nodes.getNode(String(req.params.id)) as BmsLinkNode | null;
+      if (!link || (link as Node).type !== 'bms-link') {
+        res.status(404).type('text/plain').send('no such bms-link deployed: deploy it first');
+        return;
+      }
+      if (!link.connection) {
+        res.status(409).type('text/plain').send(`this bms-link cannot connect: ${link.configError ?? 'no connection'}`);
+        return;
+      }
+      link.connection.diagnose(3).then((bundle) => {
+        const name = `lfp-bms-diagnose-${bundle.created.replace(/[:.]/g, '-')}.json`;
+        res.set('Content-Disposition', `attachment; filename="${name}"`).json(bundle);
+      }).catch((err: unknown) => {
+        res.status(409).type('text/plain').send(`cannot read the bank now: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    });
   }
 
   function BmsLink(this: BmsLinkNode, config: BmsLinkDef): void {

@@ -4,6 +4,7 @@ import { isLinkError } from '../link';
 import { isFrameError } from '../protocol';
 import { CAPTURE_USAGE, captureCommand } from './capture';
 import { DECODE_USAGE, decodeCommand } from './decode';
+import { DIAGNOSE_USAGE, diagnoseCommand } from './diagnose';
 import { ENCODE_USAGE, encodeCommand } from './encode';
 import { READ_USAGE, SCAN_USAGE, readCommand, scanCommand } from './bank';
 import { CliError, processIo, type CliIo } from './io';
@@ -18,6 +19,7 @@ const HELP = [
   `  ${SCAN_USAGE}`,
   `  ${READ_USAGE}`,
   `  ${CAPTURE_USAGE}`,
+  `  ${DIAGNOSE_USAGE}`,
   '',
   'Examples:',
   '  lfp-bms encode analog --pack 1 --dialect pace',
@@ -26,12 +28,13 @@ const HELP = [
   '  lfp-bms scan --port /dev/serial/by-id/usb-FTDI_…  --baud auto',
   '  lfp-bms capture --port /dev/ttyUSB0 --out bank.jsonl --cycles 10 --anonymise   (then: lfp-bms sim --replay bank.jsonl)',
   '',
+  '  lfp-bms diagnose --port /dev/ttyUSB0             (one file for a bug report)',
   '  DEBUG=lfp-bms:* lfp-bms read …   every frame and what the link made of it, on stderr',
   '',
   '  lfp-bms <command> --help   one command\'s options;   lfp-bms --version',
 ].join('\n');
 
-const USAGES: Readonly<Record<string, string>> = { decode: DECODE_USAGE, encode: ENCODE_USAGE, sim: SIM_USAGE, scan: SCAN_USAGE, read: READ_USAGE, capture: CAPTURE_USAGE };
+const USAGES: Readonly<Record<string, string>> = { decode: DECODE_USAGE, encode: ENCODE_USAGE, sim: SIM_USAGE, scan: SCAN_USAGE, read: READ_USAGE, capture: CAPTURE_USAGE, diagnose: DIAGNOSE_USAGE };
 
 /** This package's version, from the package.json above this file (src/ under tsx, dist/src/ when built). */
 function packageVersion(): string {
@@ -64,11 +67,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       case 'scan': return await scanCommand(rest, io);
       case 'read': return await readCommand(rest, io);
       case 'capture': return await captureCommand(rest, io);
+      case 'diagnose': return await diagnoseCommand(rest, io);
       case undefined: case 'help': case '--help': case '-h':
         io.out(HELP);
         return command === undefined ? 2 : 0;
       default:
-        throw new CliError(`unknown command "${command}" (decode, encode, sim, scan, read, capture, help, --version)`);
+        throw new CliError(`unknown command "${command}" (decode, encode, sim, scan, read, capture, diagnose, help, --version)`);
     }
   } catch (err) {
     if (err instanceof Error && isExpected(err)) {

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Dialect } from '../protocol';
 import { BmsClient } from './client';
-import { detect, type BankMode } from './detect';
+import { detect, type BankMode, type Detection } from './detect';
+import { buildDiagnosis, type DiagnosisBundle } from './diagnose';
 import { LinkError, errorMessage } from './errors';
 import { isMissingPort, listSerialPorts } from './ports';
 import { BmsLink } from './link';
@@ -43,6 +44,8 @@ export class BankConnection extends EventEmitter {
   /** Aborted by stop(): detection in progress is abandoned. */
   private abort = new AbortController();
   private current: ConnectionState = { phase: 'idle', text: 'idle' };
+  /** What detection found, when it ran. */
+  private found: Detection | undefined;
 
   constructor(readonly options: ConnectionOptions) {
     super();
@@ -115,6 +118,25 @@ export class BankConnection extends EventEmitter {
     return this.bankClient;
   }
 
+  /**
+   * The bank as it is polled now, for a bug report: `cycles` reads (not waiting for the interval),
+   * every frame they moved, the link's counters and what detection found (see `buildDiagnosis`).
+   */
+  async diagnose(cycles = 3, anonymise = true): Promise<DiagnosisBundle> {
+    const events: WireEvent[] = [];
+    const record = (e: WireEvent): void => { events.push(e); };
+    this.on('wire', record);
+    try {
+      for (let i = 0; i < cycles; i++) await this.pollNow();
+    } finally {
+      this.off('wire', record);
+    }
+    return buildDiagnosis({
+      tool: 'bms-link', port: this.options.port, baudRate: this.options.baudRate ?? 9600, detection: this.found ?? null, silentAt: [], events,
+      linkStats: this.link ? { ...this.link.stats } : null, anonymise,
+    });
+  }
+
   readings(): PackReading[] {
     return this.poller?.readings() ?? [];
   }
@@ -130,6 +152,7 @@ export class BankConnection extends EventEmitter {
       if (!dialect || !mode || !packs) {
         this.setState({ phase: 'detecting', text: 'detecting' });
         const found = await detect(link, { signal: this.abort.signal });
+        this.found = found;
         dialect ??= found.dialect;
         mode ??= found.mode;
         // Slots the master reports unreachable are still packs of the bank: poll them, show them offline.

@@ -18,3 +18,4 @@ export {
 export { DisturbedError, UnconfirmedError, readUntilAgreed } from './confirm';
 export { CaptureWriter, SerialScrambler, parseCapture, type CaptureHeader, type CaptureLine } from './capture';
 export { describeWireEvent, type WireEvent } from './trace';
+export { buildDiagnosis, describeDiagnosis, type CommandTiming, type DiagnosisBundle, type DiagnosisInput } from './diagnose';

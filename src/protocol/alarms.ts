@@ -523,3 +523,46 @@ export function alarmsCustomByte(info: Uint8Array): number | undefined {
   if (temps === undefined) return undefined;
   return info[4 + cells + temps + 2];
 }
+
+/** Status bits a pack set that this dialect's table gives no meaning: what a new firmware may say. */
+export interface UnknownBits {
+  readonly pack: number;
+  readonly field: string;
+  /** Bit numbers (0 = least significant). */
+  readonly bits: readonly number[];
+}
+
+/**
+ * The bits of a status reply (0x44) that are set but named by no row of the dialect's table —
+ * alarm rules, switch and mode bits, MOSFET bits — per pack and field. Fields read as whole values
+ * (alarm states per cell, balance bitmaps) have no unknown bits.
+ */
+export function unknownStatusBits(info: Uint8Array, dialect: Dialect, broadcast: boolean): UnknownBits[] {
+  const layout = LAYOUTS[dialect];
+  const known = new Map<string, number>();
+  const note = (ref: unknown): void => {
+    if (typeof ref !== 'object' || ref === null) return;
+    const r = ref as Partial<BitRef>;
+    if (typeof r.field === 'string' && typeof r.bit === 'number') known.set(r.field, (known.get(r.field) ?? 0) | (1 << r.bit));
+  };
+  for (const rule of layout.rules) note(rule);
+  note(layout.chargeMos);
+  note(layout.dischargeMos);
+  for (const entry of Object.values(layout.state)) {
+    if (Array.isArray(entry)) entry.forEach(note);
+    else note(entry);
+  }
+  const blocks = readBlocks(info, broadcast, 'equal', (reader) => readLayout(reader, layout.block));
+  const out: UnknownBits[] = [];
+  for (const { pack, value } of blocks) {
+    for (const [field, mask] of known) {
+      const v = value[field];
+      if (typeof v !== 'number') continue;
+      const unknown = v & ~mask;
+      const bits: number[] = [];
+      for (let bit = 0; bit < 32; bit++) if (unknown & (1 << bit)) bits.push(bit);
+      if (bits.length) out.push({ pack, field, bits });
+    }
+  }
+  return out;
+}

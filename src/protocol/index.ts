@@ -5,7 +5,7 @@ export { FrameStreamParser, type StreamEvent, type StreamParserOptions } from '.
 export { ALL_PACKS, DIALECTS, DIALECT_PROFILES, commandKind, isDialect, type CommandKind, type Dialect, type DialectProfile } from './dialect';
 export { COMMANDS, commandNames, findCommand, type CommandSpec } from './commands';
 export { PARAMETER_GROUPS, parameterCommand, type ParameterGroup } from './parameters';
-export { decodeStatusBytes, reportableState, supportedCodes, type AlarmGroup, type AlarmsData, type PackAlarms, type PackMode, type PackState } from './alarms';
+export { decodeStatusBytes, reportableState, supportedCodes, unknownStatusBits, type UnknownBits, type AlarmGroup, type AlarmsData, type PackAlarms, type PackMode, type PackState } from './alarms';
 export type { AnalogData, PackAnalog, AnalogEncodeOptions } from './analog';
 export { temperatureLabel, temperatureRoles, type TemperatureRole } from './temperature-roles';
 export type { Fields } from './codec';

@@ -150,6 +150,26 @@ describe('editor and dashboard in a real browser', function () {
     await dashboard.close();
   });
 
+  it('bms-link\'s Diagnose button downloads one file for a bug report, read from the deployed link', async () => {
+    await page.evaluate(() => {
+      const editor = (window as unknown as { RED: { nodes: { eachConfig(fn: (n: { id: string; type: string; name?: string }) => void): void }; editor: { editConfig(name: string, type: string, id: string): void } } }).RED;
+      let id = '';
+      editor.nodes.eachConfig((n) => { if (n.type === 'bms-link' && n.name === 'simulated bank') id = n.id; });
+      editor.editor.editConfig('', 'bms-link', id);
+    });
+    await page.waitForSelector('#lfp-bms-diagnose');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#lfp-bms-diagnose')]);
+    assert.match(download.suggestedFilename(), /^lfp-bms-diagnose-\d{4}-\d\d-\d\dT[\d-]+Z\.json$/);
+    const file = await download.path();
+    const bundle = JSON.parse(fs.readFileSync(file, 'utf8')) as { port: string; anonymised: boolean; frames: { dir: string }[]; timing: { command: string; replies: number }[] };
+    assert.equal(bundle.port, sim.tcp);
+    assert.equal(bundle.anonymised, true);
+    assert.ok(bundle.frames.filter((f) => f.dir === 'tx').length >= 6, 'three reads of two commands at least');
+    assert.ok(bundle.timing.some((t) => t.command === 'analog 0x42' && t.replies >= 3));
+    await page.waitForSelector('#lfp-bms-diagnose-result:text("0 reply(s) not decoded, 0 unknown status bit group(s): saved")');
+    await page.click('#node-config-dialog-cancel');
+  });
+
   it('in the editor, a node shows why it cannot work: an interval the runtime refuses, a serial port that does not exist', async () => {
     await page.evaluate(() => {
       const editor = (window as unknown as { RED: { view: { importNodes(nodes: unknown, options?: object): void } } }).RED;
