@@ -4,7 +4,7 @@ import type { BenchResult } from './codec';
 
 const BAUD = 9600;
 const LATENCY_MS = 30;
-/** A pack that needs the ~50 ms pacing PACE packs are known for (PROTOCOL.md §1) releases the line after about this. */
+/** A pack that needs the ~50 ms pacing PACE packs are known for (docs/protocol.md#wiring-and-timing) releases the line after about this. */
 const TURNAROUND_MS = 40;
 
 /**

@@ -17,7 +17,7 @@ export const LEVEL_RANK: Readonly<Record<AlarmLevel | 'none', number>> = { none:
 export const OFFLINE_CODE = 'OFFLINE';
 const OFFLINE_TEXT = 'pack not answering';
 
-/** What the battery's own display codes mean (HMI-CODES.md); EUT, EOT, MOSOT exist in two groups. */
+/** What the battery's own display codes mean (docs/codes.md); EUT, EOT, MOSOT exist in two groups. */
 const TEXTS: Readonly<Record<AlarmLevel, Readonly<Record<string, string>>>> = {
   warning: {
     OV: 'cell over-voltage', UV: 'cell under-voltage', TOV: 'pack over-voltage', TUV: 'pack under-voltage',
@@ -42,11 +42,16 @@ const TEXTS: Readonly<Record<AlarmLevel, Readonly<Record<string, string>>>> = {
   },
 };
 
+/** Every code of a level this package has a text for. */
+export function knownCodes(level: AlarmLevel): string[] {
+  return Object.keys(TEXTS[level]);
+}
+
 export function codeText(level: AlarmLevel, code: string): string {
   return TEXTS[level][code] ?? code;
 }
 
-/** `FULLY` sits among the protections but is a status, never an alarm (PITFALLS.md P-18). */
+/** `FULLY` sits among the protections but is a status, never an alarm (docs/pitfalls.md#p-18). */
 export function isStatusCode(level: AlarmLevel, code: string): boolean {
   return level === 'protection' && code === 'FULLY';
 }

@@ -6,7 +6,7 @@ import { defaultAccept, type BmsLink, type LinkSession, type Priority, type Repl
 
 export interface ClientOptions {
   readonly dialect: Dialect;
-  /** VER / CID1 the packs claim, when they differ from the dialect's (PITFALLS.md P-29). */
+  /** VER / CID1 the packs claim, when they differ from the dialect's (docs/pitfalls.md#p-29). */
   readonly version?: number;
   readonly cid1?: number;
   /** Extra wait per pack for "all packs" requests: the master polls its slaves before answering. */

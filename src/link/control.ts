@@ -49,9 +49,8 @@ export type SwitchName = 'chargeMos' | 'dischargeMos' | 'buzzer' | 'ledAlarm' | 
 export const SWITCH_NAMES: readonly SwitchName[] = ['chargeMos', 'dischargeMos', 'buzzer', 'ledAlarm', 'limiter', 'limiterLowGear'];
 
 /**
- * 0x99 codes (PROTOCOL.md §6.4) and the control-state bit that shows the result, with the spec's
- * polarity (b4 / b5: 1 = disabled). Some firmware is said to invert LED and limiter (PITFALLS.md
- * P-17): the read-back, not the command, decides what is reported.
+ * 0x99 codes (docs/protocol.md#switches) and the control-state bit that shows the result, with the spec's
+ * polarity (b4 / b5: 1 = disabled). Some firmware is said to invert LED and limiter (docs/pitfalls.md#p-17): the read-back, not the command, decides what is reported.
  */
 const CONTROL_SWITCHES: Readonly<Record<Exclude<SwitchName, 'chargeMos' | 'dischargeMos'>, { on: number; off: number; bit: number; setMeansOn: boolean }>> = {
   buzzer: { on: 0x0d, off: 0x0c, bit: 0, setMeansOn: true },

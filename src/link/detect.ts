@@ -37,7 +37,7 @@ interface Probe {
   readonly pack: number;
 }
 
-/** PROTOCOL.md §4.2: PACE on ADR 01 then 00, then 0x20 at the Pylontech / Seplos addresses, then EG4. */
+/** docs/protocol.md#detection: PACE on ADR 01 then 00, then 0x20 at the Pylontech / Seplos addresses, then EG4. */
 const PROBES: readonly Probe[] = [
   { dialect: 'pace', address: 1, pack: 1 },
   { dialect: 'pace', address: 0, pack: 1 },

@@ -3,7 +3,7 @@ import { addressed, type BmsClient } from './client';
 import { readUntilAgreed } from './confirm';
 import { errorMessage } from './errors';
 
-/** A 0xA1 record in the canonical shape (decode-output.md `history`, plus its status codes). */
+/** A 0xA1 record in the canonical shape (docs/payloads.md#data `history`, plus its status codes). */
 export type HistoryEntry = Fields & { readonly time: string };
 
 /**

@@ -5,7 +5,7 @@ import { errorMessage } from './errors';
 import type { LinkSession } from './link';
 
 
-/** Discharge over-current reads back negative but is written positive (PITFALLS.md P-16): the set holds it positive. */
+/** Discharge over-current reads back negative but is written positive (docs/pitfalls.md#p-16): the set holds it positive. */
 function normalize(group: string, data: Fields): Record<string, number | boolean> {
   const out: Record<string, number | boolean> = {};
   for (const [field, value] of Object.entries(data)) {

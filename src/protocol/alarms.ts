@@ -6,7 +6,7 @@ import { compileLayout, readLayout, writeLayout, type Layout, type RawRecord, ty
 
 export type AlarmGroup = 'alarms' | 'protections' | 'faults';
 
-/** One pack's 0x44 state; codes are the battery's HMI codes (HMI-CODES.md), sorted. */
+/** One pack's 0x44 state; codes are the battery's HMI codes (docs/codes.md), sorted. */
 export interface PackAlarms {
   readonly pack: number;
   readonly balancingCells: readonly number[];
@@ -86,7 +86,7 @@ interface AlarmLayout {
   readonly rules: readonly FlagRule[];
   readonly chargeMos?: BitRef;
   readonly dischargeMos?: BitRef;
-  /** Balance bitmaps in cell order: each field's bit 0 is the next cell (spec order, P-15). */
+  /** Balance bitmaps in cell order: each field's bit 0 is the next cell (spec order, docs/pitfalls.md#p-15). */
   readonly balance: readonly { readonly field: string; readonly bits: number }[];
   /** Constant fields the encoder writes (custom-number bytes, reserved padding). */
   readonly constants?: RawRecord;
@@ -107,7 +107,7 @@ const COUNTS_AND_VALUES: readonly Step[] = [
   { name: 'tempAlarms', type: 'u8', countFrom: 'tempCount' },
 ];
 
-/** PACE bit maps from HMI-CODES.md §1; the history record (0xA1) reuses them. */
+/** PACE bit maps (docs/protocol.md#status-bytes) onto the codes of docs/codes.md; the history record (0xA1) reuses them. */
 export const PACE_STATUS_RULES: readonly FlagRule[] = [
   ...bits('warn1', 'alarms', ['OV', 'UV', 'TOV', 'TUV', 'COC', 'DOC', null, null]),
   ...bits('warn2', 'alarms', ['COT', 'DOT', 'CUT', 'DUT', 'EOT', 'EUT', 'MOSOT', 'USOC']),
@@ -120,9 +120,9 @@ export const PACE_CHARGE_MOS: BitRef = { field: 'instruction', bit: 1 };
 export const PACE_DISCHARGE_MOS: BitRef = { field: 'instruction', bit: 2 };
 
 /**
- * PACE instruction and control bytes (PROTOCOL.md §6.2). The LED-alarm and limiter bits are "1 =
+ * PACE instruction and control bytes (docs/protocol.md#status-bytes). The LED-alarm and limiter bits are "1 =
  * disabled" in the PACE specifications; one open-source reading of a PbmsTools capture says the
- * opposite (PITFALLS.md P-17): the specification's polarity is used, and bms-control shows what the
+ * opposite (docs/pitfalls.md#p-17): the specification's polarity is used, and bms-control shows what the
  * pack reports after every switch.
  */
 const PACE_STATE: StateLayout = {

@@ -143,7 +143,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
       { name: 'ud', type: 'u8' },
       { name: 'full', type: 'u16' },
       { name: 'cycles', type: 'u16' },
-      // Modules over 65 Ah put 0xFFFF above and the real mAh here (PITFALLS.md P-11).
+      // Modules over 65 Ah put 0xFFFF above and the real mAh here (docs/pitfalls.md#p-11).
       { when: 'ud', atLeast: 4, steps: [{ name: 'remainingWide', type: 'u24' }, { name: 'fullWide', type: 'u24' }] },
     ]),
     unitsFor: pylontechUnits,
@@ -179,7 +179,7 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
     block: compileLayout([
       { name: 'cellCount', type: 'u8' },
       { name: 'cells', type: 'u16', countFrom: 'cellCount' },
-      // EG4 announces 4 temperatures and sends 6 (cells, environment, MOSFET): PITFALLS.md P-13.
+      // EG4 announces 4 temperatures and sends 6 (cells, environment, MOSFET): docs/pitfalls.md#p-13.
       { name: 'tempCount', type: 'u8' },
       { name: 'temps', type: 'u16', countFrom: 'tempCount', extra: 2 },
       { name: 'current', type: 's16' },
@@ -222,7 +222,7 @@ const ABSENT_TEMPERATURE = 0x8000;
 
 /**
  * Pylontech layout: pick the pack-voltage scale that agrees with the sum of the cells, and detect
- * PACE-built packs that speak this layout in PACE units (decode-output.md, PITFALLS.md P-09).
+ * PACE-built packs that speak this layout in PACE units (docs/payloads.md, docs/pitfalls.md#p-09).
  */
 function pylontechUnits(raw: RawRecord): AnalogUnits {
   const cells = nums(raw, 'cells');

@@ -3,7 +3,7 @@ import { FrameError } from './errors';
 
 /**
  * Per-pack blocks of a 0x42/0x44 reply. `equal`: the master pads every pack to one length, so the
- * block length is derived from LENID and the pack count, never from a UD byte (PITFALLS.md P-12).
+ * block length is derived from LENID and the pack count, never from a UD byte (docs/pitfalls.md#p-12).
  * `walk`: blocks describe their own length (Pylontech 0x42) and are read one after the other.
  */
 export type BlockSplit = 'equal' | 'walk';

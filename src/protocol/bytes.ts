@@ -15,7 +15,7 @@ export function intFits(type: IntType, value: number): boolean {
   return value >= 0 && value < 2 ** (8 * WIDTH[type]);
 }
 
-/** Uppercase hex, two digits per byte: the only form a BMS is sent (PITFALLS.md P-03). */
+/** Uppercase hex, two digits per byte: the only form a BMS is sent (docs/pitfalls.md#p-03). */
 export function bytesToHex(bytes: Uint8Array): string {
   let out = '';
   for (const b of bytes) out += HEX_DIGITS.charAt(b >> 4) + HEX_DIGITS.charAt(b & 0xf);

@@ -1,7 +1,7 @@
 import { FrameError } from './errors';
 import { num, type RawRecord } from './layout';
 
-/** PACE clock bytes are binary (not BCD) local time with the year as Y − 2000 (PROTOCOL.md §6.5). */
+/** PACE clock bytes are binary (not BCD) local time with the year as Y − 2000 (docs/protocol.md#clock-and-history). */
 export function formatClock(raw: RawRecord): string {
   const two = (name: string): string => String(num(raw, name)).padStart(2, '0');
   return `${2000 + num(raw, 'year')}-${two('month')}-${two('day')}T${two('hour')}:${two('minute')}:${two('second')}`;

@@ -94,7 +94,7 @@ export function constantRequest(byte: number): InfoCodec {
 /**
  * A named field: `q` scales it to SI, `bool` makes it an enable flag, `optional` marks the start of
  * fields some firmware omits, `writeType` overrides the type on writes (DOC1 reads back negative but
- * is written positive: PITFALLS.md P-16), `hidden` fields are written as `fill` and not reported.
+ * is written positive: docs/pitfalls.md#p-16), `hidden` fields are written as `fill` and not reported.
  */
 export interface FieldDef {
   readonly name: string;

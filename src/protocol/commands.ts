@@ -66,7 +66,7 @@ function packList(value: Fields, arrays: readonly string[]): { packs: never[] } 
 }
 
 /**
- * A one-pack reply names the pack it is about (PROTOCOL.md §3.3: the echoed COMMAND byte); one about
+ * A one-pack reply names the pack it is about (docs/protocol.md#addresses-and-the-whole-bank: the echoed COMMAND byte); one about
  * another pack (a late answer to an earlier request) does not fit, however well it decodes.
  */
 function checkEchoedPack(data: { packs: readonly { pack: number }[] }, ctx: CodecContext): void {
@@ -165,7 +165,7 @@ const SWITCH_CONTROL = layoutCodec(
   [{ name: 'code', type: 'u8' }, { name: 'controlState', type: 'u8' }],
   (raw) => {
     const state = num(raw, 'controlState');
-    // Only the bits both specs and captures agree on get names (PITFALLS.md P-17).
+    // Only the bits both specs and captures agree on get names (docs/pitfalls.md#p-17).
     return { code: num(raw, 'code'), controlState: state, buzzerEnabled: bit(state, 0), currentLimitLowGear: bit(state, 3) };
   },
   (value) => {
@@ -256,7 +256,7 @@ const PYLONTECH_SYSTEM_PARAMETERS = fieldsCodec([
   { name: 'cellUnderVoltage', type: 'u16', q: Q.mV },
   { name: 'chargeHighTemperature', type: 'u16', q: Q.deciKelvin },
   { name: 'chargeLowTemperature', type: 'u16', q: Q.deciKelvin },
-  // 100 mA units, not 10 mA (PITFALLS.md P-09).
+  // 100 mA units, not 10 mA (docs/pitfalls.md#p-09).
   { name: 'chargeCurrentLimit', type: 's16', q: Q.hundredMa },
   { name: 'moduleHighVoltage', type: 'u16', q: Q.mV },
   { name: 'moduleLowVoltage', type: 'u16', q: Q.mV },

@@ -4,7 +4,7 @@ export const DIALECTS: readonly Dialect[] = ['pace', 'pylontech', 'seplos', 'eg4
 
 export interface DialectProfile {
   readonly dialect: Dialect;
-  /** VER byte we send; a BMS may claim another in its reply (PITFALLS.md P-29). */
+  /** VER byte we send; a BMS may claim another in its reply (docs/pitfalls.md#p-29). */
   readonly version: number;
   readonly cid1: number;
   /** Header ADR for commands that do not name a pack. */
@@ -31,7 +31,7 @@ export function isDialect(value: unknown): value is Dialect {
 /** COMMAND byte that asks the master for the whole bank. */
 export const ALL_PACKS = 0xff;
 
-/** What the decoded `command` is called, by the CID2 of the request (decode-output.md). */
+/** What the decoded `command` is called, by the CID2 of the request (docs/payloads.md). */
 export type CommandKind =
   | 'analog'
   | 'alarms'

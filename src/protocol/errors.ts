@@ -32,7 +32,7 @@ export function isFrameError(err: unknown): err is FrameError {
   return err instanceof FrameError;
 }
 
-/** RTN codes across PACE, Pylontech, Seplos and EG4 (PROTOCOL.md §8). */
+/** RTN codes across PACE, Pylontech, Seplos and EG4 (docs/protocol.md#return-codes). */
 const RTN_NAMES: Readonly<Record<number, string>> = {
   0x01: 'protocol version error',
   0x02: 'checksum error reported by the BMS',

@@ -20,7 +20,7 @@ export const MAX_INFO_CHARS = 0xfff;
 /** `~` + 12 header chars + 4095 INFO chars + 4 checksum chars. */
 export const MAX_FRAME_CHARS = 1 + 12 + MAX_INFO_CHARS + 4;
 
-/** LENGTH field: LCHKSUM in the high nibble, LENID in the low 12 bits (PROTOCOL.md §2.2, P-06). */
+/** LENGTH field: LCHKSUM in the high nibble, LENID in the low 12 bits (docs/protocol.md#frame, docs/pitfalls.md#p-06). */
 export function lengthField(infoChars: number): number {
   if (infoChars < 0 || infoChars > MAX_INFO_CHARS || infoChars % 2 !== 0) {
     throw new FrameError('range', `INFO of ${infoChars} characters cannot be framed (even, at most ${MAX_INFO_CHARS})`);
@@ -30,7 +30,7 @@ export function lengthField(infoChars: number): number {
   return (lchksum << 12) | infoChars;
 }
 
-/** Two's complement of the 16-bit sum of the ASCII codes (mod 65536, never 65535: P-01). */
+/** Two's complement of the 16-bit sum of the ASCII codes (mod 65536, never 65535: docs/pitfalls.md#p-01). */
 export function frameChecksum(body: string): number {
   let sum = 0;
   for (let i = 0; i < body.length; i++) sum += body.charCodeAt(i);

@@ -10,7 +10,7 @@ const CLOCK_STEPS: readonly Step[] = [
   { name: 'hour', type: 'u8' }, { name: 'minute', type: 'u8' }, { name: 'second', type: 'u8' },
 ];
 
-/** PACE 0xA1 record (PROTOCOL.md §6.5); the status bytes use the 0x44 bit maps. */
+/** PACE 0xA1 record (docs/protocol.md#clock-and-history); the status bytes use the 0x44 bit maps. */
 const RECORD_STEPS: readonly Step[] = [
   ...CLOCK_STEPS,
   { name: 'cellCount', type: 'u8' },

@@ -1,4 +1,4 @@
-/** PACE 0xEB / 0xEC protocol codes and their names (PROTOCOL.md §6.9). 0xFF disables the port. */
+/** PACE 0xEB / 0xEC protocol codes and their names (docs/protocol.md#inverter-protocol). 0xFF disables the port. */
 const TABLE: readonly (readonly [code: number, can: string, rs485: string])[] = [
   [0x00, 'PACE', 'PACE Modbus'], [0x01, 'Pylon', 'Pylon 485'], [0x02, 'Growatt', 'Growatt 485'],
   [0x03, 'Victron', 'Voltronic / EA Sun / MPP'], [0x04, 'Schneider/SE', 'Schneider/SE'], [0x05, 'LuxPower', 'Phocos'],

@@ -35,7 +35,7 @@ export class ParameterError extends Error {
 }
 
 /**
- * Ranges PbmsTools offers (PROTOCOL.md §6.6), in SI units. Steps come from the wire encoding, so a
+ * Ranges PbmsTools offers (docs/protocol.md#parameters), in SI units. Steps come from the wire encoding, so a
  * value the pack cannot store exactly is refused rather than silently rounded.
  */
 const RANGE: Readonly<Record<string, readonly [number, number]>> = {

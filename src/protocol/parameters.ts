@@ -2,7 +2,7 @@ import type { FieldDef } from './codec';
 import { Q } from './units';
 
 /**
- * PACE 0x25 parameter groups (PROTOCOL.md §6.0, §6.6): one row per read/write pair. Every group is
+ * PACE 0x25 parameter groups (docs/protocol.md#parameters): one row per read/write pair. Every group is
  * written whole, with the same layout it is read with.
  */
 export interface ParameterGroup {

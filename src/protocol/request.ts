@@ -7,7 +7,7 @@ import { encodeFrame, parseFrame, type Frame } from './frame';
 export interface FrameHeaderOptions {
   readonly dialect: Dialect;
   readonly address?: number;
-  /** VER to send instead of the dialect's own, for packs that claim another version (P-29). */
+  /** VER to send instead of the dialect's own, for packs that claim another version (docs/pitfalls.md#p-29). */
   readonly version?: number;
   readonly cid1?: number;
 }

@@ -11,7 +11,7 @@ import { checkByte, requireCommand, type FrameHeaderOptions } from './request';
 /** Error names in decode results; LCHKSUM and CHKSUM failures are both `checksum`. */
 export type DecodeErrorName = Exclude<FrameErrorKind, 'lchksum' | 'rtn'>;
 
-/** The canonical decode result (`msg.payload` shape; decode-output.md). */
+/** The canonical decode result (`msg.payload` shape; docs/payloads.md). */
 export interface DecodeResult {
   readonly ok: boolean;
   readonly error?: DecodeErrorName;
@@ -65,7 +65,7 @@ function readableHeader(text: string): Pick<DecodeResult, 'version' | 'address' 
 }
 
 /**
- * Which dialect a reply is in (decode-output.md): CID1 0x4A is EG4, VER 0x25 and up is PACE; in
+ * Which dialect a reply is in (docs/payloads.md): CID1 0x4A is EG4, VER 0x25 and up is PACE; in
  * 0x20 the Seplos custom-number bytes (or, for other commands, ADR 0) tell Seplos from Pylontech.
  */
 export function resolveDialect(header: { version: number; address: number; cid1: number }, cid2: number | undefined, responseInfo?: Uint8Array): Dialect {
@@ -119,7 +119,7 @@ export function decodeResponse(response: string, options: DecodeOptions = {}): D
   const dialect = forced ?? resolveDialect(request ?? frame, request?.cid2, frame.info);
   if (!forced && frame.cid2 === 0 && !SPOKEN_VERSIONS.has(frame.version) && request?.cid2 !== PROTOCOL_VERSION_CID2) {
     // Guessing would half-decode another protocol's data; a pack that merely claims another
-    // version (PITFALLS.md P-29) is decoded when its dialect is given.
+    // version (docs/pitfalls.md#p-29) is decoded when its dialect is given.
     const command = request ? commandKind(request.cid2) : undefined;
     return {
       ok: false, error: 'unsupported', ...header, dialect, ...(command ? { command } : {}), data: {},

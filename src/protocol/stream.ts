@@ -4,7 +4,7 @@ import { MAX_FRAME_CHARS, parseFrame, type Frame } from './frame';
 
 export type StreamEvent =
   | { readonly type: 'frame'; readonly text: string; readonly frame: Frame }
-  /** Our own request coming back (RS485 half-duplex or loopback, PITFALLS.md P-26). */
+  /** Our own request coming back (RS485 half-duplex or loopback, docs/pitfalls.md#p-26). */
   | { readonly type: 'echo'; readonly text: string }
   /** A complete candidate between `~` and CR (or cut off by the next `~`) that is not a valid frame. */
   | { readonly type: 'error'; readonly text: string; readonly error: FrameError }

@@ -7,7 +7,7 @@ const C = 'cell';
 const CELLS4: readonly TemperatureRole[] = [C, C, C, C];
 
 /**
- * Sensor order by dialect and sensor count (PROTOCOL.md §6.1, §7): PACE sends cells 1–4, MOSFET,
+ * Sensor order by dialect and sensor count (docs/protocol.md#realtime-values): PACE sends cells 1–4, MOSFET,
  * ambient (Sunsynk-style PACE packs six cell sensors, then MOSFET and ambient); Seplos and EG4 the
  * same six with ambient before MOSFET; Pylontech the BMS board first, then four cell groups (and a
  * MOSFET sensor on US3000B and later). A firmware with another order is another row.

@@ -18,7 +18,7 @@ export const Q = {
   tenMah: { num: 1, den: 100 },
   percent: { num: 1, den: 1 },
   permille: { num: 1, den: 10 },
-  /** PACE: 0.1 K with offset 2730 (PITFALLS.md P-08). */
+  /** PACE: 0.1 K with offset 2730 (docs/pitfalls.md#p-08). */
   paceDeciKelvin: { num: 1, den: 10, offset: 2730 },
   /** Pylontech, Seplos, EG4: 0.1 K with offset 2731. */
   deciKelvin: { num: 1, den: 10, offset: 2731 },

@@ -26,7 +26,7 @@ export interface SimBankOptions {
 
 export type PaceTailBytes = 2 | 3 | 12 | 16 | 24;
 
-/** Ways real firmware answers that a client must cope with (PITFALLS.md P-20, P-23, P-29). */
+/** Ways real firmware answers that a client must cope with (docs/pitfalls.md#p-20, docs/pitfalls.md#p-23, docs/pitfalls.md#p-29). */
 export interface FirmwareQuirks {
   /** Every reply comes from this header address, whatever was asked (a bumped DIP switch). */
   readonly responderAddress?: number;
@@ -209,7 +209,7 @@ export class SimulatedBank {
     return (request.command === 'analog' || request.command === 'alarms') && request.params.pack === ALL_PACKS;
   }
 
-  /** "All packs" asked of the master: a slave asked the same answers only for itself (PROTOCOL.md §3.2). */
+  /** "All packs" asked of the master: a slave asked the same answers only for itself (docs/protocol.md#addresses-and-the-whole-bank). */
   private wholeBank(request: DecodedRequest, target: number): boolean {
     return this.broadcastRequest(request) && target === 1;
   }

@@ -225,7 +225,7 @@ export class SimPack {
     return !this.dischargeMosForcedOff && !['UVP', 'TUVP', 'DOCP', 'DOTP', 'DUTP', 'CP', 'MOSOT'].some((c) => this.latched.has(c));
   }
 
-  /** 0x9A / 0x9B. A MOSFET is not switched off while current flows through it (PITFALLS.md P-31). */
+  /** 0x9A / 0x9B. A MOSFET is not switched off while current flows through it (docs/pitfalls.md#p-31). */
   switchMos(which: 'charge' | 'discharge', on: boolean): 'ok' | 'refused' {
     if (!on) {
       const flowing = which === 'charge' ? this.effectiveA > 0.5 : this.effectiveA < -0.5;
@@ -238,7 +238,7 @@ export class SimPack {
     return 'ok';
   }
 
-  /** 0x99 switch codes (PROTOCOL.md §6.4), spec polarity. */
+  /** 0x99 switch codes (docs/protocol.md#switches), spec polarity. */
   switchControl(code: number): boolean {
     const bits: Record<number, [number, boolean]> = {
       0x06: [5, false], 0x07: [5, true], 0x08: [3, false], 0x09: [3, true],

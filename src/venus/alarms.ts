@@ -1,7 +1,7 @@
 import type { BankAlarm, PackSummary } from '../bank';
 
 /**
- * Victron `/Alarms/*` paths fed by the battery's own codes (HMI-CODES.md §6): level 1 from the
+ * Victron `/Alarms/*` paths fed by the battery's own codes (docs/codes.md#victron-alarm-paths): level 1 from the
  * alarm (warning) group, level 2 from protections and faults.
  */
 export const ALARM_MAP: Readonly<Record<string, { readonly warning: readonly string[]; readonly protection: readonly string[]; readonly anyFault?: true }>> = {

@@ -9,7 +9,7 @@ export interface ChargerWrite {
 
 const d = (unit: string): ItemSpec => ({ type: 'd', unit, decimals: 2, writable: true });
 
-/** Paths DVCC writes, per kind of charger (VENUS-DBUS.md §8). */
+/** Paths DVCC writes, per kind of charger (docs/venus.md#what-dvcc-does-with-the-limits). */
 const WRITTEN: Readonly<Record<ChargerKind, Readonly<Record<string, ItemSpec>>>> = {
   solarcharger: { '/Link/ChargeVoltage': d('V'), '/Link/ChargeCurrent': d('A') },
   vebus: {

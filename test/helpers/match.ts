@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 
-/** Keys the decoder adds beyond decode-output.md: documented extensions, never required by vectors. */
+/** Keys the decoder adds beyond the captured expectations (docs/payloads.md#extensions), never required by vectors. */
 const EXTENSION_KEYS = new Set(['message', 'note', 'online', 'temperatureRoles', 'state']);
 
 /**

@@ -43,10 +43,10 @@ export interface DvccSetup {
 export const SOLAR_MAXIMUM = 100;
 
 /**
- * What Victron's systemcalc does with battery services (VENUS-DBUS.md §7, TESTING.md §4):
+ * What Victron's systemcalc does with battery services (docs/venus.md#battery-monitor-and-bms, docs/venus.md#the-test-double):
  * discovery by NameOwnerChanged / ListNames, GetItems at once, both change signals, the
  * connected filter, battery-monitor and BMS auto-selection, the multiple-BMS condition — and,
- * once `dvcc` is set, how DVCC writes the BMS's limits to the chargers (VENUS-DBUS.md §8, §9).
+ * once `dvcc` is set, how DVCC writes the BMS's limits to the chargers (docs/venus.md#what-dvcc-does-with-the-limits, docs/venus.md#stale-data).
  */
 export class SystemCalcEmulation extends EventEmitter {
   readonly services = new Map<string, SeenService>();

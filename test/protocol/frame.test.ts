@@ -6,7 +6,7 @@ function expectFrameError(fn: () => unknown, kind: string): void {
 }
 
 describe('protocol: frame', () => {
-  it('computes the LENGTH values worked in the reference, including the P-06 overflow case', () => {
+  it('computes the LENGTH values worked in the reference, including the overflow case of docs/pitfalls.md#p-06', () => {
     const table: [number, string][] = [
       [0x002, 'E002'], [0x004, 'C004'], [0x00c, '400C'], [0x010, 'F010'], [0x01a, '501A'], [0x028, '6028'],
       [0x04c, '004C'], [0x050, 'B050'], [0x07a, 'F07A'], [0x090, '7090'], [0x0f0, '10F0'], [0x118, '6118'], [0x568, 'D568'],
@@ -25,7 +25,7 @@ describe('protocol: frame', () => {
     assert.equal(encodeFrame({ version: 0x25, address: 1, cid1: 0x46, cid2: 0x42, info: Uint8Array.of(1) }), '~25014642E00201FD30');
   });
 
-  it('reduces the checksum modulo 65536, as the correct vendor example shows (P-01, P-02)', () => {
+  it('reduces the checksum modulo 65536, as the correct vendor example shows (docs/pitfalls.md#p-01, docs/pitfalls.md#p-02)', () => {
     assert.equal(frameChecksum('1203400356ABCEFE'), 0xfc72);
     assert.equal(frameChecksum('1203400456ABCEFE'), 0xfc71);
     // A body whose ASCII sum passes 65535: mod-65535 code would be off by one here.

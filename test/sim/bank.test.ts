@@ -173,14 +173,14 @@ describe('simulated bank', () => {
       });
     }
 
-    it('answers from its own address or with another version byte when its firmware does (P-20, P-29)', () => {
+    it('answers from its own address or with another version byte when its firmware does (docs/pitfalls.md#p-20, docs/pitfalls.md#p-29)', () => {
       const { bank } = bankAt({ packs: 1, quirks: { responderAddress: 0, version: 0x26 } });
       const { reply } = bank.handle(encodeRequest('analog', { pack: 1 }, { dialect: 'pace', address: 1 }));
       const header = parseFrame(reply!);
       assert.deepEqual([header.version, header.address], [0x26, 0]);
     });
 
-    it('a relay reply may carry a longer tail than the master\'s "all packs" blocks (P-23)', () => {
+    it('a relay reply may carry a longer tail than the master\'s "all packs" blocks (docs/pitfalls.md#p-23)', () => {
       const { bank } = bankAt({ packs: 2, analogTailBytes: 3, quirks: { relayTailBytes: 16 } });
       assert.equal(infoOf(bank, 'analog', { pack: 0xff }, 1).length, 2 + 2 * (57 + 3));
       assert.equal(infoOf(bank, 'analog', { pack: 2 }, 2).length, 2 + 57 + 16);

@@ -15,7 +15,7 @@ describe('venus items', () => {
     assert.equal(levels.HighDischargeCurrent, 2);
     assert.equal(levels.InternalFailure, 2);
     assert.equal(levels.LowChargeTemperature, 0);
-    // Every canonical warning and protection code of HMI-CODES.md §6 feeds some path.
+    // Every canonical warning and protection code of docs/codes.md#victron-alarm-paths feeds some path.
     const fed = new Set(Object.values(ALARM_MAP).flatMap((m) => [...m.warning, ...m.protection]));
     for (const code of ['OV', 'UV', 'TOV', 'TUV', 'COC', 'DOC', 'COT', 'DOT', 'CUT', 'DUT', 'EOT', 'EUT', 'MOSOT', 'USOC', 'OVP', 'UVP', 'TOVP', 'TUVP', 'COCP', 'DOCP', 'CP', 'CHVP', 'COTP', 'DOTP', 'CUTP', 'DUTP']) {
       assert.ok(fed.has(code), code);
