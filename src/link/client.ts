@@ -1,6 +1,6 @@
 import {
   ALL_PACKS, DIALECT_PROFILES, FrameError, decodeResponse, encodeRequest, findCommand, parseFrame,
-  type CommandSpec, type DecodeResult, type Dialect, type Fields, type Frame,
+  type AlarmsData, type AnalogData, type CommandSpec, type DecodeResult, type Dialect, type Fields, type Frame,
 } from '../protocol';
 import { defaultAccept, type BmsLink, type LinkSession, type Priority, type Reply, type SyncRequest } from './link';
 
@@ -24,9 +24,36 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface CallResult {
+/**
+ * What each command's reply decodes to (docs/payloads.md#data): the one place the decoder's
+ * generic fields are given their types, so callers read them without casts. Fields a firmware may
+ * leave out are optional.
+ */
+export interface CommandData {
+  readonly analog: AnalogData;
+  readonly alarms: AlarmsData;
+  readonly packCount: { readonly packCount: number };
+  readonly version: { readonly version?: string; readonly bluetoothName?: string; readonly manufacturerVersion?: string; readonly mainlineVersion?: string };
+  readonly serial: { readonly bmsSerial?: string; readonly packSerial?: string; readonly serial?: string };
+  readonly manufacturer: { readonly deviceName?: string; readonly softwareVersion?: string; readonly manufacturer?: string };
+  readonly chargeLimits: {
+    readonly chargeVoltage?: number; readonly dischargeVoltage?: number; readonly chargeCurrent?: number; readonly dischargeCurrent?: number;
+    readonly chargeEnabled?: boolean; readonly dischargeEnabled?: boolean;
+  };
+  /** Empty past the last record. */
+  readonly history: Fields & { readonly time?: string };
+  readonly readClock: { readonly time: string };
+  readonly readCapacity: { readonly remainingAh: number; readonly fullAh: number; readonly designAh: number };
+  readonly readInverterProtocol: { readonly canProtocol: number; readonly rs485Protocol: number; readonly manual: boolean };
+  readonly readStorageInterval: { readonly interval: number };
+}
+
+/** The data of a command's reply: typed for the commands of `CommandData`, generic fields otherwise. */
+export type DataOf<C extends string> = C extends keyof CommandData ? CommandData[C] : Fields;
+
+export interface CallResult<D = Fields> {
   readonly result: DecodeResult & { readonly ok: true };
-  readonly data: Fields;
+  readonly data: D;
   readonly reply: Reply;
   readonly request: string;
 }
@@ -62,7 +89,7 @@ export class BmsClient {
     return this.link.exclusive((session) => fn(new BmsClient(this.link, this.options, session), session));
   }
 
-  async call(command: string, params: Fields = {}, options: CallOptions = {}): Promise<CallResult> {
+  async call<C extends string>(command: C, params: Fields = {}, options: CallOptions = {}): Promise<CallResult<DataOf<C>>> {
     const { dialect } = this.options;
     const spec = findCommand(dialect, command);
     if (!spec) throw new FrameError('unsupported', `${dialect} has no command "${command}"`);
@@ -87,7 +114,8 @@ export class BmsClient {
     if (!result.ok) {
       throw new FrameError(result.rtn ? 'rtn' : (result.error ?? 'format'), result.message ?? 'reply cannot be decoded', result.rtn);
     }
-    return { result: result as DecodeResult & { ok: true }, data: result.data, reply, request };
+    // The decoder's contract (docs/payloads.md, checked against the captured frames) is what makes this cast true.
+    return { result: result as DecodeResult & { ok: true }, data: result.data as DataOf<C>, reply, request };
   }
 
   private encode(command: string, params: Fields, address: number | undefined): string {
@@ -149,5 +177,5 @@ export function addressed(address: number | undefined): { address?: number } {
 /** A PACE pack's BMS serial (0xC2); null when it reports none. */
 export async function readSerial(client: BmsClient, address?: number): Promise<string | null> {
   const { data } = await client.call('serial', {}, { priority: 'interactive', ...addressed(address) });
-  return typeof data.bmsSerial === 'string' && data.bmsSerial ? data.bmsSerial : null;
+  return data.bmsSerial ? data.bmsSerial : null;
 }

@@ -26,7 +26,7 @@ export interface ClockReading {
 
 export async function readClock(client: BmsClient, address?: number, now: () => number = Date.now): Promise<ClockReading> {
   const { data } = await client.call('readClock', {}, { priority: 'interactive', ...addressed(address) });
-  const time = String(data.time);
+  const time = data.time;
   const host = now();
   return { time, host: formatLocalTime(new Date(host)), driftSeconds: Math.round((parseLocal(time) - host) / 1000) };
 }
@@ -69,7 +69,7 @@ export interface SwitchResult {
 async function readStatus(client: BmsClient, address: number | undefined): Promise<{ alarms: PackAlarms | undefined; control: number | null }> {
   const pack = address ?? 1;
   const result = await client.call('alarms', { pack }, { priority: 'interactive', ...addressed(address) });
-  const alarms = (result.data.packs as PackAlarms[] | undefined)?.[0];
+  const [alarms] = result.data.packs;
   const control = decodeStatusBytes(result.reply.frame.info, client.dialect, false)[0]?.control ?? null;
   return { alarms, control };
 }
@@ -125,9 +125,9 @@ export interface InverterProtocols {
 
 export async function readInverterProtocol(client: BmsClient, address?: number): Promise<InverterProtocols> {
   const { data } = await client.call('readInverterProtocol', {}, { priority: 'interactive', ...addressed(address) });
-  const can = Number(data.canProtocol);
-  const rs485 = Number(data.rs485Protocol);
-  return { can: { code: can, name: inverterProtocolName('can', can) }, rs485: { code: rs485, name: inverterProtocolName('rs485', rs485) }, manual: data.manual === true };
+  const can = data.canProtocol;
+  const rs485 = data.rs485Protocol;
+  return { can: { code: can, name: inverterProtocolName('can', can) }, rs485: { code: rs485, name: inverterProtocolName('rs485', rs485) }, manual: data.manual };
 }
 
 /** Sets either or both protocols (code or name, as in §6.9), then reads them back. */

@@ -1,4 +1,4 @@
-import { ALL_PACKS, DIALECT_PROFILES, decodeResponse, encodeRequest, isFrameError, resolveDialect, type Dialect, type Frame, type PackAnalog } from '../protocol';
+import { ALL_PACKS, DIALECT_PROFILES, decodeResponse, encodeRequest, isFrameError, resolveDialect, type Dialect, type Frame } from '../protocol';
 import { BmsClient } from './client';
 import { LinkError, isLinkError } from './errors';
 import { BmsLink, type LinkOptions } from './link';
@@ -116,11 +116,11 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
   let offline: number[] = [];
   if (found.dialect === 'pace' || found.dialect === 'pylontech') {
     const count = found.dialect === 'pace'
-      ? await optional(async () => (await client.call('packCount', {}, { ...quiet, address: found.address })).data.packCount as number)
+      ? await optional(async () => (await client.call('packCount', {}, { ...quiet, address: found.address })).data.packCount)
       : undefined;
     const all = await optional(async () => (await client.call('analog', { pack: ALL_PACKS }, {
       ...quiet, address: profile.masterAddress, expectedPacks: count ?? 15,
-    })).data.packs as PackAnalog[]);
+    })).data.packs);
     if (all && all.length > 0) {
       mode = 'broadcast';
       packs = all.filter((p) => p.online).map((p) => p.pack);
@@ -140,13 +140,13 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
   let firmware: string | undefined;
   let serial: string | undefined;
   if (found.dialect === 'pace') {
-    firmware = await optional(async () => (await client.call('version', {}, { ...quiet, address: found.address })).data.version as string);
-    serial = await optional(async () => (await client.call('serial', {}, { ...quiet, address: found.address })).data.bmsSerial as string);
+    firmware = await optional(async () => (await client.call('version', {}, { ...quiet, address: found.address })).data.version);
+    serial = await optional(async () => (await client.call('serial', {}, { ...quiet, address: found.address })).data.bmsSerial);
   } else {
     const info = await optional(async () => (await client.call('manufacturer', {}, { ...quiet, address: found.address })).data);
-    if (info) firmware = `${String(info.deviceName)} ${String(info.softwareVersion)}`.trim();
+    if (info) firmware = `${info.deviceName ?? ''} ${info.softwareVersion ?? ''}`.trim();
     if (found.dialect === 'pylontech') {
-      serial = await optional(async () => (await client.call('serial', { pack: found.address }, { ...quiet, address: found.address })).data.serial as string);
+      serial = await optional(async () => (await client.call('serial', { pack: found.address }, { ...quiet, address: found.address })).data.serial);
     }
   }
   return {

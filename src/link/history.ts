@@ -56,7 +56,7 @@ export async function downloadHistory(client: BmsClient, options: DownloadOption
     if (options.signal?.aborted) throw new Error('download stopped');
     reads++;
     const { data } = await client.call('history', { index }, { priority: 'background', ...addressed(options.address) });
-    return typeof data.time === 'string' ? (data as HistoryEntry) : null;
+    return typeof data.time === 'string' ? { ...data, time: data.time } : null;
   };
   let index = 0;
   try {
@@ -124,7 +124,7 @@ export function historyToCsv(records: readonly HistoryEntry[]): string {
 /** Minutes between history records as the pack reports them (0xB8). */
 export async function readStorageInterval(client: BmsClient, address?: number): Promise<number> {
   const { data } = await client.call('readStorageInterval', {}, { priority: 'interactive', retries: 0, ...addressed(address) });
-  return Number(data.interval) / 60;
+  return data.interval / 60;
 }
 
 /** Sets the storage interval (0xB7, 0–120 min) and returns what two reads in a row then agree on. */

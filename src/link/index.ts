@@ -1,6 +1,6 @@
 export { LinkError, asError, isLinkError, type LinkErrorKind } from './errors';
 export { BmsLink, LinkSession, defaultAccept, type LinkOptions, type LinkState, type LinkStats, type Priority, type Reply, type RequestOptions, type SyncRequest } from './link';
-export { BmsClient, addressed, readSerial, type CallOptions, type CallResult, type ClientOptions } from './client';
+export { BmsClient, addressed, readSerial, type CallOptions, type CallResult, type ClientOptions, type CommandData, type DataOf } from './client';
 export { detect, detectPort, type BankMode, type Detection, type DetectOptions } from './detect';
 export { BankPoller, packPayload, type BankCycle, type PackChargeLimits, type PackIdentity, type PackPayload, type PackReading, type PackStatus, type PollerOptions } from './poller';
 export { isMissingPort, listSerialPorts } from './ports';

@@ -179,7 +179,7 @@ function diff(before: ParameterSet, after: ParameterSet): ParameterChange[] {
 async function identify(client: BmsClient, address: number): Promise<{ serial: string | null; cellCount: number; designAh: number | null }> {
   const serial = await readSerial(client, address).catch(() => null);
   const { data } = await client.call('analog', { pack: address }, { address, priority: 'interactive' });
-  const pack = (data.packs as { cellVoltages: number[]; designAh: number | null; fullAh: number }[] | undefined)?.[0];
+  const [pack] = data.packs;
   return { serial, cellCount: pack?.cellVoltages.length ?? 0, designAh: pack?.designAh ?? pack?.fullAh ?? null };
 }
 
@@ -214,7 +214,7 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
     const audit = (changes: readonly ParameterChange[], result: string): void => { hooks.audit({ time: now(), pack, serial, action: job.action, changes, result }); };
     if (job.action === 'read') {
       const { data } = await own.call('readCapacity', {}, { address: pack, priority: 'interactive' });
-      const capacity = { remainingAh: Number(data.remainingAh), fullAh: Number(data.fullAh), designAh: Number(data.designAh) };
+      const capacity = { remainingAh: data.remainingAh, fullAh: data.fullAh, designAh: data.designAh };
       outcomes.push({ pack, serial, action: 'read', dryRun: true, parameters, capacity });
       return;
     }

@@ -232,7 +232,7 @@ export class BankPoller extends EventEmitter {
       return;
     }
     this.lastAnswerAt = Date.now();
-    const packs = analog.data.packs as PackAnalog[];
+    const packs = analog.data.packs;
     this.takeInNewPacks(packs);
     const seen = new Set<number>();
     for (const pack of packs) {
@@ -251,7 +251,7 @@ export class BankPoller extends EventEmitter {
     if (this.alarmsWanted(analog)) {
       const alarms = await this.attempt(() => this.client.call('alarms', { pack: ALL_PACKS }, { expectedPacks: expected, signal }));
       if (!(alarms instanceof Error)) {
-        for (const pack of alarms.data.packs as PackAlarms[]) {
+        for (const pack of alarms.data.packs) {
           const state = this.states.get(pack.pack);
           if (state && answered(state)) state.alarms = withoutPack(pack);
         }
@@ -291,7 +291,7 @@ export class BankPoller extends EventEmitter {
       }
       anyAnswer = true;
       this.lastAnswerAt = Date.now();
-      const pack = (analog.data.packs as PackAnalog[])[0];
+      const [pack] = analog.data.packs;
       if (!pack) {
         this.failed(state, 'reply without pack data');
         continue;
@@ -299,7 +299,7 @@ export class BankPoller extends EventEmitter {
       if (this.alarmsWanted(analog) || state.alarmsDue) {
         const alarms = await this.attempt(() => this.client.call('alarms', { pack: state.pack }, { address: state.pack, signal }));
         if (!(alarms instanceof Error)) {
-          const first = (alarms.data.packs as PackAlarms[])[0];
+          const [first] = alarms.data.packs;
           if (first) {
             state.alarms = withoutPack(first);
             state.alarmsDue = false;
@@ -313,7 +313,7 @@ export class BankPoller extends EventEmitter {
     if (!aborted(signal)) this.settle(anyAnswer);
   }
 
-  private alarmsWanted(analog: CallResult): boolean {
+  private alarmsWanted(analog: CallResult<unknown>): boolean {
     if (this.options.alarms === 'every') return true;
     // INFOFLAG bit 0: unread alarm change (Pylontech); every 10th cycle regardless, as a safety net.
     return ((analog.reply.frame.info[0] ?? 0) & 0x01) === 0x01 || this.cycleCount % 10 === 1;
@@ -349,25 +349,25 @@ export class BankPoller extends EventEmitter {
     const at = { ...(address !== undefined ? { address } : {}), retries: 0, priority: 'background' as const, signal };
     if (this.client.dialect === 'pace') {
       const version = await this.attempt(() => this.client.call('version', {}, at));
-      if (!(version instanceof Error)) identity.firmware = String(version.data.version);
+      if (!(version instanceof Error) && version.data.version !== undefined) identity.firmware = version.data.version;
       const serial = await this.attempt(() => this.client.call('serial', {}, at));
       if (!(serial instanceof Error)) {
         const { bmsSerial, packSerial } = serial.data;
-        if (typeof bmsSerial === 'string') identity.serial = bmsSerial;
-        if (typeof packSerial === 'string' && packSerial) identity.packSerial = packSerial;
+        if (bmsSerial !== undefined) identity.serial = bmsSerial;
+        if (packSerial) identity.packSerial = packSerial;
       }
     } else {
       const info = await this.attempt(() => this.client.call('manufacturer', {}, at));
-      if (!(info instanceof Error)) identity.firmware = `${String(info.data.deviceName)} ${String(info.data.softwareVersion)}`.trim();
+      if (!(info instanceof Error)) identity.firmware = `${info.data.deviceName ?? ''} ${info.data.softwareVersion ?? ''}`.trim();
       if (this.client.dialect === 'pylontech') {
         const serial = await this.attempt(() => this.client.call('serial', { pack: state.pack }, at));
-        if (!(serial instanceof Error)) identity.serial = String(serial.data.serial);
+        if (!(serial instanceof Error) && serial.data.serial !== undefined) identity.serial = serial.data.serial;
       }
     }
     state.identity = identity;
   }
 
-  private async attempt(fn: () => Promise<CallResult>): Promise<CallResult | Error> {
+  private async attempt<D>(fn: () => Promise<CallResult<D>>): Promise<CallResult<D> | Error> {
     try {
       return await fn();
     } catch (err) {

@@ -37,7 +37,7 @@ describe('editor and dashboard in a real browser', function () {
   it('shows the node types under "LiFePO4 BMS" in the palette', async () => {
     const category = await page.textContent('#red-ui-palette-container-LiFePO4_BMS, [id^="red-ui-palette-container-LiFePO4"]');
     assert.ok(category);
-    for (const type of ['bms-pack', 'bms-parallel', 'bms-alarms', 'bms-venus', 'bms-params', 'bms-history', 'bms-control']) {
+    for (const type of ['bms-pack', 'bms-parallel', 'bms-alarms', 'bms-venus', 'bms-params', 'bms-history', 'bms-control', 'bms-mqtt']) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
     }
   });
@@ -50,10 +50,14 @@ describe('editor and dashboard in a real browser', function () {
     { type: 'bms-history', fields: ['#node-input-link', '#node-input-pack', '#node-input-format'], invalid: ['#node-input-pack', 'x'], help: /without gaps or\s+repeats/ },
     { type: 'bms-control', fields: ['#node-input-link', '#node-input-pack', '#node-input-dailyClock'], invalid: ['#node-input-pack', '1;2'], help: /never a success/ },
     { type: 'bms-venus', fields: ['#node-input-source', '#node-input-link', '#node-input-bus', '#node-input-shadow', '#node-input-cellMax', '#node-input-lost'], invalid: ['#node-input-cellMax', '3.9'], help: /Shadow mode/ },
+    {
+      type: 'bms-mqtt', fields: ['#node-input-source', '#node-input-link', '#node-input-bankName', '#node-input-bankId', '#node-input-prefix', '#node-input-base', '#node-input-bridge', '#node-input-interval', '#node-input-stale', '#node-input-cells'],
+      invalid: ['#node-input-interval', '0'], help: /positive while discharging/,
+    },
   ];
   const LABELS: Readonly<Record<string, string>> = {
     'bms-pack': 'bms packs', 'bms-parallel': 'bms bank', 'bms-alarms': 'bms alarms', 'bms-venus': 'bms venus',
-    'bms-params': 'bms params 1', 'bms-history': 'bms history 1', 'bms-control': 'bms control 1',
+    'bms-params': 'bms params 1', 'bms-history': 'bms history 1', 'bms-control': 'bms control 1', 'bms-mqtt': 'bms mqtt',
   };
 
   for (const { type, fields, invalid, help } of dialogs) {
@@ -168,6 +172,9 @@ describe('editor and dashboard in a real browser', function () {
     assert.ok(bundle.timing.some((t) => t.command === 'analog 0x42' && t.replies >= 3));
     await page.waitForSelector('#lfp-bms-diagnose-result:text("0 reply(s) not decoded, 0 unknown status bit group(s): saved")');
     await page.click('#node-config-dialog-cancel');
+    // The editor is usable again once the dialog and its shade are gone.
+    await page.waitForSelector('.red-ui-tray', { state: 'detached' });
+    await page.waitForSelector('#red-ui-header-shade', { state: 'hidden' });
   });
 
   it('in the editor, a node shows why it cannot work: an interval the runtime refuses, a serial port that does not exist', async () => {
