@@ -4,6 +4,7 @@ import { BankConnection, CaptureWriter, describeWireEvent, listSerialPorts, type
 import { dataDir } from '../shared/maintenance';
 import { parseLinkConfig, type LinkConfig } from '../shared/link-config';
 import { whenSettled, type BmsLinkConfigNode } from '../shared/types';
+import { errorMessage } from '../../src/errors';
 
 type BmsLinkDef = NodeDef & LinkConfig & { allowWrites: boolean; capture?: boolean; anonymise?: boolean };
 
@@ -40,7 +41,7 @@ export = (RED: NodeAPI): void => {
         const name = `lfp-bms-diagnose-${bundle.created.replace(/[:.]/g, '-')}.json`;
         res.set('Content-Disposition', `attachment; filename="${name}"`).json(bundle);
       }).catch((err: unknown) => {
-        res.status(409).type('text/plain').send(`cannot read the bank now: ${err instanceof Error ? err.message : String(err)}`);
+        res.status(409).type('text/plain').send(`cannot read the bank now: ${errorMessage(err)}`);
       });
     });
   }
@@ -89,7 +90,7 @@ export = (RED: NodeAPI): void => {
         capture = new CaptureWriter(file, { port: config.port, baudRate: Number(config.baud) || 9600, anonymised: (config.anonymise as unknown) !== false, tool: 'bms-link' });
         node.log(`bms-link ${config.port}: capturing frames to ${file}`);
       } catch (err) {
-        node.warn(`bms-link ${config.port}: cannot capture to ${file}: ${err instanceof Error ? err.message : String(err)}`);
+        node.warn(`bms-link ${config.port}: cannot capture to ${file}: ${errorMessage(err)}`);
       }
     }
     node.connection?.on('wire', (event: WireEvent) => {

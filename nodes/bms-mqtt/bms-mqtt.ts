@@ -9,6 +9,7 @@ import { saveJson } from '../../src/venus/store';
 import { dataDir } from '../shared/maintenance';
 import { parseMqttConfig, type MqttConfig } from '../shared/mqtt-config';
 import { PackCollector } from '../shared/pack-collector';
+import { subscribe, type LinkSubscription } from '../shared/subscribe';
 import { asPackInput } from '../shared/payloads';
 import { statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
@@ -74,6 +75,7 @@ export = (RED: NodeAPI): void => {
       onBank(aggregateBank(cycle.packs, { staleAfterMs: parsed.options.staleAfterMs }));
     };
 
+    let subscription: LinkSubscription | undefined;
     let ticker: NodeJS.Timeout | undefined;
     let saver: NodeJS.Timeout | undefined;
     if (problem || !('options' in parsed)) {
@@ -90,10 +92,7 @@ export = (RED: NodeAPI): void => {
       status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
       ticker = setInterval(() => { if (publisher) emit(publisher.tick(Date.now())); }, 1000);
       saver = setInterval(save, SAVE_EVERY_MS);
-      if (link?.connection) {
-        link.connection.on('cycle', onCycle);
-        link.register(node);
-      }
+      if (link) subscription = subscribe(node, link, { cycle: onCycle, status });
     }
     const announceTopics = new Set('options' in parsed ? [`${parsed.options.prefix}/status`, parsed.options.bridgeTopic ?? ''].filter(Boolean) : []);
 
@@ -136,14 +135,13 @@ export = (RED: NodeAPI): void => {
     node.on('close', (removed: boolean, done: () => void) => {
       clearInterval(ticker);
       clearInterval(saver);
-      link?.connection?.off('cycle', onCycle);
       if (publisher) {
         emit(publisher.stop(removed));
         if (removed) rmSync(file, { force: true });
         else save();
       }
       collector.clear();
-      whenSettled(link ? link.deregister(node) : Promise.resolve(), done);
+      whenSettled(subscription?.close() ?? Promise.resolve(), done);
     });
   }
   RED.nodes.registerType('bms-mqtt', BmsMqtt);

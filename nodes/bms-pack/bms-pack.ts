@@ -1,7 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { inRange } from '../shared/ranges';
-import { asError, packPayload, type BankCycle, type ConnectionState, type PackPayload } from '../../src/link';
+import { asError, packPayload, type BankCycle, type PackPayload } from '../../src/link';
 import { changedBeyond } from '../../src/bank';
+import { subscribe, type LinkSubscription } from '../shared/subscribe';
 import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsPackDef extends NodeDef {
@@ -52,20 +53,14 @@ export = (RED: NodeAPI): void => {
         node.send({ topic: topicFor(payload.pack), payload });
       }
     };
-    const onState = (state: ConnectionState): void => {
-      if (state.phase === 'polling' && state.text.includes('/')) return;
-      const fill = state.phase === 'error' ? 'red' : state.phase === 'polling' ? 'green' : 'yellow';
-      status({ fill, shape: 'ring', text: state.text });
-    };
 
+    let subscription: LinkSubscription | undefined;
     if (problem || !link?.connection) {
       // The reason itself, not "config error": the editor user sees it without opening the log.
       status({ fill: 'red', shape: 'ring', text: problem ?? 'no connection' });
       if (!link?.configError) node.error(`bms-pack: ${problem ?? 'no connection'}`);
     } else {
-      link.connection.on('cycle', onCycle);
-      link.connection.on('state', onState);
-      link.register(node);
+      subscription = subscribe(node, link, { cycle: onCycle, status });
     }
 
     // An input message reads the pack(s) now and answers with the same message.
@@ -86,9 +81,7 @@ export = (RED: NodeAPI): void => {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      link?.connection?.off('cycle', onCycle);
-      link?.connection?.off('state', onState);
-      whenSettled(link ? link.deregister(node) : Promise.resolve(), done);
+      whenSettled(subscription?.close() ?? Promise.resolve(), done);
     });
   }
   RED.nodes.registerType('bms-pack', BmsPack);

@@ -2,7 +2,8 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { aggregateBank, type BankState, type PackInput } from '../../src/bank';
 import { PackCollector } from '../shared/pack-collector';
 import { asPackInput } from '../shared/payloads';
-import { asError, type BankCycle, type ConnectionState } from '../../src/link';
+import { asError, type BankCycle } from '../../src/link';
+import { subscribe, type LinkSubscription } from '../shared/subscribe';
 import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsParallelDef extends NodeDef {
@@ -43,17 +44,13 @@ export = (RED: NodeAPI): void => {
       showStatus(state);
       node.send({ topic, payload: state });
     };
-    const onState = (state: ConnectionState): void => {
-      if (state.phase !== 'polling') status({ fill: state.phase === 'error' ? 'red' : 'yellow', shape: 'ring', text: state.text });
-    };
+    let subscription: LinkSubscription | undefined;
 
     if (problem) {
       status({ fill: 'red', shape: 'ring', text: problem });
       if (!link?.configError) node.error(`bms-parallel: ${problem}`);
-    } else if (link?.connection) {
-      link.connection.on('cycle', onCycle);
-      link.connection.on('state', onState);
-      link.register(node);
+    } else if (link) {
+      subscription = subscribe(node, link, { cycle: onCycle, status });
     }
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
@@ -81,10 +78,8 @@ export = (RED: NodeAPI): void => {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      link?.connection?.off('cycle', onCycle);
-      link?.connection?.off('state', onState);
       received.clear();
-      whenSettled(link ? link.deregister(node) : Promise.resolve(), done);
+      whenSettled(subscription?.close() ?? Promise.resolve(), done);
     });
   }
   RED.nodes.registerType('bms-parallel', BmsParallel);

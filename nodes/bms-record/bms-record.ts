@@ -4,6 +4,7 @@ import type { BankState } from '../../src/bank';
 import { RecordStore, checkRange } from '../../src/record';
 import { dataDir } from '../shared/maintenance';
 import { statusSetter, whenSettled, type Done, type Send } from '../shared/types';
+import { errorMessage } from '../../src/errors';
 
 interface BmsRecordDef extends NodeDef {
   dir: string;
@@ -49,7 +50,7 @@ export = (RED: NodeAPI): void => {
             if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
           }
         } catch (err) {
-          RED.log.warn(`bms-record: download ended early: ${err instanceof Error ? err.message : String(err)}`);
+          RED.log.warn(`bms-record: download ended early: ${errorMessage(err)}`);
         }
         res.end();
       })();
@@ -90,7 +91,7 @@ export = (RED: NodeAPI): void => {
       node.send([{ topic: 'trend', payload: store.trend() }, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
     }, (err: unknown) => {
       // Kept, not thrown: a rejected promise nobody awaits would stop Node-RED.
-      openError = `cannot open ${dir}: ${err instanceof Error ? err.message : String(err)}`;
+      openError = `cannot open ${dir}: ${errorMessage(err)}`;
       status({ fill: 'red', shape: 'ring', text: 'cannot open the record' });
       node.error(`bms-record: ${openError}`);
     });
@@ -120,7 +121,7 @@ export = (RED: NodeAPI): void => {
         }
         reportError();
         showStatus();
-      }).then(() => { done(); }).catch((err: unknown) => { done(new Error(`bms-record: ${err instanceof Error ? err.message : String(err)}`)); });
+      }).then(() => { done(); }).catch((err: unknown) => { done(new Error(`bms-record: ${errorMessage(err)}`)); });
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

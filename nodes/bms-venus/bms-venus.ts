@@ -5,6 +5,7 @@ import { dataDir } from '../shared/maintenance';
 import { packInputsFrom } from '../shared/payloads';
 import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 import { parseVenusConfig, type VenusConfig } from '../shared/venus-config';
+import { subscribe, type LinkSubscription } from '../shared/subscribe';
 
 type BmsVenusDef = NodeDef & VenusConfig & { source: string; link: string; topic: string };
 
@@ -32,6 +33,7 @@ export = (RED: NodeAPI): void => {
     const topic = config.topic || 'bms/venus';
     const problem = 'error' in parsed ? parsed.error : fromLink && !link ? 'no bms-link configured' : link?.configError;
     let bridge: VenusBridge | undefined;
+    let subscription: LinkSubscription | undefined;
 
     if (problem || !('options' in parsed)) {
       status({ fill: 'red', shape: 'ring', text: problem ?? 'invalid configuration' });
@@ -59,10 +61,8 @@ export = (RED: NodeAPI): void => {
         if (state.phase === 'retrying') status({ fill: 'red', shape: 'ring', text: 'D-Bus unreachable, retrying' });
       });
       bridge.on('warning', (text: string) => { node.warn(`bms-venus: ${text}`); });
-      if (link?.connection) {
-        link.connection.on('cycle', onCycle);
-        link.register(node);
-      }
+      // The bridge's own reports set the status: the link's phase matters to it only through its data.
+      if (link) subscription = subscribe(node, link, { cycle: onCycle });
     }
 
     function onCycle(cycle: BankCycle): void {
@@ -89,8 +89,7 @@ export = (RED: NodeAPI): void => {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      link?.connection?.off('cycle', onCycle);
-      const leaving = Promise.all([bridge?.stop(), link ? link.deregister(node) : undefined]);
+      const leaving = Promise.all([bridge?.stop(), subscription?.close()]);
       whenSettled(leaving, done);
     });
   }

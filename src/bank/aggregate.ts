@@ -1,6 +1,7 @@
-import type { PackAlarms, PackAnalog, PackMode } from '../protocol';
+import type { PackAlarms, PackAnalog, PackChargeLimits, PackIdentity, PackMode } from '../protocol';
 import { LEVEL_OF_GROUP, LEVEL_RANK, codeText, isStatusCode, type AlarmLevel } from './codes';
 import { sensorGroups, type SensorReading } from './temperatures';
+import { round } from '../round';
 
 /** What a pack contributes: the bms-pack payload. */
 export interface PackInput {
@@ -14,23 +15,7 @@ export interface PackInput {
   readonly staleAfterMs?: number;
   readonly identity?: PackIdentity | null;
   /** Limits the BMS itself asks for (Pylontech 0x92), when it reports them. */
-  readonly limits?: BmsChargeLimits | null;
-}
-
-export interface PackIdentity {
-  readonly firmware?: string;
-  readonly serial?: string;
-  readonly packSerial?: string;
-}
-
-export interface BmsChargeLimits {
-  readonly chargeVoltage: number;
-  /** Amperes, positive: charging is positive. */
-  readonly chargeCurrent: number;
-  /** Amperes, negative (or zero): discharging is negative, as every current in this package. */
-  readonly dischargeCurrent: number;
-  readonly chargeEnabled: boolean;
-  readonly dischargeEnabled: boolean;
+  readonly limits?: PackChargeLimits | null;
 }
 
 export interface Extreme {
@@ -73,7 +58,7 @@ export interface PackSummary {
   readonly analog: PackAnalog | null;
   readonly alarms: Omit<PackAlarms, 'pack'> | null;
   readonly identity: PackIdentity | null;
-  readonly limits: BmsChargeLimits | null;
+  readonly limits: PackChargeLimits | null;
 }
 
 export interface BankState {
@@ -145,11 +130,6 @@ function widen(range: Range, readings: readonly SensorReading[], pack: number): 
 
 const temperatureExtremes = (range: Range): TemperatureExtremes | null =>
   Number.isFinite(range.min.value) && Number.isFinite(range.max.value) ? { min: extreme(range.min, 'T'), max: extreme(range.max, 'T') } : null;
-
-const round = (value: number, decimals: number): number => {
-  const f = 10 ** decimals;
-  return Math.round(value * f) / f;
-};
 
 /** Below this current a pack that does not report its mode counts as standing by. */
 export const STANDBY_BELOW_A = 0.5;

@@ -1,5 +1,6 @@
 import type { BankState, PackSummary } from './aggregate';
 import { sensorGroups } from './temperatures';
+import { round } from '../round';
 
 /** A limit table: input value → fraction of the maximum current, linear between points. */
 export type LimitTable = readonly (readonly [at: number, fraction: number])[];
@@ -165,7 +166,6 @@ const lowest = (candidates: readonly Candidate[]): Candidate =>
   candidates.reduce((a, b) => (b.amps < a.amps ? b : a));
 
 const packName = (pack: number): string => `P${String(pack).padStart(2, '0')}`;
-const round = (value: number, decimals: number): number => Math.round(value * 10 ** decimals) / 10 ** decimals;
 
 /**
  * Holds a limit after a reduction and ramps it back up, so a limit that flickers around a

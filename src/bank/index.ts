@@ -1,4 +1,4 @@
-export { STANDBY_BELOW_A, aggregateBank, packMode, type AggregateOptions, type BankAlarm, type BankState, type BmsChargeLimits, type Extreme, type PackInput, type PackSummary, type TemperatureExtremes } from './aggregate';
+export { STANDBY_BELOW_A, aggregateBank, packMode, type AggregateOptions, type BankAlarm, type BankState, type Extreme, type PackInput, type PackSummary, type TemperatureExtremes } from './aggregate';
 export { AlarmTracker, type ActiveAlarm, type AlarmChange, type PackCodes, type TrackerOptions } from './alarm-tracker';
 export { LEVEL_RANK, OFFLINE_CODE, codeText, knownCodes, type AlarmLevel } from './codes';
 export { changedBeyond } from './change';

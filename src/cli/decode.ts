@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { decodeResponse, isDialect, type DecodeResult } from '../protocol';
 import type { CliIo } from './io';
+import { errorMessage } from '../errors';
 
 export const DECODE_USAGE = 'usage: lfp-bms decode <response> [--request <request>] [--dialect auto|pace|pylontech|seplos|eg4]';
 
@@ -25,7 +26,7 @@ export function decodeCommand(args: readonly string[], io: CliIo): number {
       ...(values.request !== undefined ? { request: values.request.trim() } : {}),
     });
   } catch (err) {
-    const message = `${err instanceof Error ? err.message : String(err)} (${DECODE_USAGE})`;
+    const message = `${errorMessage(err)} (${DECODE_USAGE})`;
     io.out(JSON.stringify({ ok: false, error: 'usage', message, data: {} }));
     io.err(`lfp-bms decode: ${message}`);
     return 2;

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ALL_PACKS, COMMANDS, PARAMETER_GROUPS, checkParameters, commandNames, encodeRequest, findCommand, formatLocalTime, isDialect, parameterCommand, type Dialect, type Fields } from '../protocol';
 import { CliError, parseByte, type CliIo } from './io';
+import { errorMessage } from '../errors';
 
 export const ENCODE_USAGE =
   'usage: lfp-bms encode <command> [--dialect pace|pylontech|seplos|eg4] [--pack N|all] [--address N] ' +
@@ -56,7 +57,7 @@ export function encodeCommand(args: readonly string[], io: CliIo): number {
     try {
       checkParameters({ [group]: params });
     } catch (err) {
-      throw new CliError(`refused: ${err instanceof Error ? err.message : String(err)}`);
+      throw new CliError(`refused: ${errorMessage(err)}`);
     }
   }
   if (values.index !== undefined) params.index = parseByte(values.index, '--index', 0xffff);

@@ -1,5 +1,6 @@
 import type { BankState, PackSummary } from '../bank/aggregate';
 import { sensorGroups, type SensorReading } from '../bank/temperatures';
+import { round } from '../round';
 
 /** A value in a state payload: null renders as `None`, which Home Assistant shows as unknown. */
 export type StateValue = number | string | null;
@@ -34,9 +35,8 @@ export function stateOf<S>(entity: EntityDef<S>, source: S): StateValue {
   if (typeof v === 'boolean') return v ? 'ON' : 'OFF';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return null;
-    const scale = 10 ** (entity.precision ?? 3);
     // + 0 turns -0 into 0: a rounded "-0.0 A" would count as a change from "0.0 A".
-    return Math.round(v * scale) / scale + 0;
+    return round(v, entity.precision ?? 3) + 0;
   }
   return v;
 }

@@ -3,7 +3,7 @@ import type { Dialect } from '../protocol';
 import { BmsClient } from './client';
 import { detect, type BankMode, type Detection } from './detect';
 import { buildDiagnosis, type DiagnosisBundle } from './diagnose';
-import { LinkError, errorMessage } from './errors';
+import { LinkError, asError, errorMessage } from './errors';
 import { isMissingPort, listSerialPorts } from './ports';
 import { BmsLink } from './link';
 import { BankPoller, type BankCycle, type PackReading } from './poller';
@@ -35,7 +35,17 @@ export interface ConnectionState {
  * dialect or the packs are not given, and the poller. Emits `state`, `cycle`, `pack` and `packs`
  * (`{ added, packs }` when the master starts reporting more packs: they are polled from then on).
  */
-export class BankConnection extends EventEmitter {
+/** What a connection tells its users. */
+export interface ConnectionEvents {
+  state: [ConnectionState];
+  cycle: [BankCycle];
+  pack: [PackReading];
+  packs: [{ added: number[]; packs: number[] }];
+  error: [Error];
+  wire: [WireEvent];
+}
+
+export class BankConnection extends EventEmitter<ConnectionEvents> {
   private link: BmsLink | undefined;
   private poller: BankPoller | undefined;
   private bankClient: BmsClient | undefined;
@@ -181,7 +191,7 @@ export class BankConnection extends EventEmitter {
       const message = missing ? `${options.port} does not exist; serial ports here: ${(await listSerialPorts()).join(', ') || 'none'}` : errorMessage(err);
       if (this.link !== link) return;
       this.setState({ phase: 'error', text: missing ? 'port not found' : 'no bank found', error: message });
-      this.emit('error', missing ? new LinkError('open-failed', message) : err instanceof Error ? err : new Error(message));
+      this.emit('error', missing ? new LinkError('open-failed', message) : asError(err));
       // Try again later: the bank may be asleep or the cable being plugged in.
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;

@@ -19,11 +19,4 @@ export function isLinkError(err: unknown): err is LinkError {
   return err instanceof LinkError;
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Anything thrown, as an Error (promise rejections may carry anything). */
-export function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
+export { asError, errorMessage } from '../errors';

@@ -2,7 +2,7 @@ export { LinkError, asError, isLinkError, type LinkErrorKind } from './errors';
 export { BmsLink, LinkSession, defaultAccept, type LinkOptions, type LinkState, type LinkStats, type Priority, type Reply, type RequestOptions, type SyncRequest } from './link';
 export { BmsClient, addressed, readSerial, type CallOptions, type CallResult, type ClientOptions, type CommandData, type DataOf } from './client';
 export { detect, detectPort, type BankMode, type Detection, type DetectOptions } from './detect';
-export { BankPoller, packPayload, type BankCycle, type PackChargeLimits, type PackIdentity, type PackPayload, type PackReading, type PackStatus, type PollerOptions } from './poller';
+export { BankPoller, packPayload, type BankCycle, type PackPayload, type PackReading, type PackStatus, type PollerOptions } from './poller';
 export { isMissingPort, listSerialPorts } from './ports';
 export { createTransport, isTcpPort, portKey, type Transport, type TransportOptions } from './transport';
 export { BankConnection, type ConnectionOptions, type ConnectionPhase, type ConnectionState } from './connection';

@@ -210,7 +210,19 @@ const registry = new Map<string, RegistryEntry>();
  *   once the bus has answered a request of another shape (a `sync`): every earlier reply has then
  *   arrived or never will.
  */
-export class BmsLink extends EventEmitter {
+/** What a link tells its listeners. */
+export interface LinkEvents {
+  connected: [];
+  disconnected: [LinkError];
+  /** ms until the next attempt to open the port. */
+  reconnecting: [number];
+  error: [Error];
+  closed: [];
+  /** Every frame and what became of it (see `WireEvent`). */
+  wire: [WireEvent];
+}
+
+export class BmsLink extends EventEmitter<LinkEvents> {
   readonly port: string;
   readonly key: string;
   readonly stats: LinkStats = {

@@ -1,24 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { ALL_PACKS, FrameError, type PackAlarms, type PackAnalog } from '../protocol';
+import { ALL_PACKS, FrameError, type PackAlarms, type PackAnalog, type PackChargeLimits, type PackIdentity } from '../protocol';
 import type { BmsClient, CallResult } from './client';
 import type { BankMode } from './detect';
 import { log } from '../log';
-import { LinkError, asError, errorMessage } from './errors';
-
-export interface PackIdentity {
-  readonly firmware?: string;
-  readonly serial?: string;
-  readonly packSerial?: string;
-}
-
-/** What a Pylontech BMS asks for itself (0x92); currents signed as everywhere here: charging positive, discharging negative. */
-export interface PackChargeLimits {
-  readonly chargeVoltage: number;
-  readonly chargeCurrent: number;
-  readonly dischargeCurrent: number;
-  readonly chargeEnabled: boolean;
-  readonly dischargeEnabled: boolean;
-}
+import { LinkError, asError } from './errors';
 
 /**
  * `offline`: this pack stopped answering (or its master reports it unreachable) while others still
@@ -104,7 +89,21 @@ interface PackState {
  * A pack goes offline only once it has been silent for `offlineAfter` poll intervals (default 3) and
  * was asked in vain meanwhile: one lost poll never drops it, and a slow relay cycle stretches the interval.
  */
-export class BankPoller extends EventEmitter {
+/** What a poller tells its listeners. */
+export interface PollerEvents {
+  cycle: [BankCycle];
+  /** Each pack's reading, every cycle. */
+  pack: [PackReading];
+  /** A pack answering again, going silent, or the whole bus asleep. */
+  online: [PackReading];
+  offline: [PackReading];
+  asleep: [PackReading];
+  /** The master started reporting more packs: polled from now on. */
+  packs: [{ added: number[]; packs: number[] }];
+  error: [Error];
+}
+
+export class BankPoller extends EventEmitter<PollerEvents> {
   private readonly options: Required<PollerOptions>;
   private readonly states = new Map<number, PackState>();
   private timer: NodeJS.Timeout | undefined;
@@ -344,7 +343,7 @@ export class BankPoller extends EventEmitter {
   private async readIdentity(state: PackState, signal: AbortSignal): Promise<void> {
     if (!this.options.identity || state.identityTried) return;
     state.identityTried = true;
-    const identity: { firmware?: string; serial?: string; packSerial?: string } = {};
+    const identity: { -readonly [K in keyof PackIdentity]: PackIdentity[K] } = {};
     const address = this.options.mode === 'relay' ? state.pack : undefined;
     const at = { ...(address !== undefined ? { address } : {}), retries: 0, priority: 'background' as const, signal };
     if (this.client.dialect === 'pace') {
@@ -371,7 +370,7 @@ export class BankPoller extends EventEmitter {
     try {
       return await fn();
     } catch (err) {
-      return err instanceof Error ? err : new Error(errorMessage(err));
+      return asError(err);
     }
   }
 

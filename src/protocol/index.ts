@@ -17,3 +17,4 @@ export {
 export { formatLocalTime } from './clock';
 export { PARAMETER_FIELDS, ParameterError, checkParameters, planParameters, type ParameterChange, type ParameterPlan, type ParameterSet, type PlanContext } from './parameter-rules';
 export { inverterProtocolCode, inverterProtocolName, inverterProtocols, type InverterPort } from './inverter-protocols';
+export type { PackChargeLimits, PackIdentity } from './identity';

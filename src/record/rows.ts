@@ -1,5 +1,6 @@
 import type { BankState, PackSummary } from '../bank';
 import { sensorGroups } from '../bank';
+import { round } from '../round';
 
 /** One CSV table: its columns and how a row's cells are written. */
 export interface Table {
@@ -40,16 +41,14 @@ export function csvField(value: Cell): string {
 
 export const csvLine = (cells: readonly Cell[]): string => `${cells.map(csvField).join(',')}\n`;
 
-const round = (value: number | null | undefined, decimals: number): number | null => {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
-  const f = 10 ** decimals;
-  return Math.round(value * f) / f;
-};
+/** A number at the column's precision; anything else an empty cell. */
+const rounded = (value: number | null | undefined, decimals: number): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? round(value, decimals) : null;
 
 /** The bank at `time` (ISO) as one row of `BANK_TABLE`. */
 export function bankRow(time: string, bank: BankState): Cell[] {
   return [
-    time, bank.soc, bank.soh, round(bank.voltage?.mean, 3), bank.current, bank.power, bank.remainingAh, bank.fullAh,
+    time, bank.soc, bank.soh, rounded(bank.voltage?.mean, 3), bank.current, bank.power, bank.remainingAh, bank.fullAh,
     bank.packsOnline, bank.packsExpected, bank.stalePacks.join(' '),
     bank.cellVoltage?.min.value ?? null, bank.cellVoltage?.min.id ?? null, bank.cellVoltage?.max.value ?? null, bank.cellVoltage?.max.id ?? null,
     bank.cellVoltage ? Math.round(bank.cellVoltage.spread * 1000) : null,

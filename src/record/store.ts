@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { BankState } from '../bank';
 import { BANK_TABLE, PACKS_TABLE, bankRow, csvLine, localDay, localIso, packRow, type Table } from './rows';
+import { errorMessage } from '../errors';
 
 /**
  * The columns' version, part of every file name: a file's rows always match its header, and a
@@ -153,7 +154,7 @@ export class RecordStore {
           if (size === undefined) newDay = true;
         } catch (err) {
           // Nothing lost: the rows go back to the front of the queue for the next flush.
-          failed = `cannot write ${path}: ${err instanceof Error ? err.message : String(err)}`;
+          failed = `cannot write ${path}: ${errorMessage(err)}`;
           this.pending.set(file, [...lines, ...(this.pending.get(file) ?? [])]);
         }
       }
@@ -257,7 +258,7 @@ export class RecordStore {
         await unlink(join(this.options.dir, file));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.lastError = `cannot remove ${file}: ${err instanceof Error ? err.message : String(err)}`;
+          this.lastError = `cannot remove ${file}: ${errorMessage(err)}`;
           continue;
         }
       }

@@ -5,6 +5,7 @@ import {
 import { defaultParameters } from './defaults';
 import { SimPack } from './pack';
 import { Random } from './random';
+import { round } from '../round';
 
 export type SimDialect = Extract<Dialect, 'pace' | 'pylontech'>;
 
@@ -275,7 +276,7 @@ export class SimulatedBank {
         pack.storageIntervalMin = Number(request.params.interval) / 60;
         return reply('writeStorageInterval', {});
       case 'readCapacity':
-        return reply('readCapacity', { remainingAh: round2(pack.remainingAh), fullAh: round2(pack.fullAh), designAh: pack.designAh });
+        return reply('readCapacity', { remainingAh: round(pack.remainingAh, 2), fullAh: round(pack.fullAh, 2), designAh: pack.designAh });
       case 'writeCapacity': {
         pack.fullAh = Number(request.params.fullAh);
         pack.remainingAh = Math.min(pack.fullAh, Number(request.params.remainingAh));
@@ -370,6 +371,4 @@ export class SimulatedBank {
   }
 }
 
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
-}
+

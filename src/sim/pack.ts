@@ -1,6 +1,7 @@
 import { formatLocalTime, reportableState, temperatureRoles, type Dialect, type Fields, type PackAlarms, type PackAnalog } from '../protocol';
 import { defaultParameters } from './defaults';
 import type { Random } from './random';
+import { round } from '../round';
 
 /** LiFePO4 open-circuit voltage per cell against state of charge (at rest, 25 °C). */
 const OCV: readonly (readonly [number, number])[] = [
@@ -150,12 +151,12 @@ export class SimPack {
   analog(dialect: Dialect = 'pace', paceTailFields = 2): Omit<PackAnalog, 'pack'> {
     const cellVoltages = this.cellVoltages();
     const voltageMv = Math.round(cellVoltages.reduce((a, b) => a + b, 0) * 1000);
-    const temperatures = this.sensorsInOrder(dialect).map((t) => Math.round(t * 10) / 10);
+    const temperatures = this.sensorsInOrder(dialect).map((t) => round(t, 1));
     if (dialect === 'pylontech') {
       const remainingMah = Math.round(this.remainingAh * 1000);
       const fullMah = Math.round(this.fullAh * 1000);
       return {
-        cellVoltages, temperatures, current: Math.round(this.effectiveA * 10) / 10, voltage: voltageMv / 1000,
+        cellVoltages, temperatures, current: round(this.effectiveA, 1), voltage: voltageMv / 1000,
         remainingAh: remainingMah / 1000, fullAh: fullMah / 1000, designAh: null, cycles: this.cycles,
         soc: percentOf(remainingMah, fullMah), soh: null, online: true, temperatureRoles: temperatureRoles(dialect, temperatures.length),
       };
@@ -166,7 +167,7 @@ export class SimPack {
     // Tail fields in order: design, SOC, cumulative charge, cumulative discharge, SOH, …
     const soh = Math.min(100, percentOf(full, design) ?? 0);
     return {
-      cellVoltages, temperatures, current: Math.round(this.effectiveA * 100) / 100, voltage: voltageMv / 1000,
+      cellVoltages, temperatures, current: round(this.effectiveA, 2), voltage: voltageMv / 1000,
       remainingAh: remaining / 100, fullAh: full / 100, designAh: paceTailFields >= 1 ? design / 100 : null, cycles: this.cycles,
       soc: paceTailFields >= 2 ? Math.round(this.soc * 100) : percentOf(remaining, full),
       soh: paceTailFields >= 5 ? Math.round(soh) : paceTailFields >= 1 ? soh : null,
@@ -391,7 +392,3 @@ function percentOf(a: number, b: number): number | null {
   return b > 0 ? Math.round((a * 1000) / b) / 10 : null;
 }
 
-function round(value: number, decimals: number): number {
-  const f = 10 ** decimals;
-  return Math.round(value * f) / f;
-}

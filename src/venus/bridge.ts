@@ -10,6 +10,7 @@ import { EMPTY_HISTORY, addSample, type BankHistory } from './history';
 import { VenusService, type ServiceState } from './service';
 import { log } from '../log';
 import { loadMemory, loadRememberedId, saveMemory, saveRememberedId } from './store';
+import { errorMessage } from '../errors';
 
 export interface BridgeOptions {
   readonly busAddress?: string;
@@ -86,7 +87,18 @@ export function serviceSuffix(id: string): string {
  * per-pack services) out, with charge control and the data-age watchdog in between. Runs a 1 s
  * watchdog of its own, so a flow that stops feeding it still ends in stage 2.
  */
-export class VenusBridge extends EventEmitter {
+/** What a bridge tells its node. */
+export interface BridgeEvents {
+  /** On a stage change and for every fed input: what the GX gets and why. */
+  report: [BridgeReport];
+  /** A D-Bus service's registration phase, with the service's name. */
+  state: [ServiceState, string];
+  warning: [string];
+  /** Its memory was written to this file. */
+  saved: [string];
+}
+
+export class VenusBridge extends EventEmitter<BridgeEvents> {
   readonly controller: ChargeController;
   readonly guard: FreshnessGuard;
   private readonly inputs = new Map<number, { input: PackInput; at: number }>();
@@ -114,7 +126,6 @@ export class VenusBridge extends EventEmitter {
 
   constructor(readonly options: BridgeOptions) {
     super();
-    this.on('error', () => undefined);
     this.controller = new ChargeController({ ...DEFAULT_CHARGE_SETTINGS, ...options.charge });
     this.guard = new FreshnessGuard({ pollIntervalMs: options.pollIntervalMs, ...(options.lostAfterMs !== undefined ? { lostAfterMs: options.lostAfterMs } : {}) });
     this.now = options.clock ?? Date.now;
@@ -219,7 +230,7 @@ export class VenusBridge extends EventEmitter {
       try {
         saveRememberedId(rememberedFile, id || remembered || this.options.fallbackId);
       } catch (err) {
-        this.emit('warning', `cannot save ${rememberedFile}: ${err instanceof Error ? err.message : String(err)}`);
+        this.emit('warning', `cannot save ${rememberedFile}: ${errorMessage(err)}`);
       }
     }
     const name = `com.victronenergy.battery.${suffix}`;
@@ -343,7 +354,7 @@ export class VenusBridge extends EventEmitter {
       saveMemory(this.stateFile, { customName: this.customName || null, history: this.history, chargeMode: this.controller.chargeMode });
       this.emit('saved', this.stateFile);
     } catch (err) {
-      this.emit('warning', `cannot save ${this.stateFile}: ${err instanceof Error ? err.message : String(err)}`);
+      this.emit('warning', `cannot save ${this.stateFile}: ${errorMessage(err)}`);
     }
   }
 }

@@ -3,6 +3,7 @@ import { BusItemExporter, BusItemTree, type SetResult } from './busitem';
 import { MessageType, sessionBus, systemBus, type Message, type MessageBus } from './dbus';
 import { SETTINGS_SERVICE, addMatch, instanceFromSignal, instanceSettingPath, registerInstance, withTimeout } from './settings';
 import type { ItemSpec, ItemValue } from './values';
+import { errorMessage } from '../errors';
 
 export interface VenusServiceOptions {
   /** `unix:path=…` or `tcp:host=…,port=…`; empty: the system bus. */
@@ -232,7 +233,7 @@ export class VenusService extends EventEmitter {
 
   private lost(err: unknown): void {
     if (this.stopped) return;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     this.session++;
     this.owned = false;
     this.exporter = undefined;

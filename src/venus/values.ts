@@ -1,4 +1,5 @@
 import { Variant } from './dbus';
+import { round } from '../round';
 
 /** D-Bus type of a Victron item: `d` physical quantities, `i` enums / flags / counts, `s` text. */
 export type ItemType = 'd' | 'i' | 's';
@@ -23,8 +24,7 @@ export function normalize(spec: ItemSpec, value: unknown): ItemValue {
   const n = typeof value === 'boolean' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n)) return null;
   if (spec.type === 'i') return Math.round(n);
-  const f = 10 ** (spec.decimals ?? 3);
-  const rounded = Math.round(n * f) / f;
+  const rounded = round(n, spec.decimals ?? 3);
   return Object.is(rounded, -0) ? 0 : rounded;
 }
 

@@ -1,5 +1,4 @@
 import { SimServer, SimulatedBank, type SimBankOptions, type SimServerOptions } from '../../src/sim';
-import type { BmsLink } from '../../src/link';
 
 export interface RunningSim {
   readonly bank: SimulatedBank;
@@ -24,6 +23,8 @@ export async function startSim(
 }
 
 /** Resolve on the next `event` of an emitter (no sleeping); unlike events.once, `error` does not reject. */
-export function next<T = unknown>(emitter: BmsLink | NodeJS.EventEmitter, event: string): Promise<T> {
-  return new Promise((resolve) => { emitter.once(event, (value: T) => { resolve(value); }); });
+export function next<T = unknown>(emitter: object, event: string): Promise<T> {
+  // Typed emitters (EventEmitter<Events>) take only their own event names; the tests name them as strings.
+  const plain = emitter as NodeJS.EventEmitter;
+  return new Promise((resolve) => { plain.once(event, (value: T) => { resolve(value); }); });
 }
