@@ -40,24 +40,60 @@ export function codecBenchmarks(): BenchResult[] {
   const bankRequest = encodeRequest('analog', { pack: 0xff }, { dialect: 'pace' });
   const bankReply = encodeResponse('analog', { packs }, { dialect: 'pace', address: 1, request: { pack: 0xff } });
   const check = decodeResponse(bankReply, { request: bankRequest });
-  if (!check.ok || (check.data as unknown as AnalogData).packs.length !== 15) throw new Error('15-pack frame does not decode');
+  if (!check.ok || (check.data as unknown as AnalogData).packs.length !== 15)
+    throw new Error('15-pack frame does not decode');
 
   const singleRate = opsPerSecond(() => decodeResponse(SINGLE_REPLY, { request: SINGLE_REQUEST }));
   const bankRate = opsPerSecond(() => decodeResponse(bankReply, { request: bankRequest }));
-  const encodeRate = opsPerSecond(() => encodeResponse('analog', { packs }, { dialect: 'pace', address: 1, request: { pack: 0xff } }));
+  const encodeRate = opsPerSecond(() =>
+    encodeResponse('analog', { packs }, { dialect: 'pace', address: 1, request: { pack: 0xff } }),
+  );
   // What a USB adapter at 9600 Bd delivers: the reply in pieces of about 10 bytes.
   const wire = Buffer.from(`${bankReply}\r`, 'latin1');
   const pieces = Array.from({ length: Math.ceil(wire.length / 10) }, (_, i) => wire.subarray(i * 10, i * 10 + 10));
   const parser = new FrameStreamParser();
-  const streamRate = opsPerSecond(() => { for (const piece of pieces) parser.push(piece); });
+  const streamRate = opsPerSecond(() => {
+    for (const piece of pieces) parser.push(piece);
+  });
   // A line full of "~" (a hostile or broken device): each byte must cost the same, not the buffer again.
   const flood = Buffer.alloc(65_536, 0x7e);
-  const floodRate = opsPerSecond(() => { parser.push(flood); }, 400, 5);
+  const floodRate = opsPerSecond(
+    () => {
+      parser.push(flood);
+    },
+    400,
+    5,
+  );
   return [
-    { name: 'stream parser: 15-pack reply in 10-byte pieces', value: streamRate, unit: 'replies/s', detail: `${pieces.length} pieces of ${wire.length} bytes; ${(1e6 / streamRate / pieces.length).toFixed(2)} µs per piece` },
-    { name: 'stream parser: 64 KB of "~" in one chunk', value: 1000 / floodRate, unit: 'ms per chunk', detail: `${((1e6 / floodRate) / 65_536 * 1000).toFixed(1)} ns per byte` },
-    { name: 'decode PACE 0x42, 1 pack (16 cells, 6 temps)', value: singleRate, unit: 'frames/s', detail: `${SINGLE_REPLY.length + 1} bytes on the wire` },
-    { name: 'decode PACE 0x42 broadcast, 15 packs', value: bankRate, unit: 'frames/s', detail: `${bankReply.length + 1} bytes, ${(bankRate * 15).toFixed(0)} packs/s` },
-    { name: 'encode PACE 0x42 broadcast, 15 packs (simulator side)', value: encodeRate, unit: 'frames/s', detail: `${bankReply.length + 1} bytes` },
+    {
+      name: 'stream parser: 15-pack reply in 10-byte pieces',
+      value: streamRate,
+      unit: 'replies/s',
+      detail: `${pieces.length} pieces of ${wire.length} bytes; ${(1e6 / streamRate / pieces.length).toFixed(2)} µs per piece`,
+    },
+    {
+      name: 'stream parser: 64 KB of "~" in one chunk',
+      value: 1000 / floodRate,
+      unit: 'ms per chunk',
+      detail: `${((1e6 / floodRate / 65_536) * 1000).toFixed(1)} ns per byte`,
+    },
+    {
+      name: 'decode PACE 0x42, 1 pack (16 cells, 6 temps)',
+      value: singleRate,
+      unit: 'frames/s',
+      detail: `${SINGLE_REPLY.length + 1} bytes on the wire`,
+    },
+    {
+      name: 'decode PACE 0x42 broadcast, 15 packs',
+      value: bankRate,
+      unit: 'frames/s',
+      detail: `${bankReply.length + 1} bytes, ${(bankRate * 15).toFixed(0)} packs/s`,
+    },
+    {
+      name: 'encode PACE 0x42 broadcast, 15 packs (simulator side)',
+      value: encodeRate,
+      unit: 'frames/s',
+      detail: `${bankReply.length + 1} bytes`,
+    },
   ];
 }

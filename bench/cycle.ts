@@ -52,7 +52,9 @@ function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => { resolve(typeof address === 'object' && address ? address.port : 0); });
+      server.close(() => {
+        resolve(typeof address === 'object' && address ? address.port : 0);
+      });
     });
   });
 }
@@ -77,22 +79,42 @@ async function startNodeRed(flow: object[]): Promise<RunningRed> {
   mkdirSync(join(userDir, 'node_modules'), { recursive: true });
   symlinkSync(root, join(userDir, 'node_modules', 'node-red-contrib-lifepo4-bms'), 'dir');
   writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flow));
-  writeFileSync(join(userDir, 'settings.js'), 'module.exports = { uiHost: "127.0.0.1", logging: { console: { level: "warn" } }, diagnostics: { enabled: false }, telemetry: { enabled: false } };\n');
+  writeFileSync(
+    join(userDir, 'settings.js'),
+    'module.exports = { uiHost: "127.0.0.1", logging: { console: { level: "warn" } }, diagnostics: { enabled: false }, telemetry: { enabled: false } };\n',
+  );
   const redJs = require.resolve('node-red/red.js', { paths: [root] });
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), '--settings', join(userDir, 'settings.js'), 'flows.json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [redJs, '--userDir', userDir, '--port', String(port), '--settings', join(userDir, 'settings.js'), 'flows.json'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.add(child);
   child.once('exit', () => children.delete(child));
   let log = '';
-  child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
-  child.once('exit', (code, signal) => { if (process.env.BENCH_DEBUG) writeFileSync(join(tmpdir(), `bench-red-${String(child.pid)}.log`), `exit ${String(code)} ${String(signal)}\n${log}`); });
+  child.stdout?.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
+  child.once('exit', (code, signal) => {
+    if (process.env.BENCH_DEBUG)
+      writeFileSync(
+        join(tmpdir(), `bench-red-${String(child.pid)}.log`),
+        `exit ${String(code)} ${String(signal)}\n${log}`,
+      );
+  });
   // Up once its editor answers.
   for (;;) {
     if (child.exitCode !== null) throw new Error(`Node-RED did not start: ${log}`);
-    const up = await fetch(`http://127.0.0.1:${String(port)}/settings`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    const up = await fetch(`http://127.0.0.1:${String(port)}/settings`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -111,12 +133,23 @@ async function startNodeRed(flow: object[]): Promise<RunningRed> {
  * A simulated 15-pack bank on its own pty (or as a serial-to-TCP gateway sending the wire's pieces
  * as they come), its current swinging so every cycle brings new values.
  */
-async function startBank(via: 'pty' | 'tcp' = 'pty'): Promise<{ bank: SimulatedBank; port: string; stop: () => Promise<void> }> {
+async function startBank(
+  via: 'pty' | 'tcp' = 'pty',
+): Promise<{ bank: SimulatedBank; port: string; stop: () => Promise<void> }> {
   const bank = new SimulatedBank({ packs: PACKS, current: -40 });
   const server = new SimServer({ bank, pty: via === 'pty', baudRate: BAUD, latencyMs: 30 });
   const { pty, tcp } = await server.start();
-  const swing = setInterval(() => { bank.setCurrent(-40 + 30 * Math.sin(Date.now() / 20_000)); }, 1000);
-  return { bank, port: (via === 'pty' ? pty : tcp) ?? '', stop: async () => { clearInterval(swing); await server.stop(); } };
+  const swing = setInterval(() => {
+    bank.setCurrent(-40 + 30 * Math.sin(Date.now() / 20_000));
+  }, 1000);
+  return {
+    bank,
+    port: (via === 'pty' ? pty : tcp) ?? '',
+    stop: async () => {
+      clearInterval(swing);
+      await server.stop();
+    },
+  };
 }
 
 /** Analog reads of the whole bank the simulator has answered: one per poll cycle. */
@@ -182,16 +215,67 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
   const reds: RunningRed[] = [];
   try {
     const link = (pty: string): object => ({
-      id: 'link', type: 'bms-link', port: pty, baud: String(BAUD), dialect: 'auto', mode: 'auto', packs: 'discover',
-      interval: String(INTERVAL_S), timeout: '1000', gap: '50', allowWrites: false,
+      id: 'link',
+      type: 'bms-link',
+      port: pty,
+      baud: String(BAUD),
+      dialect: 'auto',
+      mode: 'auto',
+      packs: 'discover',
+      interval: String(INTERVAL_S),
+      timeout: '1000',
+      gap: '50',
+      allowWrites: false,
     });
     const tab = { id: 'tab', type: 'tab', label: 'bench' };
-    const pack = { id: 'pack', type: 'bms-pack', z: 'tab', link: 'link', pack: '1', topic: '', onlyOnChange: false, deadband: '0', wires: [[]] };
-    const parallel = { id: 'parallel', type: 'bms-parallel', z: 'tab', source: 'link', link: 'link', stale: '', packs: '', topic: 'bms/bank', wires: [[]] };
+    const pack = {
+      id: 'pack',
+      type: 'bms-pack',
+      z: 'tab',
+      link: 'link',
+      pack: '1',
+      topic: '',
+      onlyOnChange: false,
+      deadband: '0',
+      wires: [[]],
+    };
+    const parallel = {
+      id: 'parallel',
+      type: 'bms-parallel',
+      z: 'tab',
+      source: 'link',
+      link: 'link',
+      stale: '',
+      packs: '',
+      topic: 'bms/bank',
+      wires: [[]],
+    };
     const venus = {
-      id: 'venus', type: 'bms-venus', z: 'tab', source: 'link', link: 'link', bus: bus.address, bankId: 'bench', instance: '1', shadow: true,
-      packCharge: '50', packDischarge: '100', maxCharge: '', maxDischarge: '', cellMax: '3.45', cellFloat: '3.375', cellMin: '2.9',
-      absorption: '15', interval: '5', lost: '300', doubtfulDischarge: '', releaseOnLoss: false, packServices: false, productName: '', topic: 'bms/venus', wires: [[]],
+      id: 'venus',
+      type: 'bms-venus',
+      z: 'tab',
+      source: 'link',
+      link: 'link',
+      bus: bus.address,
+      bankId: 'bench',
+      instance: '1',
+      shadow: true,
+      packCharge: '50',
+      packDischarge: '100',
+      maxCharge: '',
+      maxDischarge: '',
+      cellMax: '3.45',
+      cellFloat: '3.375',
+      cellMin: '2.9',
+      absorption: '15',
+      interval: '5',
+      lost: '300',
+      doubtfulDischarge: '',
+      releaseOnLoss: false,
+      packServices: false,
+      productName: '',
+      topic: 'bms/venus',
+      wires: [[]],
     };
     const empty = await startNodeRed([tab]);
     reds.push(empty);
@@ -202,7 +286,9 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
     const gateway = await startNodeRed([tab, link(banks[2].port), pack]);
     reds.push(gateway);
     const [linkMeasured, fullMeasured, gatewayMeasured, rssSamples] = await Promise.all([
-      measure(linkOnly, banks[0].bank), measure(full, banks[1].bank), measure(gateway, banks[2].bank),
+      measure(linkOnly, banks[0].bank),
+      measure(full, banks[1].bank),
+      measure(gateway, banks[2].bank),
       rssDuring([empty.pid, linkOnly.pid, full.pid], banks[1].bank),
     ]);
     const rss = {
@@ -212,20 +298,81 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
       growth: median(rssSamples.map((s) => (s[2] ?? 0) - (s[0] ?? 0))),
     };
     const early = `cycles ${String(EARLY_CYCLES.from + 1)}–${String(EARLY_CYCLES.from + EARLY_CYCLES.count)} after start (code still cold)`;
-    const steady = (m: Measured): string => `${m.steadyCorePercent.toFixed(2)} % of one core at a ${String(INTERVAL_S)} s interval; cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}`;
+    const steady = (m: Measured): string =>
+      `${m.steadyCorePercent.toFixed(2)} % of one core at a ${String(INTERVAL_S)} s interval; cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}`;
     return [
-      { name: 'Node-RED CPU per poll cycle, first minute: bms-link + bms-pack, 15 packs, 9600 Bd pty', value: linkMeasured.earlyMs, unit: 'ms', detail: early },
-      { name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-pack, 15 packs, 9600 Bd pty', value: linkMeasured.steadyMs, unit: 'ms', detail: steady(linkMeasured) },
-      { name: 'Node-RED CPU per poll cycle, first minute: bms-link + bms-parallel + bms-venus, 15 packs, 9600 Bd pty', value: fullMeasured.earlyMs, unit: 'ms', detail: early },
-      { name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-parallel + bms-venus, 15 packs, 9600 Bd pty', value: fullMeasured.steadyMs, unit: 'ms', detail: steady(fullMeasured) },
-      { name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-pack, 15 packs, 9600 Bd through a TCP gateway', value: gatewayMeasured.steadyMs, unit: 'ms', detail: `${steady(gatewayMeasured)}; the reply arrives in 10-byte pieces, one TCP segment each; first minute ${gatewayMeasured.earlyMs.toFixed(1)} ms` },
-      { name: 'floor, first minute: decode both replies + aggregate + publish to D-Bus, 15 packs', value: floor.earlyMs, unit: 'ms', detail: `${early}; alone in a fresh Node.js process` },
-      { name: 'floor, steady: decode both replies + aggregate + publish to D-Bus, 15 packs', value: floor.steadyMs, unit: 'ms', detail: `cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}; alone in a fresh Node.js process` },
-      { name: 'whole cycle (bms-link + bms-parallel + bms-venus) against the floor, steady', value: fullMeasured.steadyMs / floor.steadyMs, unit: '× floor', detail: `aim ≤ 3; first minute ${(fullMeasured.earlyMs / floor.earlyMs).toFixed(1)} ×` },
-      { name: 'main thread per poll cycle, steady: bms-link + bms-parallel + bms-venus', value: fullMeasured.steadyMainMs, unit: 'ms', detail: `the rest of the ${fullMeasured.steadyMs.toFixed(1)} ms is V8's compiler and collector threads and libuv's pool; bms-link + bms-pack ${linkMeasured.steadyMainMs.toFixed(1)} ms, through the TCP gateway ${gatewayMeasured.steadyMainMs.toFixed(1)} ms` },
-      { name: 'floor main thread, steady', value: floor.steadyMainMs, unit: 'ms', detail: `of ${floor.steadyMs.toFixed(1)} ms for the whole process` },
-      { name: 'whole cycle against the floor, main threads, steady', value: fullMeasured.steadyMainMs / floor.steadyMainMs, unit: '× floor', detail: 'the work on the event loop alone' },
-      { name: 'Node-RED RSS growth over an empty flow: bms-link + bms-parallel + bms-venus', value: rss.growth, unit: 'MB', detail: `median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB against ${rss.empty.toFixed(1)} MB at the same uptime (aim ≤ 5 MB); bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB` },
+      {
+        name: 'Node-RED CPU per poll cycle, first minute: bms-link + bms-pack, 15 packs, 9600 Bd pty',
+        value: linkMeasured.earlyMs,
+        unit: 'ms',
+        detail: early,
+      },
+      {
+        name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-pack, 15 packs, 9600 Bd pty',
+        value: linkMeasured.steadyMs,
+        unit: 'ms',
+        detail: steady(linkMeasured),
+      },
+      {
+        name: 'Node-RED CPU per poll cycle, first minute: bms-link + bms-parallel + bms-venus, 15 packs, 9600 Bd pty',
+        value: fullMeasured.earlyMs,
+        unit: 'ms',
+        detail: early,
+      },
+      {
+        name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-parallel + bms-venus, 15 packs, 9600 Bd pty',
+        value: fullMeasured.steadyMs,
+        unit: 'ms',
+        detail: steady(fullMeasured),
+      },
+      {
+        name: 'Node-RED CPU per poll cycle, steady: bms-link + bms-pack, 15 packs, 9600 Bd through a TCP gateway',
+        value: gatewayMeasured.steadyMs,
+        unit: 'ms',
+        detail: `${steady(gatewayMeasured)}; the reply arrives in 10-byte pieces, one TCP segment each; first minute ${gatewayMeasured.earlyMs.toFixed(1)} ms`,
+      },
+      {
+        name: 'floor, first minute: decode both replies + aggregate + publish to D-Bus, 15 packs',
+        value: floor.earlyMs,
+        unit: 'ms',
+        detail: `${early}; alone in a fresh Node.js process`,
+      },
+      {
+        name: 'floor, steady: decode both replies + aggregate + publish to D-Bus, 15 packs',
+        value: floor.steadyMs,
+        unit: 'ms',
+        detail: `cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}; alone in a fresh Node.js process`,
+      },
+      {
+        name: 'whole cycle (bms-link + bms-parallel + bms-venus) against the floor, steady',
+        value: fullMeasured.steadyMs / floor.steadyMs,
+        unit: '× floor',
+        detail: `aim ≤ 3; first minute ${(fullMeasured.earlyMs / floor.earlyMs).toFixed(1)} ×`,
+      },
+      {
+        name: 'main thread per poll cycle, steady: bms-link + bms-parallel + bms-venus',
+        value: fullMeasured.steadyMainMs,
+        unit: 'ms',
+        detail: `the rest of the ${fullMeasured.steadyMs.toFixed(1)} ms is V8's compiler and collector threads and libuv's pool; bms-link + bms-pack ${linkMeasured.steadyMainMs.toFixed(1)} ms, through the TCP gateway ${gatewayMeasured.steadyMainMs.toFixed(1)} ms`,
+      },
+      {
+        name: 'floor main thread, steady',
+        value: floor.steadyMainMs,
+        unit: 'ms',
+        detail: `of ${floor.steadyMs.toFixed(1)} ms for the whole process`,
+      },
+      {
+        name: 'whole cycle against the floor, main threads, steady',
+        value: fullMeasured.steadyMainMs / floor.steadyMainMs,
+        unit: '× floor',
+        detail: 'the work on the event loop alone',
+      },
+      {
+        name: 'Node-RED RSS growth over an empty flow: bms-link + bms-parallel + bms-venus',
+        value: rss.growth,
+        unit: 'MB',
+        detail: `median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB against ${rss.empty.toFixed(1)} MB at the same uptime (aim ≤ 5 MB); bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB`,
+      },
     ];
   } finally {
     for (const red of reds) await red.stop();
@@ -251,7 +398,9 @@ function floorInFreshProcess(address: string): Promise<Floor> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [__filename, 'floor', address], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code !== 0) reject(new Error(`floor measurement exited with ${String(code)}`));
@@ -271,9 +420,21 @@ async function floorPerCycle(address: string): Promise<Floor> {
   for (let i = 1; i <= total; i++) {
     t += INTERVAL_S * 1000;
     bank.setCurrent(-40 + 30 * Math.sin(i / 10));
-    replies.push({ at: t, analog: bank.handle(analogRequest).reply ?? '', alarms: bank.handle(alarmsRequest).reply ?? '' });
+    replies.push({
+      at: t,
+      analog: bank.handle(analogRequest).reply ?? '',
+      alarms: bank.handle(alarmsRequest).reply ?? '',
+    });
   }
-  const bridge = new VenusBridge({ busAddress: address, fallbackId: 'floor', bankId: 'floor', connection: 'bench', pollIntervalMs: 5000, clock: () => t, watchdogMs: 3_600_000 });
+  const bridge = new VenusBridge({
+    busAddress: address,
+    fallbackId: 'floor',
+    bankId: 'floor',
+    connection: 'bench',
+    pollIntervalMs: 5000,
+    clock: () => t,
+    watchdogMs: 3_600_000,
+  });
   const cycle = (i: number): void => {
     const r = replies[i - 1];
     if (!r) return;
@@ -282,7 +443,14 @@ async function floorPerCycle(address: string): Promise<Floor> {
     const alarms = decodeResponse(r.alarms, { request: alarmsRequest, dialect: 'pace' });
     const a = analog.data.packs as PackInput['analog'][];
     const s = alarms.data.packs as NonNullable<PackInput['alarms']>[];
-    const inputs = a.map((p, j) => ({ pack: j + 1, analog: p, alarms: s[j] ?? null, online: true, ageMs: 0, staleAfterMs: 15_000 }));
+    const inputs = a.map((p, j) => ({
+      pack: j + 1,
+      analog: p,
+      alarms: s[j] ?? null,
+      online: true,
+      ageMs: 0,
+      staleAfterMs: 15_000,
+    }));
     aggregateBank(inputs, { staleAfterMs: 15_000 });
     bridge.feed(inputs, t);
   };
@@ -293,13 +461,19 @@ async function floorPerCycle(address: string): Promise<Floor> {
   };
   try {
     const registered = new Promise<void>((resolve) => {
-      const check = (state: ServiceState): void => { if (state.phase === 'registered') { bridge.off('state', check); resolve(); } };
+      const check = (state: ServiceState): void => {
+        if (state.phase === 'registered') {
+          bridge.off('state', check);
+          resolve();
+        }
+      };
       bridge.on('state', check);
     });
     const marks = new Map<number, number>();
     let mainStart = 0;
     for (let i = 1; i <= total; i++) {
-      if (i === EARLY_CYCLES.from + 1 || i === EARLY_CYCLES.from + EARLY_CYCLES.count + 1 || i === WARM_CYCLES + 1) marks.set(i, cpuMs());
+      if (i === EARLY_CYCLES.from + 1 || i === EARLY_CYCLES.from + EARLY_CYCLES.count + 1 || i === WARM_CYCLES + 1)
+        marks.set(i, cpuMs());
       if (i === WARM_CYCLES + 1) mainStart = usage(process.pid).mainMs;
       cycle(i);
       if (i === 1) await registered;
@@ -308,9 +482,10 @@ async function floorPerCycle(address: string): Promise<Floor> {
     }
     const end = cpuMs();
     const mainEnd = usage(process.pid).mainMs;
-    const span = (from: number, to: number): number => (to - (marks.get(from) ?? 0));
+    const span = (from: number, to: number): number => to - (marks.get(from) ?? 0);
     return {
-      earlyMs: span(EARLY_CYCLES.from + 1, marks.get(EARLY_CYCLES.from + EARLY_CYCLES.count + 1) ?? 0) / EARLY_CYCLES.count,
+      earlyMs:
+        span(EARLY_CYCLES.from + 1, marks.get(EARLY_CYCLES.from + EARLY_CYCLES.count + 1) ?? 0) / EARLY_CYCLES.count,
       steadyMs: span(WARM_CYCLES + 1, end) / MEASURE_CYCLES,
       steadyMainMs: (mainEnd - mainStart) / MEASURE_CYCLES,
     };
@@ -320,11 +495,13 @@ async function floorPerCycle(address: string): Promise<Floor> {
 }
 
 if (require.main === module && process.argv[2] === 'floor') {
-  floorPerCycle(process.argv[3] ?? '').then((floor) => {
-    process.stdout.write(JSON.stringify(floor));
-    process.exit(0);
-  }).catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
+  floorPerCycle(process.argv[3] ?? '')
+    .then((floor) => {
+      process.stdout.write(JSON.stringify(floor));
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
 }

@@ -31,8 +31,23 @@ export async function lateReplyBenchmarks(): Promise<BenchResult[]> {
   const lostOnce = await twoReads('lost once');
   const lost = await twoReads('lost');
   return [
-    { name: 'two same-shape parameter reads, 9600 Bd, clean', value: clean.ms, unit: 'ms', detail: 'the floor: wire time, latency, gap' },
-    { name: '… the first reply lost once (its retry answers)', value: lostOnce.ms - clean.ms, unit: 'ms more', detail: 'timeout + quiet line before the retry' },
-    { name: '… the first reply never comes (no retry)', value: lost.ms - clean.ms, unit: 'ms more', detail: `timeout + quiet line + ${String(lost.syncs)} sync exchange before the second read` },
+    {
+      name: 'two same-shape parameter reads, 9600 Bd, clean',
+      value: clean.ms,
+      unit: 'ms',
+      detail: 'the floor: wire time, latency, gap',
+    },
+    {
+      name: '… the first reply lost once (its retry answers)',
+      value: lostOnce.ms - clean.ms,
+      unit: 'ms more',
+      detail: 'timeout + quiet line before the retry',
+    },
+    {
+      name: '… the first reply never comes (no retry)',
+      value: lost.ms - clean.ms,
+      unit: 'ms more',
+      detail: `timeout + quiet line + ${String(lost.syncs)} sync exchange before the second read`,
+    },
   ];
 }

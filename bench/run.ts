@@ -20,7 +20,8 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const unknown = asked.filter((name) => !(name in suites));
-  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   process.stdout.write(`node ${process.version}, ${os.cpus().length} × ${cpu}\n\n`);
   const results: BenchResult[] = [];

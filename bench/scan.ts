@@ -18,13 +18,19 @@ export async function scanBenchmarks(): Promise<BenchResult[]> {
   // `turnaroundMs`: an RS485 bank whose packs hold the line that long after a reply (half duplex);
   // a request sent sooner is lost and costs a response timeout and a retry.
   const scenarios: { mode: BankMode; gapMs: number; turnaroundMs?: number }[] = [
-    { mode: 'broadcast', gapMs: 50 }, { mode: 'relay', gapMs: 50 }, { mode: 'relay', gapMs: 10 },
-    { mode: 'relay', gapMs: 50, turnaroundMs: TURNAROUND_MS }, { mode: 'relay', gapMs: 10, turnaroundMs: TURNAROUND_MS },
+    { mode: 'broadcast', gapMs: 50 },
+    { mode: 'relay', gapMs: 50 },
+    { mode: 'relay', gapMs: 10 },
+    { mode: 'relay', gapMs: 50, turnaroundMs: TURNAROUND_MS },
+    { mode: 'relay', gapMs: 10, turnaroundMs: TURNAROUND_MS },
   ];
   for (const { mode, gapMs, turnaroundMs } of scenarios) {
     const bank = new SimulatedBank({ packs: 15, current: -30 });
     const server = new SimServer({
-      bank, pty: true, baudRate: BAUD, latencyMs: LATENCY_MS,
+      bank,
+      pty: true,
+      baudRate: BAUD,
+      latencyMs: LATENCY_MS,
       ...(turnaroundMs !== undefined ? { halfDuplex: true, turnaroundMs } : {}),
     });
     const { pty } = await server.start();
@@ -32,7 +38,11 @@ export async function scanBenchmarks(): Promise<BenchResult[]> {
     try {
       await link.open();
       const packs = Array.from({ length: 15 }, (_, i) => i + 1);
-      const poller = new BankPoller(new BmsClient(link, { dialect: 'pace', broadcastPerPackMs: 2000 }), { mode, packs, identity: false });
+      const poller = new BankPoller(new BmsClient(link, { dialect: 'pace', broadcastPerPackMs: 2000 }), {
+        mode,
+        packs,
+        identity: false,
+      });
       // A gap shorter than the packs' turnaround loses nearly every request (about 50 s per scan):
       // one scan shows that; the others are the median of three after a warm-up scan.
       const rounds = turnaroundMs !== undefined && gapMs < turnaroundMs ? 1 : 3;
@@ -56,7 +66,8 @@ export async function scanBenchmarks(): Promise<BenchResult[]> {
       ratios.sort((a, b) => a - b);
       times.sort((a, b) => a - b);
       const lost = server.stats.collisions - lostBefore;
-      const bank485 = turnaroundMs === undefined ? '' : `, packs releasing the RS485 line ${String(turnaroundMs)} ms after a reply`;
+      const bank485 =
+        turnaroundMs === undefined ? '' : `, packs releasing the RS485 line ${String(turnaroundMs)} ms after a reply`;
       results.push({
         name: `15-pack scan, ${mode} (${mode === 'broadcast' ? '2 requests' : '30 requests'}), ${String(gapMs)} ms gap, 9600 Bd via pty${bank485}`,
         value: ratios[Math.floor(rounds / 2)] ?? 0,

@@ -11,6 +11,11 @@ try {
   throw err;
 }
 cli.main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err) => { process.stderr.write(`lfp-bms: ${err && err.message ? err.message : String(err)}\n`); process.exitCode = 1; },
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`lfp-bms: ${err && err.message ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
 );

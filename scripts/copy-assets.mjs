@@ -15,7 +15,8 @@ for (const node of readdirSync(path.join(root, 'nodes'), { withFileTypes: true }
       cpSync(path.join(from, entry), path.join(to, entry), { recursive: true });
     }
   }
-  if (!existsSync(path.join(to, `${node.name}.js`))) throw new Error(`dist/nodes/${node.name}/${node.name}.js is missing: run tsc first`);
+  if (!existsSync(path.join(to, `${node.name}.js`)))
+    throw new Error(`dist/nodes/${node.name}/${node.name}.js is missing: run tsc first`);
 }
 
 // The runtime's ranges into the editor (one source of truth: nodes/shared/ranges.ts).

@@ -28,7 +28,9 @@ for (const [dir, floor] of Object.entries(FLOORS)) {
   const branches = pct('branches');
   const ok = lines >= floor.lines && branches >= floor.branches;
   failed ||= !ok;
-  console.log(`${ok ? 'ok  ' : 'LOW '} ${dir.padEnd(14)} lines ${lines.toFixed(1)} % (floor ${floor.lines}), branches ${branches.toFixed(1)} % (floor ${floor.branches})`);
+  console.log(
+    `${ok ? 'ok  ' : 'LOW '} ${dir.padEnd(14)} lines ${lines.toFixed(1)} % (floor ${floor.lines}), branches ${branches.toFixed(1)} % (floor ${floor.branches})`,
+  );
 }
 if (failed) {
   console.error('coverage below its floor: add tests for what the change left untested');

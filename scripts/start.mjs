@@ -1,7 +1,16 @@
 // `npm start`: a simulated bank, and Node-RED with this package, Dashboard 2 and the demo flow in a
 // project-local user directory. `npm start -- --port /dev/ttyUSB0` runs the same flow against a real bank.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,9 +33,14 @@ let values;
 try {
   ({ values } = parseArgs({
     options: {
-      port: { type: 'string' }, http: { type: 'string', default: '1880' }, packs: { type: 'string', default: '3' },
-      'sim-port': { type: 'string', default: '4001' }, listen: { type: 'boolean', default: false }, reset: { type: 'boolean', default: false },
-      'user-dir': { type: 'string' }, help: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      http: { type: 'string', default: '1880' },
+      packs: { type: 'string', default: '3' },
+      'sim-port': { type: 'string', default: '4001' },
+      listen: { type: 'boolean', default: false },
+      reset: { type: 'boolean', default: false },
+      'user-dir': { type: 'string' },
+      help: { type: 'boolean', default: false },
     },
   }));
 } catch (err) {
@@ -43,7 +57,8 @@ const fail = (message) => {
 };
 const whole = (text, name, min, max) => {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number ${min}..${max}, not "${text}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    fail(`--${name} must be a whole number ${min}..${max}, not "${text}"`);
   return n;
 };
 const packs = whole(values.packs, 'packs', 1, 15);
@@ -69,13 +84,19 @@ if (!port) {
   const bank = new SimulatedBank({ packs, current: -25 });
   // A gentle charge/discharge swing so the dashboard has something to show.
   let t = 0;
-  const swing = setInterval(() => { t += 1; bank.setCurrent(Math.round(40 * Math.sin(t / 30))); }, 2000);
+  const swing = setInterval(() => {
+    t += 1;
+    bank.setCurrent(Math.round(40 * Math.sin(t / 30)));
+  }, 2000);
   sim = { server: new SimServer({ bank, port: simPort, latencyMs: 30 }), swing };
   try {
     ({ tcp: port } = await sim.server.start());
   } catch (err) {
     clearInterval(swing);
-    if (err.code === 'EADDRINUSE') fail(`port ${simPort} is already in use (another simulator?): choose another with npm start -- --sim-port ${simPort + 1}`);
+    if (err.code === 'EADDRINUSE')
+      fail(
+        `port ${simPort} is already in use (another simulator?): choose another with npm start -- --sim-port ${simPort + 1}`,
+      );
     fail(`cannot start the simulated bank: ${err.message}`);
   }
 }
@@ -105,10 +126,23 @@ if (existsSync(flowFile) && !values.reset) {
 }
 
 const host = values.listen ? '0.0.0.0' : '127.0.0.1';
-const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', String(httpPort), '--settings', path.join(root, 'scripts', 'demo-settings.cjs'), 'flows.json'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, LFP_BMS_UI_HOST: host },
-});
+const red = spawn(
+  process.execPath,
+  [
+    require.resolve('node-red/red.js'),
+    '--userDir',
+    userDir,
+    '--port',
+    String(httpPort),
+    '--settings',
+    path.join(root, 'scripts', 'demo-settings.cjs'),
+    'flows.json',
+  ],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, LFP_BMS_UI_HOST: host },
+  },
+);
 red.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (String(chunk).includes('Started flows')) {
@@ -116,7 +150,9 @@ red.stdout.on('data', (chunk) => {
     const reach = values.listen
       ? '  listening on every interface: anyone on your network can change these flows unless adminAuth is set in the settings\n'
       : '  only this machine can reach it (npm start -- --listen to serve the network)\n';
-    process.stdout.write(`\n  bank:      ${port}${sim ? ` (simulated, ${packs} pack${packs === 1 ? '' : 's'})` : ''}\n  flows:     ${flowNote}\n  editor:    ${base}/\n  dashboard: ${base}/dashboard\n${reach}\n  stop with Ctrl-C\n\n`);
+    process.stdout.write(
+      `\n  bank:      ${port}${sim ? ` (simulated, ${packs} pack${packs === 1 ? '' : 's'})` : ''}\n  flows:     ${flowNote}\n  editor:    ${base}/\n  dashboard: ${base}/dashboard\n${reach}\n  stop with Ctrl-C\n\n`,
+    );
   }
 });
 
@@ -126,7 +162,9 @@ const stopSim = async () => {
   await sim.server.stop();
   sim = undefined;
 };
-const stop = () => { red.kill('SIGINT'); };
+const stop = () => {
+  red.kill('SIGINT');
+};
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 red.on('exit', async (code) => {

@@ -17,13 +17,30 @@ const run = (cmd, args, options = {}) => {
 
 if (!existsSync(installed) || JSON.parse(readFileSync(installed, 'utf8')).version !== VERSION) {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ private: true, dependencies: { 'node-red': VERSION } }, null, 2));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ private: true, dependencies: { 'node-red': VERSION } }, null, 2),
+  );
   process.stdout.write(`installing Node-RED ${VERSION} into ${path.relative(root, dir)} …\n`);
   // No optional native addons (bcrypt): a GX has no compiler either.
   run('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', '--loglevel=error'], { cwd: dir });
 }
 process.stdout.write(`node tests under Node-RED ${VERSION}\n`);
-run(process.execPath, [path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--no-config', '--node-option', 'import=tsx', '--timeout', '20000', '--reporter', 'dot', 'test/nodes/*.test.ts'], {
-  cwd: root,
-  env: { ...process.env, LFP_NODE_RED: path.join(dir, 'node_modules', 'node-red'), LFP_NODE_RED_EXPECT: VERSION },
-});
+run(
+  process.execPath,
+  [
+    path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'),
+    '--no-config',
+    '--node-option',
+    'import=tsx',
+    '--timeout',
+    '20000',
+    '--reporter',
+    'dot',
+    'test/nodes/*.test.ts',
+  ],
+  {
+    cwd: root,
+    env: { ...process.env, LFP_NODE_RED: path.join(dir, 'node_modules', 'node-red'), LFP_NODE_RED_EXPECT: VERSION },
+  },
+);

@@ -11,8 +11,14 @@ import { helper, startServer, stopServer } from './helpers/red';
  */
 const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-  name: string; license?: string; repository?: { url?: string }; bugs?: { url?: string }; keywords?: string[];
-  engines?: { node?: string }; files?: string[]; dependencies?: Record<string, string>;
+  name: string;
+  license?: string;
+  repository?: { url?: string };
+  bugs?: { url?: string };
+  keywords?: string[];
+  engines?: { node?: string };
+  files?: string[];
+  dependencies?: Record<string, string>;
   'node-red': { version?: string; nodes: Record<string, string> };
 };
 const nodes = Object.entries(pkg['node-red'].nodes);
@@ -74,7 +80,9 @@ describe('package (scorecard checks)', () => {
       });
 
       it('has an en-US message catalogue and help text', () => {
-        const catalogue = JSON.parse(fs.readFileSync(path.join(dir, 'locales', 'en-US', `${type}.json`), 'utf8')) as Record<string, unknown>;
+        const catalogue = JSON.parse(
+          fs.readFileSync(path.join(dir, 'locales', 'en-US', `${type}.json`), 'utf8'),
+        ) as Record<string, unknown>;
         assert.ok(catalogue[type], `catalogue keys under "${type}"`);
         const help = fs.readFileSync(path.join(dir, 'locales', 'en-US', `${type}.html`), 'utf8');
         assert.match(help, new RegExp(`data-help-name="${type}"`));
@@ -86,32 +94,61 @@ describe('package (scorecard checks)', () => {
   it('N02 every non-config node type is used in an example, and examples are valid flows', () => {
     const used = new Set<string>();
     for (const file of fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'))) {
-      const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as { id: string; type: string; z?: string; wires?: string[][] }[];
+      const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as {
+        id: string;
+        type: string;
+        z?: string;
+        wires?: string[][];
+      }[];
       const ids = new Set(flow.map((n) => n.id));
       assert.equal(ids.size, flow.length, `${file}: ids are unique`);
       for (const n of flow) {
         used.add(n.type);
-        for (const target of (n.wires ?? []).flat()) assert.ok(ids.has(target), `${file}: ${n.id} is wired to a missing ${target}`);
+        for (const target of (n.wires ?? []).flat())
+          assert.ok(ids.has(target), `${file}: ${n.id} is wired to a missing ${target}`);
       }
-      assert.ok(flow.some((n) => n.type === 'comment'), `${file} explains itself in a comment node`);
+      assert.ok(
+        flow.some((n) => n.type === 'comment'),
+        `${file} explains itself in a comment node`,
+      );
     }
-    for (const [type] of nodes.filter(([t]) => t !== 'bms-link')) assert.ok(used.has(type), `${type} appears in no example`);
+    for (const [type] of nodes.filter(([t]) => t !== 'bms-link'))
+      assert.ok(used.has(type), `${type} appears in no example`);
   });
 
   it('examples stay apart when imported together: each link named for its port, the demo says what it needs and is quiet', () => {
     const links: { file: string; name: string; port: string }[] = [];
     for (const file of fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'))) {
-      const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as { type: string; name?: string; port?: string }[];
-      for (const n of flow.filter((x) => x.type === 'bms-link')) links.push({ file, name: n.name ?? '', port: n.port ?? '' });
+      const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as {
+        type: string;
+        name?: string;
+        port?: string;
+      }[];
+      for (const n of flow.filter((x) => x.type === 'bms-link'))
+        links.push({ file, name: n.name ?? '', port: n.port ?? '' });
     }
-    assert.equal(new Set(links.map((l) => l.name)).size, links.length, `link names are unique: ${links.map((l) => l.name).join(', ')}`);
+    assert.equal(
+      new Set(links.map((l) => l.name)).size,
+      links.length,
+      `link names are unique: ${links.map((l) => l.name).join(', ')}`,
+    );
     for (const l of links) {
-      if (l.port.startsWith('/dev/')) assert.ok(l.name.includes(l.port), `${l.file}: "${l.name}" names its port ${l.port}`);
+      if (l.port.startsWith('/dev/'))
+        assert.ok(l.name.includes(l.port), `${l.file}: "${l.name}" names its port ${l.port}`);
       else assert.match(l.name, /simulated/, `${l.file}: the simulator's link says so`);
     }
-    const demo = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'flows.json'), 'utf8')) as { type: string; info?: string; active?: boolean; name?: string }[];
+    const demo = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'flows.json'), 'utf8')) as {
+      type: string;
+      info?: string;
+      active?: boolean;
+      name?: string;
+    }[];
     assert.match(demo.find((n) => n.type === 'tab')?.info ?? '', /Dashboard 2/);
-    assert.deepEqual(demo.filter((n) => n.type === 'debug' && n.active).map((n) => n.name), ['alarm changes'], 'only the debug node that matters is on');
+    assert.deepEqual(
+      demo.filter((n) => n.type === 'debug' && n.active).map((n) => n.name),
+      ['alarm changes'],
+      'only the debug node that matters is on',
+    );
   });
 
   it('the built runtime files load through the test helper', async () => {
@@ -121,7 +158,18 @@ describe('package (scorecard checks)', () => {
       const modules = nodes.map(([, file]) => require(path.join(root, file)) as unknown);
       await helper.load(modules, [
         { id: 'f', type: 'tab' },
-        { id: 'l', type: 'bms-link', port: '', baud: '9600', dialect: 'auto', mode: 'auto', packs: 'discover', interval: '5', timeout: '1000', gap: '50' },
+        {
+          id: 'l',
+          type: 'bms-link',
+          port: '',
+          baud: '9600',
+          dialect: 'auto',
+          mode: 'auto',
+          packs: 'discover',
+          interval: '5',
+          timeout: '1000',
+          gap: '50',
+        },
         { id: 'p', type: 'bms-pack', z: 'f', link: 'l', pack: '1', wires: [[]] },
         { id: 'b', type: 'bms-parallel', z: 'f', source: 'input', stale: '30', wires: [[]] },
         { id: 'a', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', wires: [[], []] },

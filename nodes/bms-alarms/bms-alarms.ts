@@ -14,7 +14,11 @@ interface BmsAlarmsDef extends NodeDef {
   topic: string;
 }
 
-const codeList = (text: string): string[] => text.split(/[\s,]+/).map((c) => c.trim().toUpperCase()).filter(Boolean);
+const codeList = (text: string): string[] =>
+  text
+    .split(/[\s,]+/)
+    .map((c) => c.trim().toUpperCase())
+    .filter(Boolean);
 
 export = (RED: NodeAPI): void => {
   function BmsAlarms(this: Node, config: BmsAlarmsDef): void {
@@ -37,9 +41,15 @@ export = (RED: NodeAPI): void => {
     const showStatus = (): void => {
       const active = tracker.active();
       const worst = active[0]?.level;
-      node.status(active.length === 0
-        ? { fill: 'green', shape: 'dot', text: 'no alarms' }
-        : { fill: worst && LEVEL_RANK[worst] >= LEVEL_RANK.protection ? 'red' : 'yellow', shape: 'dot', text: `${active.length} active` });
+      node.status(
+        active.length === 0
+          ? { fill: 'green', shape: 'dot', text: 'no alarms' }
+          : {
+              fill: worst && LEVEL_RANK[worst] >= LEVEL_RANK.protection ? 'red' : 'yellow',
+              shape: 'dot',
+              text: `${active.length} active`,
+            },
+      );
     };
 
     const emit = (changes: readonly AlarmChange[], send: Send): void => {
@@ -54,11 +64,16 @@ export = (RED: NodeAPI): void => {
       timer = undefined;
       const due = tracker.nextDue();
       if (due === undefined) return;
-      timer = setTimeout(() => {
-        timer = undefined;
-        emit(tracker.tick(Date.now()), (msg) => { node.send(msg); });
-        schedule();
-      }, Math.max(0, due - Date.now()));
+      timer = setTimeout(
+        () => {
+          timer = undefined;
+          emit(tracker.tick(Date.now()), (msg) => {
+            node.send(msg);
+          });
+          schedule();
+        },
+        Math.max(0, due - Date.now()),
+      );
     };
 
     showStatus();

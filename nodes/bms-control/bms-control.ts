@@ -1,6 +1,15 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import {
-  asError, SWITCH_NAMES, readClock, readInverterProtocol, setClock, setSwitch, shutdown, writeInverterProtocol, type BmsClient, type SwitchName,
+  asError,
+  SWITCH_NAMES,
+  readClock,
+  readInverterProtocol,
+  setClock,
+  setSwitch,
+  shutdown,
+  writeInverterProtocol,
+  type BmsClient,
+  type SwitchName,
 } from '../../src/link';
 import { WRITES_OFF, packsOf, paceClient } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
@@ -21,14 +30,19 @@ const DAY_MS = 24 * 3600_000;
 /** What one action does to one pack; the result goes out as msg.payload. */
 async function perform(client: BmsClient, pack: number, action: string, payload: unknown): Promise<unknown> {
   switch (action) {
-    case 'readClock': return readClock(client, pack);
-    case 'setClock': return setClock(client, pack);
-    case 'readInverter': return readInverterProtocol(client, pack);
-    case 'writeInverter': return writeInverterProtocol(client, pack, typeof payload === 'object' && payload !== null ? payload : {});
+    case 'readClock':
+      return readClock(client, pack);
+    case 'setClock':
+      return setClock(client, pack);
+    case 'readInverter':
+      return readInverterProtocol(client, pack);
+    case 'writeInverter':
+      return writeInverterProtocol(client, pack, typeof payload === 'object' && payload !== null ? payload : {});
     case 'shutdown':
       await shutdown(client, pack);
       return { shutdown: true };
-    default: return setSwitch(client, pack, action as SwitchName, payload === true);
+    default:
+      return setSwitch(client, pack, action as SwitchName, payload === true);
   }
 }
 
@@ -53,8 +67,11 @@ export = (RED: NodeAPI): void => {
     const setClocks = (): void => {
       const packs = packsOf(config.pack, undefined, link);
       if (typeof packs === 'string' || !link?.allowWrites) return;
-      run('setClock', packs, { _msgid: RED.util.generateId(), payload: null }, (msg) => { node.send(msg); })
-        .catch((err: unknown) => { node.error(`bms-control: daily clock set failed: ${asError(err).message}`); });
+      run('setClock', packs, { _msgid: RED.util.generateId(), payload: null }, (msg) => {
+        node.send(msg);
+      }).catch((err: unknown) => {
+        node.error(`bms-control: daily clock set failed: ${asError(err).message}`);
+      });
     };
     if ((config.dailyClock as unknown) === true) {
       if (!link?.allowWrites) node.warn(`bms-control: daily clock setting is on, but ${WRITES_OFF}`);
@@ -64,17 +81,38 @@ export = (RED: NodeAPI): void => {
     node.on('input', (msg: ControlMsg, send: Send, done: Done) => {
       const action = typeof msg.action === 'string' ? msg.action : '';
       const packs = packsOf(config.pack, msg.pack, link);
-      const fail = (text: string): void => { done(new Error(`bms-control: ${text}`)); };
-      if (!ACTIONS.includes(action)) { fail(`msg.action must be one of ${ACTIONS.join(', ')}`); return; }
-      if (typeof packs === 'string') { fail(packs); return; }
-      if (!READS.includes(action) && !link?.allowWrites) { fail(WRITES_OFF); return; }
-      if ((SWITCH_NAMES as readonly string[]).includes(action) && typeof msg.payload !== 'boolean') { fail(`${action}: msg.payload must be true (on) or false (off)`); return; }
-      if (action === 'shutdown' && msg.confirm !== true) { fail('shutdown puts the BMS to sleep: send msg.confirm = true to do it'); return; }
+      const fail = (text: string): void => {
+        done(new Error(`bms-control: ${text}`));
+      };
+      if (!ACTIONS.includes(action)) {
+        fail(`msg.action must be one of ${ACTIONS.join(', ')}`);
+        return;
+      }
+      if (typeof packs === 'string') {
+        fail(packs);
+        return;
+      }
+      if (!READS.includes(action) && !link?.allowWrites) {
+        fail(WRITES_OFF);
+        return;
+      }
+      if ((SWITCH_NAMES as readonly string[]).includes(action) && typeof msg.payload !== 'boolean') {
+        fail(`${action}: msg.payload must be true (on) or false (off)`);
+        return;
+      }
+      if (action === 'shutdown' && msg.confirm !== true) {
+        fail('shutdown puts the BMS to sleep: send msg.confirm = true to do it');
+        return;
+      }
       node.status({ fill: 'blue', shape: 'ring', text: `${action}…` });
-      run(action, packs, msg, send).then(() => { done(); }).catch((err: unknown) => {
-        node.status({ fill: 'red', shape: 'ring', text: `${action}: failed` });
-        fail(asError(err).message);
-      });
+      run(action, packs, msg, send)
+        .then(() => {
+          done();
+        })
+        .catch((err: unknown) => {
+          node.status({ fill: 'red', shape: 'ring', text: `${action}: failed` });
+          fail(asError(err).message);
+        });
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -2,7 +2,16 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import {
-  asError, EMPTY_CURSOR, clearHistory, downloadHistory, historyToCsv, readSerial, readStorageInterval, setStorageInterval, type BmsClient, type HistoryCursor,
+  asError,
+  EMPTY_CURSOR,
+  clearHistory,
+  downloadHistory,
+  historyToCsv,
+  readSerial,
+  readStorageInterval,
+  setStorageInterval,
+  type BmsClient,
+  type HistoryCursor,
 } from '../../src/link';
 import { WRITES_OFF, dataDir, packsOf, paceClient, safeFileName } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
@@ -19,7 +28,8 @@ type HistoryMsg = NodeMessageInFlow & { action?: unknown; confirm?: unknown; pac
 function loadCursor(file: string): HistoryCursor {
   try {
     const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<HistoryCursor>;
-    if (Array.isArray(value.times) && value.times.every((t) => typeof t === 'string')) return { times: value.times, complete: value.complete === true };
+    if (Array.isArray(value.times) && value.times.every((t) => typeof t === 'string'))
+      return { times: value.times, complete: value.complete === true };
   } catch {
     // No download yet (or a damaged file): start from the newest record.
   }
@@ -43,12 +53,20 @@ export = (RED: NodeAPI): void => {
     let busy = false;
     if (link?.connection) link.register(node);
 
-    async function download(client: BmsClient, pack: number, msg: HistoryMsg, send: Send, fresh: boolean): Promise<void> {
+    async function download(
+      client: BmsClient,
+      pack: number,
+      msg: HistoryMsg,
+      send: Send,
+      fresh: boolean,
+    ): Promise<void> {
       const { serial, file } = await cursorFile(client, dir, pack);
       const cursor = fresh ? EMPTY_CURSOR : loadCursor(file);
       let shown = 0;
       const result = await downloadHistory(client, {
-        address: pack, cursor, signal: stop.signal,
+        address: pack,
+        cursor,
+        signal: stop.signal,
         onProgress: ({ done }) => {
           node.status({ fill: 'blue', shape: 'ring', text: `pack ${String(pack)}: ${String(done)} records` });
           if (done - shown >= 10 || done === 1) {
@@ -62,18 +80,39 @@ export = (RED: NodeAPI): void => {
       writeFileSync(file, `${JSON.stringify(result.cursor)}\n`);
       send([null, { topic, pack, payload: { done: result.records.length, total: result.records.length } }]);
       const records = config.format === 'csv' ? historyToCsv(result.records) : result.records;
-      send([{ ...msg, topic, pack, serial, complete: result.cursor.complete, count: result.records.length, payload: records }, null]);
-      node.status({ fill: result.error ? 'yellow' : 'green', shape: 'dot', text: `pack ${String(pack)}: ${String(result.records.length)} new records` });
-      if (result.error) throw new Error(`download of pack ${String(pack)} stopped after ${String(result.records.length)} records (${result.error}); send again to resume`);
+      send([
+        {
+          ...msg,
+          topic,
+          pack,
+          serial,
+          complete: result.cursor.complete,
+          count: result.records.length,
+          payload: records,
+        },
+        null,
+      ]);
+      node.status({
+        fill: result.error ? 'yellow' : 'green',
+        shape: 'dot',
+        text: `pack ${String(pack)}: ${String(result.records.length)} new records`,
+      });
+      if (result.error)
+        throw new Error(
+          `download of pack ${String(pack)} stopped after ${String(result.records.length)} records (${result.error}); send again to resume`,
+        );
     }
 
     async function run(client: BmsClient, action: string, packs: number[], msg: HistoryMsg, send: Send): Promise<void> {
       for (const pack of packs) {
-        if (action === 'download' || action === 'redownload') await download(client, pack, msg, send, action === 'redownload');
+        if (action === 'download' || action === 'redownload')
+          await download(client, pack, msg, send, action === 'redownload');
         else if (action === 'readInterval') {
           send([{ ...msg, topic, pack, payload: { intervalMinutes: await readStorageInterval(client, pack) } }, null]);
         } else if (action === 'setInterval') {
-          const minutes = await setStorageInterval(client, pack, Number(msg.payload)).catch((err: unknown) => { throw new Error(`pack ${String(pack)}: ${asError(err).message}`); });
+          const minutes = await setStorageInterval(client, pack, Number(msg.payload)).catch((err: unknown) => {
+            throw new Error(`pack ${String(pack)}: ${asError(err).message}`);
+          });
           send([{ ...msg, topic, pack, payload: { intervalMinutes: minutes } }, null]);
         } else {
           await clearHistory(client, pack);
@@ -88,16 +127,36 @@ export = (RED: NodeAPI): void => {
     node.on('input', (msg: HistoryMsg, send: Send, done: Done) => {
       const action = typeof msg.action === 'string' ? msg.action : 'download';
       const packs = packsOf(config.pack, msg.pack, link);
-      const fail = (text: string): void => { done(new Error(`bms-history: ${text}`)); };
-      if (!['download', 'redownload', 'clear', 'readInterval', 'setInterval'].includes(action)) { fail(`unknown msg.action "${action}" (download, redownload, clear, readInterval, setInterval)`); return; }
-      if (typeof packs === 'string') { fail(packs); return; }
-      if ((action === 'clear' || action === 'setInterval') && !link?.allowWrites) { fail(WRITES_OFF); return; }
-      if (action === 'clear' && msg.confirm !== true) { fail('clearing erases the pack\'s history log: send msg.confirm = true to do it'); return; }
-      if (action === 'setInterval' && !(typeof msg.payload === 'number' && Number.isInteger(msg.payload) && msg.payload >= 0 && msg.payload <= 120)) {
+      const fail = (text: string): void => {
+        done(new Error(`bms-history: ${text}`));
+      };
+      if (!['download', 'redownload', 'clear', 'readInterval', 'setInterval'].includes(action)) {
+        fail(`unknown msg.action "${action}" (download, redownload, clear, readInterval, setInterval)`);
+        return;
+      }
+      if (typeof packs === 'string') {
+        fail(packs);
+        return;
+      }
+      if ((action === 'clear' || action === 'setInterval') && !link?.allowWrites) {
+        fail(WRITES_OFF);
+        return;
+      }
+      if (action === 'clear' && msg.confirm !== true) {
+        fail("clearing erases the pack's history log: send msg.confirm = true to do it");
+        return;
+      }
+      if (
+        action === 'setInterval' &&
+        !(typeof msg.payload === 'number' && Number.isInteger(msg.payload) && msg.payload >= 0 && msg.payload <= 120)
+      ) {
         fail('msg.payload must be the storage interval in whole minutes, 0..120');
         return;
       }
-      if (busy) { fail('a history operation is already running'); return; }
+      if (busy) {
+        fail('a history operation is already running');
+        return;
+      }
       busy = true;
       paceClient(link)
         .then((client) => run(client, action, packs, msg, send))

@@ -23,7 +23,13 @@ export = (RED: NodeAPI): void => {
     // The editor's port picker: serial ports of this machine, for users allowed to read bms-link nodes.
     RED.httpAdmin.get('/lifepo4-bms/ports', RED.auth.needsPermission('bms-link.read'), (_req, res) => {
       // listSerialPorts reads /dev and never rejects; an empty list on any surprise.
-      listSerialPorts().then((ports) => { res.json(ports); }).catch(() => { res.json([]); });
+      listSerialPorts()
+        .then((ports) => {
+          res.json(ports);
+        })
+        .catch(() => {
+          res.json([]);
+        });
     });
     // The editor's "diagnose" button: three reads of a running link's bank, every frame, timing and
     // what did not decode, as one JSON file for a bug report (serials scrambled).
@@ -34,15 +40,24 @@ export = (RED: NodeAPI): void => {
         return;
       }
       if (!link.connection) {
-        res.status(409).type('text/plain').send(`this bms-link cannot connect: ${link.configError ?? 'no connection'}`);
+        res
+          .status(409)
+          .type('text/plain')
+          .send(`this bms-link cannot connect: ${link.configError ?? 'no connection'}`);
         return;
       }
-      link.connection.diagnose(3).then((bundle) => {
-        const name = `lfp-bms-diagnose-${bundle.created.replace(/[:.]/g, '-')}.json`;
-        res.set('Content-Disposition', `attachment; filename="${name}"`).json(bundle);
-      }).catch((err: unknown) => {
-        res.status(409).type('text/plain').send(`cannot read the bank now: ${errorMessage(err)}`);
-      });
+      link.connection
+        .diagnose(3)
+        .then((bundle) => {
+          const name = `lfp-bms-diagnose-${bundle.created.replace(/[:.]/g, '-')}.json`;
+          res.set('Content-Disposition', `attachment; filename="${name}"`).json(bundle);
+        })
+        .catch((err: unknown) => {
+          res
+            .status(409)
+            .type('text/plain')
+            .send(`cannot read the bank now: ${errorMessage(err)}`);
+        });
     });
   }
 
@@ -61,7 +76,9 @@ export = (RED: NodeAPI): void => {
     let lastWarning = '';
     let repeats = 0;
     node.connection?.on('error', (err: Error) => {
-      const text = err.message.includes(config.port) ? `bms-link: ${err.message}` : `bms-link ${config.port}: ${err.message}`;
+      const text = err.message.includes(config.port)
+        ? `bms-link: ${err.message}`
+        : `bms-link ${config.port}: ${err.message}`;
       if (text === lastWarning) {
         repeats += 1;
         return;
@@ -73,12 +90,16 @@ export = (RED: NodeAPI): void => {
     });
     node.connection?.on('state', (state: { phase: string }) => {
       if (state.phase !== 'polling' || !lastWarning) return;
-      node.log(`bms-link ${config.port}: working again${repeats > 0 ? ` after ${String(repeats + 1)} failed attempts` : ''}`);
+      node.log(
+        `bms-link ${config.port}: working again${repeats > 0 ? ` after ${String(repeats + 1)} failed attempts` : ''}`,
+      );
       lastWarning = '';
       repeats = 0;
     });
     node.connection?.on('packs', ({ added, packs }: { added: number[]; packs: number[] }) => {
-      node.log(`bms-link ${config.port}: the master now reports pack(s) ${added.join(', ')}; polling ${packs.join(', ')}`);
+      node.log(
+        `bms-link ${config.port}: the master now reports pack(s) ${added.join(', ')}; polling ${packs.join(', ')}`,
+      );
     });
 
     // Every frame to Node-RED's trace log, and to a capture file when asked for.
@@ -87,7 +108,12 @@ export = (RED: NodeAPI): void => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const file = join(dataDir(RED), 'captures', `${config.port.replace(/[^A-Za-z0-9_-]+/g, '_')}-${stamp}.jsonl`);
       try {
-        capture = new CaptureWriter(file, { port: config.port, baudRate: Number(config.baud) || 9600, anonymised: (config.anonymise as unknown) !== false, tool: 'bms-link' });
+        capture = new CaptureWriter(file, {
+          port: config.port,
+          baudRate: Number(config.baud) || 9600,
+          anonymised: (config.anonymise as unknown) !== false,
+          tool: 'bms-link',
+        });
         node.log(`bms-link ${config.port}: capturing frames to ${file}`);
       } catch (err) {
         node.warn(`bms-link ${config.port}: cannot capture to ${file}: ${errorMessage(err)}`);
@@ -111,7 +137,10 @@ export = (RED: NodeAPI): void => {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       users.clear();
-      whenSettled((node.connection?.stop() ?? Promise.resolve()).then(() => capture?.close()), done);
+      whenSettled(
+        (node.connection?.stop() ?? Promise.resolve()).then(() => capture?.close()),
+        done,
+      );
     });
   }
   RED.nodes.registerType('bms-link', BmsLink);

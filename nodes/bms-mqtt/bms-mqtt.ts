@@ -19,13 +19,27 @@ const SAVE_EVERY_MS = 60_000;
 
 function isBankState(p: unknown): p is BankState {
   const v = p as Record<string, unknown> | null;
-  return typeof v === 'object' && v !== null && Array.isArray(v.packs) && typeof v.packsOnline === 'number' && typeof v.packsExpected === 'number' && Array.isArray(v.alarms);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    Array.isArray(v.packs) &&
+    typeof v.packsOnline === 'number' &&
+    typeof v.packsExpected === 'number' &&
+    Array.isArray(v.alarms)
+  );
 }
 
 function isControlReport(p: unknown): p is ControlSource {
   const v = p as Record<string, unknown> | null;
   const published: unknown = v?.published;
-  return typeof v === 'object' && v !== null && typeof v.stage === 'number' && typeof published === 'object' && published !== null && typeof (published as Record<string, unknown>).ccl === 'number';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.stage === 'number' &&
+    typeof published === 'object' &&
+    published !== null &&
+    typeof (published as Record<string, unknown>).ccl === 'number'
+  );
 }
 
 export = (RED: NodeAPI): void => {
@@ -37,7 +51,9 @@ export = (RED: NodeAPI): void => {
     const link = fromLink ? (RED.nodes.getNode(config.link) as BmsLinkConfigNode | null) : null;
     const linkOptions = link?.connection?.options;
     // From a link: silent for three polls (the link's own offline rule) plus a timeout is stale.
-    const linkStaleMs = linkOptions ? 3 * (linkOptions.intervalMs ?? 5000) + (linkOptions.timeoutMs ?? 1000) : undefined;
+    const linkStaleMs = linkOptions
+      ? 3 * (linkOptions.intervalMs ?? 5000) + (linkOptions.timeoutMs ?? 1000)
+      : undefined;
     const parsed = parseMqttConfig(config, idPart(node.id), linkStaleMs);
     const problem = 'error' in parsed ? parsed.error : fromLink && !link ? 'no bms-link configured' : link?.configError;
     const file = join(dataDir(RED), `mqtt-${idPart(node.id)}.json`);
@@ -46,7 +62,8 @@ export = (RED: NodeAPI): void => {
 
     const emit = (messages: MqttMessage[], send: Send = node.send.bind(node)): void => {
       if (!messages.length) return;
-      if (log.mqtt.enabled) log.mqtt('%s: %d message(s), %d retained', node.id, messages.length, messages.filter((m) => m.retain).length);
+      if (log.mqtt.enabled)
+        log.mqtt('%s: %d message(s), %d retained', node.id, messages.length, messages.filter((m) => m.retain).length);
       send([messages.map((m) => ({ topic: m.topic, payload: m.payload, retain: m.retain }))]);
       // What it announced is on disk at once, so a crash leaves nothing it could not delete later.
       if (messages.some((m) => m.retain && m.topic.endsWith('/config'))) save();
@@ -61,9 +78,15 @@ export = (RED: NodeAPI): void => {
     };
     const showStatus = (bank: BankState): void => {
       const id = publisher?.id;
-      status(id
-        ? { fill: bank.packsOnline > 0 ? 'green' : 'red', shape: 'dot', text: `${id} · ${String(bank.packsOnline)}/${String(bank.packsExpected)} packs` }
-        : { fill: 'yellow', shape: 'ring', text: 'waiting for pack serials' });
+      status(
+        id
+          ? {
+              fill: bank.packsOnline > 0 ? 'green' : 'red',
+              shape: 'dot',
+              text: `${id} · ${String(bank.packsOnline)}/${String(bank.packsExpected)} packs`,
+            }
+          : { fill: 'yellow', shape: 'ring', text: 'waiting for pack serials' },
+      );
     };
     const onBank = (bank: BankState, send?: Send): void => {
       if (!publisher) return;
@@ -90,11 +113,15 @@ export = (RED: NodeAPI): void => {
       }
       publisher = new HaPublisher(parsed.options, memoryFrom(memory));
       status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
-      ticker = setInterval(() => { if (publisher) emit(publisher.tick(Date.now())); }, 1000);
+      ticker = setInterval(() => {
+        if (publisher) emit(publisher.tick(Date.now()));
+      }, 1000);
       saver = setInterval(save, SAVE_EVERY_MS);
       if (link) subscription = subscribe(node, link, { cycle: onCycle, status });
     }
-    const announceTopics = new Set('options' in parsed ? [`${parsed.options.prefix}/status`, parsed.options.bridgeTopic ?? ''].filter(Boolean) : []);
+    const announceTopics = new Set(
+      'options' in parsed ? [`${parsed.options.prefix}/status`, parsed.options.bridgeTopic ?? ''].filter(Boolean) : [],
+    );
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       if (!publisher) {
@@ -115,7 +142,11 @@ export = (RED: NodeAPI): void => {
       }
       const pack = isBankState(payload) ? null : asPackInput(payload);
       if (fromLink && (pack === null || typeof pack !== 'string')) {
-        done(new Error('bms-mqtt: this node reads the bank from its bms-link; set the source to "messages" to feed it bank states or pack readings'));
+        done(
+          new Error(
+            'bms-mqtt: this node reads the bank from its bms-link; set the source to "messages" to feed it bank states or pack readings',
+          ),
+        );
         return;
       }
       if (pack === null) {
@@ -125,11 +156,20 @@ export = (RED: NodeAPI): void => {
       }
       if (typeof pack !== 'string') {
         const now = Date.now();
-        onBank(aggregateBank(collector.add(pack, now), { staleAfterMs: 'options' in parsed ? parsed.options.staleAfterMs : 30_000 }), send);
+        onBank(
+          aggregateBank(collector.add(pack, now), {
+            staleAfterMs: 'options' in parsed ? parsed.options.staleAfterMs : 30_000,
+          }),
+          send,
+        );
         done();
         return;
       }
-      done(new Error('bms-mqtt: msg.payload is none of: a bms-parallel bank state, a bms-pack reading, a bms-venus report, "online" on the Home Assistant status topic'));
+      done(
+        new Error(
+          'bms-mqtt: msg.payload is none of: a bms-parallel bank state, a bms-pack reading, a bms-venus report, "online" on the Home Assistant status topic',
+        ),
+      );
     });
 
     node.on('close', (removed: boolean, done: () => void) => {

@@ -25,8 +25,12 @@ export = (RED: NodeAPI): void => {
     const last = new Map<number, PackPayload>();
     // While an input message waits for its read, that cycle is sent as the answer, not twice.
     let answering = 0;
-    const problem = !link ? 'no bms-link configured' : link.configError
-      ?? (only !== undefined && 'error' in inRange('pack', only) ? `pack "${config.pack}" is not a pack of a bank (1 to 15, or all)` : undefined);
+    const problem = !link
+      ? 'no bms-link configured'
+      : (link.configError ??
+        (only !== undefined && 'error' in inRange('pack', only)
+          ? `pack "${config.pack}" is not a pack of a bank (1 to 15, or all)`
+          : undefined));
 
     const select = (cycle: BankCycle): PackPayload[] =>
       cycle.packs.filter((r) => only === undefined || r.pack === only).map(packPayload);
@@ -35,10 +39,19 @@ export = (RED: NodeAPI): void => {
       if (only !== undefined) {
         const p = payloads[0];
         if (!p?.online) status({ fill: 'red', shape: 'ring', text: p ? p.status : 'no data' });
-        else status({ fill: 'green', shape: 'dot', text: `SOC ${formatNumber(p.analog?.soc, 0)} % · ${formatNumber(p.analog?.voltage, 2)} V · ${formatNumber(p.analog?.current, 1)} A` });
+        else
+          status({
+            fill: 'green',
+            shape: 'dot',
+            text: `SOC ${formatNumber(p.analog?.soc, 0)} % · ${formatNumber(p.analog?.voltage, 2)} V · ${formatNumber(p.analog?.current, 1)} A`,
+          });
       } else {
         const online = payloads.filter((p) => p.online).length;
-        status({ fill: online === payloads.length ? 'green' : 'red', shape: online === payloads.length ? 'dot' : 'ring', text: `${online}/${payloads.length} packs online` });
+        status({
+          fill: online === payloads.length ? 'green' : 'red',
+          shape: online === payloads.length ? 'dot' : 'ring',
+          text: `${online}/${payloads.length} packs online`,
+        });
       }
     };
 
@@ -71,13 +84,25 @@ export = (RED: NodeAPI): void => {
         return;
       }
       answering++;
-      connection.pollNow().finally(() => { answering--; }).then((cycle) => {
-        const payloads = select(cycle);
-        if (payloads.length === 0) throw new Error(`bms-pack: pack ${String(only)} is not part of this bank`);
-        const messages = payloads.map((payload, i) => ({ ...(i === 0 ? msg : RED.util.cloneMessage(msg)), topic: topicFor(payload.pack), payload }));
-        send([messages]);
-        done();
-      }).catch((err: unknown) => { done(asError(err)); });
+      connection
+        .pollNow()
+        .finally(() => {
+          answering--;
+        })
+        .then((cycle) => {
+          const payloads = select(cycle);
+          if (payloads.length === 0) throw new Error(`bms-pack: pack ${String(only)} is not part of this bank`);
+          const messages = payloads.map((payload, i) => ({
+            ...(i === 0 ? msg : RED.util.cloneMessage(msg)),
+            topic: topicFor(payload.pack),
+            payload,
+          }));
+          send([messages]);
+          done();
+        })
+        .catch((err: unknown) => {
+          done(asError(err));
+        });
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -22,7 +22,11 @@ export = (RED: NodeAPI): void => {
     const fromLink = config.source !== 'input';
     const link = fromLink ? (RED.nodes.getNode(config.link) as BmsLinkConfigNode | null) : null;
     const staleMs = Math.max(1, Number(config.stale) || 30) * 1000;
-    const expected = (config.packs || '').split(/[\s,]+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n));
+    const expected = (config.packs || '')
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((n) => Number.isInteger(n));
     const topic = config.topic || 'bms/bank';
     const received = new PackCollector();
     const problem = fromLink && !link ? 'no bms-link configured' : link?.configError;
@@ -30,7 +34,12 @@ export = (RED: NodeAPI): void => {
     const showStatus = (state: BankState): void => {
       const ok = state.packsOnline === state.packsExpected && state.alarmLevel === 'none';
       status({
-        fill: state.alarmLevel === 'fault' || state.alarmLevel === 'protection' || state.packsOnline === 0 ? 'red' : ok ? 'green' : 'yellow',
+        fill:
+          state.alarmLevel === 'fault' || state.alarmLevel === 'protection' || state.packsOnline === 0
+            ? 'red'
+            : ok
+              ? 'green'
+              : 'yellow',
         shape: ok ? 'dot' : 'ring',
         text: `SOC ${formatNumber(state.soc, 0)} % · ${state.packsOnline}/${state.packsExpected} packs`,
       });
@@ -60,10 +69,15 @@ export = (RED: NodeAPI): void => {
           done(new Error(`bms-parallel: ${problem ?? 'no connection'}`));
           return;
         }
-        link.connection.pollNow().then((cycle) => {
-          send({ ...msg, topic, payload: aggregate(cycle.packs) });
-          done();
-        }).catch((err: unknown) => { done(asError(err)); });
+        link.connection
+          .pollNow()
+          .then((cycle) => {
+            send({ ...msg, topic, payload: aggregate(cycle.packs) });
+            done();
+          })
+          .catch((err: unknown) => {
+            done(asError(err));
+          });
         return;
       }
       const input = asPackInput(msg.payload);

@@ -1,7 +1,14 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { asError, ParameterJobError, runParameterJob, type AuditRecord, type PackOutcome, type ParameterJob } from '../../src/link';
+import {
+  asError,
+  ParameterJobError,
+  runParameterJob,
+  type AuditRecord,
+  type PackOutcome,
+  type ParameterJob,
+} from '../../src/link';
 import { WRITES_OFF, dataDir, packsOf, paceClient, safeFileName } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
@@ -15,14 +22,22 @@ interface BmsParamsDef extends NodeDef {
 
 type BmsParamsNode = Node<{ password: unknown }>;
 
-const ACTIONS: Readonly<Record<string, ParameterJob['action']>> = { read: 'read', write: 'write', import: 'write', rollback: 'write', restoreDefaults: 'restoreDefaults' };
+const ACTIONS: Readonly<Record<string, ParameterJob['action']>> = {
+  read: 'read',
+  write: 'write',
+  import: 'write',
+  rollback: 'write',
+  restoreDefaults: 'restoreDefaults',
+};
 
 function summary(outcomes: readonly PackOutcome[]): string {
   const last = outcomes[outcomes.length - 1];
   if (!last) return 'nothing done';
   if (last.action === 'read') return `read ${String(Object.keys(last.parameters).length)} groups`;
   if (last.dryRun) return `dry run: ${String(outcomes.reduce((n, o) => n + (o.plan?.changes.length ?? 0), 0))} changes`;
-  return last.action === 'restoreDefaults' ? 'defaults restored' : `applied, ${String(outcomes.reduce((n, o) => n + (o.result?.written.length ?? 0), 0))} groups verified`;
+  return last.action === 'restoreDefaults'
+    ? 'defaults restored'
+    : `applied, ${String(outcomes.reduce((n, o) => n + (o.result?.written.length ?? 0), 0))} groups verified`;
 }
 
 export = (RED: NodeAPI): void => {
@@ -38,7 +53,11 @@ export = (RED: NodeAPI): void => {
 
     const backup = (pack: number, serial: string | null, parameters: object): string => {
       const time = new Date().toISOString();
-      const file = join(dir, 'backups', `params-${safeFileName(serial ?? `pack${String(pack)}`)}-${time.replace(/[:.]/g, '-')}.json`);
+      const file = join(
+        dir,
+        'backups',
+        `params-${safeFileName(serial ?? `pack${String(pack)}`)}-${time.replace(/[:.]/g, '-')}.json`,
+      );
       mkdirSync(join(dir, 'backups'), { recursive: true });
       writeFileSync(file, `${JSON.stringify({ time, pack, serial, parameters }, null, 2)}\n`);
       return file;
@@ -53,48 +72,63 @@ export = (RED: NodeAPI): void => {
       }
     };
 
-    node.on('input', (msg: NodeMessageInFlow & { action?: unknown; confirm?: unknown; pack?: unknown }, send: Send, done: Done) => {
-      const payload = msg.payload;
-      const hasValues = typeof payload === 'object' && payload !== null && Object.keys(payload).length > 0;
-      const actionName = typeof msg.action === 'string' ? msg.action : hasValues ? 'write' : 'read';
-      // Own keys only: "__proto__" or "toString" is no action.
-      const action = Object.hasOwn(ACTIONS, actionName) ? ACTIONS[actionName] : undefined;
-      if (!action) {
-        done(new Error(`bms-params: unknown msg.action "${actionName}" (read, write, import, rollback, restoreDefaults)`));
-        return;
-      }
-      const packs = packsOf(config.pack, msg.pack, link);
-      if (typeof packs === 'string') {
-        done(new Error(`bms-params: ${packs}`));
-        return;
-      }
-      const apply = action !== 'read' && (msg.confirm === true || config.mode === 'apply');
-      if (apply && !link?.allowWrites) {
-        done(new Error(`bms-params: ${WRITES_OFF}`));
-        return;
-      }
-      if (apply && (typeof node.credentials.password !== 'string' || !node.credentials.password)) {
-        done(new Error('bms-params: no admin password is set on this node, so writes stay locked'));
-        return;
-      }
-      // A backup (or an earlier result) rolls back through its `parameters`.
-      const desired = actionName === 'rollback' && hasValues && 'parameters' in payload ? payload.parameters : payload;
-      node.status({ fill: 'blue', shape: 'ring', text: `${actionName}…` });
-      paceClient(link)
-        .then((client) => runParameterJob(client, { packs, action, desired, apply, ...(rating !== undefined ? { ratedCurrent: rating } : {}) }, { backup, audit }))
-        .then((outcomes) => {
-          node.status({ fill: 'green', shape: 'dot', text: summary(outcomes) });
-          send([{ ...msg, topic, payload: outcomes.length === 1 ? outcomes[0] : outcomes }, null]);
-          done();
-        })
-        .catch((err: unknown) => {
-          const error = asError(err);
-          node.status({ fill: 'red', shape: 'ring', text: error.name === 'ParameterError' ? 'rejected' : 'failed' });
-          // What did happen goes out too: the backup and which groups were written.
-          if (err instanceof ParameterJobError && err.outcomes.length) send([{ ...msg, topic, payload: err.outcomes }, null]);
-          done(new Error(`bms-params: ${error.message}`));
-        });
-    });
+    node.on(
+      'input',
+      (msg: NodeMessageInFlow & { action?: unknown; confirm?: unknown; pack?: unknown }, send: Send, done: Done) => {
+        const payload = msg.payload;
+        const hasValues = typeof payload === 'object' && payload !== null && Object.keys(payload).length > 0;
+        const actionName = typeof msg.action === 'string' ? msg.action : hasValues ? 'write' : 'read';
+        // Own keys only: "__proto__" or "toString" is no action.
+        const action = Object.hasOwn(ACTIONS, actionName) ? ACTIONS[actionName] : undefined;
+        if (!action) {
+          done(
+            new Error(
+              `bms-params: unknown msg.action "${actionName}" (read, write, import, rollback, restoreDefaults)`,
+            ),
+          );
+          return;
+        }
+        const packs = packsOf(config.pack, msg.pack, link);
+        if (typeof packs === 'string') {
+          done(new Error(`bms-params: ${packs}`));
+          return;
+        }
+        const apply = action !== 'read' && (msg.confirm === true || config.mode === 'apply');
+        if (apply && !link?.allowWrites) {
+          done(new Error(`bms-params: ${WRITES_OFF}`));
+          return;
+        }
+        if (apply && (typeof node.credentials.password !== 'string' || !node.credentials.password)) {
+          done(new Error('bms-params: no admin password is set on this node, so writes stay locked'));
+          return;
+        }
+        // A backup (or an earlier result) rolls back through its `parameters`.
+        const desired =
+          actionName === 'rollback' && hasValues && 'parameters' in payload ? payload.parameters : payload;
+        node.status({ fill: 'blue', shape: 'ring', text: `${actionName}…` });
+        paceClient(link)
+          .then((client) =>
+            runParameterJob(
+              client,
+              { packs, action, desired, apply, ...(rating !== undefined ? { ratedCurrent: rating } : {}) },
+              { backup, audit },
+            ),
+          )
+          .then((outcomes) => {
+            node.status({ fill: 'green', shape: 'dot', text: summary(outcomes) });
+            send([{ ...msg, topic, payload: outcomes.length === 1 ? outcomes[0] : outcomes }, null]);
+            done();
+          })
+          .catch((err: unknown) => {
+            const error = asError(err);
+            node.status({ fill: 'red', shape: 'ring', text: error.name === 'ParameterError' ? 'rejected' : 'failed' });
+            // What did happen goes out too: the backup and which groups were written.
+            if (err instanceof ParameterJobError && err.outcomes.length)
+              send([{ ...msg, topic, payload: err.outcomes }, null]);
+            done(new Error(`bms-params: ${error.message}`));
+          });
+      },
+    );
 
     node.on('close', (_removed: boolean, done: () => void) => {
       whenSettled(link ? link.deregister(node) : Promise.resolve(), done);

@@ -29,7 +29,10 @@ const setting = (text: string | undefined, fallback: number, min: number, max: n
 };
 
 const isBankState = (p: unknown): p is BankState =>
-  typeof p === 'object' && p !== null && Array.isArray((p as Record<string, unknown>).packs) && Array.isArray((p as Record<string, unknown>).alarms) &&
+  typeof p === 'object' &&
+  p !== null &&
+  Array.isArray((p as Record<string, unknown>).packs) &&
+  Array.isArray((p as Record<string, unknown>).alarms) &&
   typeof (p as Record<string, unknown>).packsOnline === 'number';
 
 export = (RED: NodeAPI): void => {
@@ -40,8 +43,14 @@ export = (RED: NodeAPI): void => {
       const store = stores.get(req.params.id);
       const table = req.params.table === 'packs' ? 'packs' : req.params.table === 'bank' ? 'bank' : null;
       const range = checkRange(req.query.from, req.query.to);
-      if (typeof range === 'string') { res.status(400).type('text/plain').send(range); return; }
-      if (!store || !table) { res.status(404).type('text/plain').send('no such record'); return; }
+      if (typeof range === 'string') {
+        res.status(400).type('text/plain').send(range);
+        return;
+      }
+      if (!store || !table) {
+        res.status(404).type('text/plain').send('no such record');
+        return;
+      }
       res.status(200).type('text/csv; charset=utf-8');
       res.setHeader('Content-Disposition', `attachment; filename="lfp-bms-${table}-${range.from}_${range.to}.csv"`);
       void (async () => {
@@ -72,9 +81,11 @@ export = (RED: NodeAPI): void => {
     });
     const showStatus = (): void => {
       const s = store.stats;
-      status(s.lastError
-        ? { fill: 'red', shape: 'ring', text: 'cannot write: see the log' }
-        : { fill: 'green', shape: 'dot', text: `${String(s.days)} days · ${(s.bytes / 1_000_000).toFixed(1)} MB` });
+      status(
+        s.lastError
+          ? { fill: 'red', shape: 'ring', text: 'cannot write: see the log' }
+          : { fill: 'green', shape: 'dot', text: `${String(s.days)} days · ${(s.bytes / 1_000_000).toFixed(1)} MB` },
+      );
     };
     let lastError: string | null = null;
     const reportError = (): void => {
@@ -84,49 +95,70 @@ export = (RED: NodeAPI): void => {
     };
 
     let openError: string | undefined;
-    const opened = store.open().then(() => {
-      if (config.http !== false) stores.set(node.id, store);
-      showStatus();
-      // Charts fed from here get the last day back after a restart.
-      node.send([{ topic: 'trend', payload: store.trend() }, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
-    }, (err: unknown) => {
-      // Kept, not thrown: a rejected promise nobody awaits would stop Node-RED.
-      openError = `cannot open ${dir}: ${errorMessage(err)}`;
-      status({ fill: 'red', shape: 'ring', text: 'cannot open the record' });
-      node.error(`bms-record: ${openError}`);
-    });
+    const opened = store.open().then(
+      () => {
+        if (config.http !== false) stores.set(node.id, store);
+        showStatus();
+        // Charts fed from here get the last day back after a restart.
+        node.send([
+          { topic: 'trend', payload: store.trend() },
+          { topic: 'days', payload: { days: store.days(), stats: store.stats } },
+        ]);
+      },
+      (err: unknown) => {
+        // Kept, not thrown: a rejected promise nobody awaits would stop Node-RED.
+        openError = `cannot open ${dir}: ${errorMessage(err)}`;
+        status({ fill: 'red', shape: 'ring', text: 'cannot open the record' });
+        node.error(`bms-record: ${openError}`);
+      },
+    );
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       const action = (msg as { action?: unknown }).action;
-      opened.then(async () => {
-        if (openError !== undefined) throw new Error(openError);
-        if (action === undefined || action === 'record') {
-          if (!isBankState(msg.payload)) throw new Error('msg.payload is not a bms-parallel bank state');
-          const taken = store.add(msg.payload);
-          if (taken.bank) {
-            const point = store.lastPoint();
-            // The day list too: it grows with each sample (once a minute by default).
-            send([{ topic: 'sample', payload: point }, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
+      opened
+        .then(async () => {
+          if (openError !== undefined) throw new Error(openError);
+          if (action === undefined || action === 'record') {
+            if (!isBankState(msg.payload)) throw new Error('msg.payload is not a bms-parallel bank state');
+            const taken = store.add(msg.payload);
+            if (taken.bank) {
+              const point = store.lastPoint();
+              // The day list too: it grows with each sample (once a minute by default).
+              send([
+                { topic: 'sample', payload: point },
+                { topic: 'days', payload: { days: store.days(), stats: store.stats } },
+              ]);
+            }
+          } else if (action === 'trend') {
+            const hours = (msg.payload as { hours?: unknown } | null)?.hours;
+            send([{ topic: 'trend', payload: store.trend(typeof hours === 'number' ? hours : 24) }, null]);
+          } else if (action === 'days') {
+            send([null, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
+          } else if (action === 'flush') {
+            await store.flush();
+            send([null, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
+          } else {
+            throw new Error(
+              `unknown action ${typeof action === 'string' ? JSON.stringify(action.slice(0, 40)) : typeof action}: record (default), trend, days or flush`,
+            );
           }
-        } else if (action === 'trend') {
-          const hours = (msg.payload as { hours?: unknown } | null)?.hours;
-          send([{ topic: 'trend', payload: store.trend(typeof hours === 'number' ? hours : 24) }, null]);
-        } else if (action === 'days') {
-          send([null, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
-        } else if (action === 'flush') {
-          await store.flush();
-          send([null, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
-        } else {
-          throw new Error(`unknown action ${typeof action === 'string' ? JSON.stringify(action.slice(0, 40)) : typeof action}: record (default), trend, days or flush`);
-        }
-        reportError();
-        showStatus();
-      }).then(() => { done(); }).catch((err: unknown) => { done(new Error(`bms-record: ${errorMessage(err)}`)); });
+          reportError();
+          showStatus();
+        })
+        .then(() => {
+          done();
+        })
+        .catch((err: unknown) => {
+          done(new Error(`bms-record: ${errorMessage(err)}`));
+        });
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (stores.get(node.id) === store) stores.delete(node.id);
-      whenSettled(opened.then(() => store.close()), done);
+      whenSettled(
+        opened.then(() => store.close()),
+        done,
+      );
     });
   }
   RED.nodes.registerType('bms-record', BmsRecord);

@@ -14,12 +14,17 @@ function statusOf(report: BridgeReport): { fill: 'green' | 'yellow' | 'red'; sha
   const dcl = `DCL ${formatNumber(report.published.dcl, 0)} A`;
   if (report.stage === 3) return { fill: 'red', shape: 'dot', text: `BMS lost · ${dcl} · ${report.reason}` };
   if (report.stage === 2) {
-    const left = report.bmsLostInMs === undefined ? '' : ` · BMS lost in ${String(Math.ceil(report.bmsLostInMs / 1000))} s`;
+    const left =
+      report.bmsLostInMs === undefined ? '' : ` · BMS lost in ${String(Math.ceil(report.bmsLostInMs / 1000))} s`;
     return { fill: 'red', shape: 'ring', text: `no charge · ${dcl}${left}` };
   }
   const limits = `CVL ${formatNumber(report.published.cvl, 2)} V · CCL ${formatNumber(report.published.ccl, 0)} A`;
   const text = `${report.shadow ? 'shadow · ' : ''}${report.stage === 1 ? `${String(report.packsOnline)}/${String(report.packsExpected)} packs · ` : ''}${limits}`;
-  return { fill: report.stage === 1 ? 'yellow' : 'green', shape: report.shadow || report.stage === 1 ? 'ring' : 'dot', text };
+  return {
+    fill: report.stage === 1 ? 'yellow' : 'green',
+    shape: report.shadow || report.stage === 1 ? 'ring' : 'dot',
+    text,
+  };
 }
 
 export = (RED: NodeAPI): void => {
@@ -41,12 +46,19 @@ export = (RED: NodeAPI): void => {
     } else {
       const o = parsed.options;
       bridge = new VenusBridge({
-        busAddress: o.busAddress, ...(o.bankId ? { bankId: o.bankId } : {}), fallbackId: node.id.replace(/\W/g, ''),
-        preferredInstance: o.preferredInstance, packServices: o.packServices, productName: o.productName,
+        busAddress: o.busAddress,
+        ...(o.bankId ? { bankId: o.bankId } : {}),
+        fallbackId: node.id.replace(/\W/g, ''),
+        preferredInstance: o.preferredInstance,
+        packServices: o.packServices,
+        productName: o.productName,
         connection: link?.connection ? `RS485 ${link.connection.options.port}` : 'Node-RED flow',
-        processName: 'Node-RED node-red-contrib-lifepo4-bms', processVersion: packageVersion(),
+        processName: 'Node-RED node-red-contrib-lifepo4-bms',
+        processVersion: packageVersion(),
         pollIntervalMs: link?.connection?.options.intervalMs ?? (link ? 5000 : o.intervalMs),
-        lostAfterMs: o.lostAfterMs, releaseOnLoss: o.releaseOnLoss, charge: o.charge,
+        lostAfterMs: o.lostAfterMs,
+        releaseOnLoss: o.releaseOnLoss,
+        charge: o.charge,
         stateDir: dataDir(RED),
       });
       status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
@@ -57,10 +69,12 @@ export = (RED: NodeAPI): void => {
       });
       bridge.on('state', (state: ServiceState, service: string) => {
         if (state.phase === 'retrying' && state.error !== lastProblem) node.warn(`bms-venus ${service}: ${state.text}`);
-        lastProblem = state.phase === 'retrying' ? state.error ?? '' : '';
+        lastProblem = state.phase === 'retrying' ? (state.error ?? '') : '';
         if (state.phase === 'retrying') status({ fill: 'red', shape: 'ring', text: 'D-Bus unreachable, retrying' });
       });
-      bridge.on('warning', (text: string) => { node.warn(`bms-venus: ${text}`); });
+      bridge.on('warning', (text: string) => {
+        node.warn(`bms-venus: ${text}`);
+      });
       // The bridge's own reports set the status: the link's phase matters to it only through its data.
       if (link) subscription = subscribe(node, link, { cycle: onCycle });
     }
@@ -76,7 +90,14 @@ export = (RED: NodeAPI): void => {
       }
       if (fromLink) {
         // With a link, an input message asks for a fresh read; the cycle feeds the bridge.
-        link?.connection?.pollNow().then(() => { done(); }).catch((err: unknown) => { done(asError(err)); });
+        link?.connection
+          ?.pollNow()
+          .then(() => {
+            done();
+          })
+          .catch((err: unknown) => {
+            done(asError(err));
+          });
         return;
       }
       const inputs = packInputsFrom(msg.payload);

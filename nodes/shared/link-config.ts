@@ -19,9 +19,11 @@ export function parseLinkConfig(config: Partial<LinkConfig>): { options: Connect
   const port = (config.port ?? '').trim();
   if (!port) return { error: 'no port set (a serial device or tcp://host:port)' };
   const baud = Number(config.baud ?? 9600);
-  if (![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(baud)) return { error: `baud rate ${config.baud ?? ''} is not supported` };
+  if (![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(baud))
+    return { error: `baud rate ${config.baud ?? ''} is not supported` };
   const dialectText = config.dialect ?? 'auto';
-  const dialect: Dialect | 'auto' | undefined = dialectText === 'auto' ? 'auto' : isDialect(dialectText) ? dialectText : undefined;
+  const dialect: Dialect | 'auto' | undefined =
+    dialectText === 'auto' ? 'auto' : isDialect(dialectText) ? dialectText : undefined;
   if (!dialect) return { error: `unknown dialect "${dialectText}"` };
   const modeText = config.mode ?? 'auto';
   const mode = (['auto', 'broadcast', 'relay'] as const).find((m) => m === modeText);
@@ -30,7 +32,8 @@ export function parseLinkConfig(config: Partial<LinkConfig>): { options: Connect
   let packs: number[] | 'discover' = 'discover';
   if (packsText !== 'discover') {
     packs = packsText.split(/[\s,]+/).map(Number);
-    if (packs.some((n) => 'error' in inRange('pack', n))) return { error: `packs must be "discover" or pack numbers 1 to 15 like 1,2,3 (got "${packsText}")` };
+    if (packs.some((n) => 'error' in inRange('pack', n)))
+      return { error: `packs must be "discover" or pack numbers 1 to 15 like 1,2,3 (got "${packsText}")` };
   }
   const interval = inRange('interval', config.interval ?? '5');
   const timeout = inRange('timeout', config.timeout ?? '1000');
@@ -40,9 +43,14 @@ export function parseLinkConfig(config: Partial<LinkConfig>): { options: Connect
   if ('error' in gap) return gap;
   return {
     options: {
-      port, baudRate: baud, dialect, mode, packs,
-      intervalMs: interval.value * 1000, timeoutMs: timeout.value, gapMs: gap.value,
+      port,
+      baudRate: baud,
+      dialect,
+      mode,
+      packs,
+      intervalMs: interval.value * 1000,
+      timeoutMs: timeout.value,
+      gapMs: gap.value,
     },
   };
 }
-

@@ -13,12 +13,24 @@ export function dataDir(RED: NodeAPI): string {
  * Pack addresses from the node's setting (`1`, `1,2,3` or `all`) or `msg.pack` (a number, an array or
  * `"all"`: every pack the link polls); a reason when invalid.
  */
-export function packsOf(setting: string | undefined, override: unknown, link: BmsLinkConfigNode | null): number[] | string {
+export function packsOf(
+  setting: string | undefined,
+  override: unknown,
+  link: BmsLinkConfigNode | null,
+): number[] | string {
   if (override === 'all' || (override === undefined && setting?.trim() === 'all')) {
     const known = link?.connection?.readings().map((r) => r.pack) ?? [];
     return known.length ? known : 'no packs known yet for "all": the link has not read the bank';
   }
-  const list = override !== undefined ? (Array.isArray(override) ? override : [override]) : (setting ?? '1').split(/[\s,]+/).filter(Boolean).map(Number);
+  const list =
+    override !== undefined
+      ? Array.isArray(override)
+        ? override
+        : [override]
+      : (setting ?? '1')
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .map(Number);
   if (!list.length || !list.every((p) => typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 15)) {
     return 'pack must be an address 1..15, a list of them, or "all"';
   }
@@ -31,7 +43,8 @@ export async function paceClient(link: BmsLinkConfigNode | null): Promise<BmsCli
   if (link.configError) throw new Error(link.configError);
   if (!link.connection) throw new Error('the bms-link has no connection');
   const client = await link.connection.client();
-  if (client.dialect !== 'pace') throw new Error(`these commands are PACE 0x25 commands; this bank speaks ${client.dialect}`);
+  if (client.dialect !== 'pace')
+    throw new Error(`these commands are PACE 0x25 commands; this bank speaks ${client.dialect}`);
   return client;
 }
 

@@ -16,11 +16,19 @@ export interface MqttConfig {
 }
 
 /** The editor's strings as publisher options, or what is wrong with them. */
-export function parseMqttConfig(config: Partial<MqttConfig>, fallbackId: string, linkStaleMs?: number): { options: PublisherOptions } | { error: string } {
+export function parseMqttConfig(
+  config: Partial<MqttConfig>,
+  fallbackId: string,
+  linkStaleMs?: number,
+): { options: PublisherOptions } | { error: string } {
   const prefix = (config.prefix ?? '').trim() || 'homeassistant';
   const base = (config.base ?? '').trim() || 'lifepo4-bms';
   const bridge = (config.bridge ?? '').trim();
-  for (const [what, topic] of [['discovery prefix', prefix], ['base topic', base], ['bridge topic', bridge]] as const) {
+  for (const [what, topic] of [
+    ['discovery prefix', prefix],
+    ['base topic', base],
+    ['bridge topic', bridge],
+  ] as const) {
     if (what === 'bridge topic' && !topic) continue;
     const problem = topicRootError(topic);
     if (problem) return { error: `${what} ${problem}` };
@@ -33,7 +41,11 @@ export function parseMqttConfig(config: Partial<MqttConfig>, fallbackId: string,
   if (bankId && idPart(bankId) !== bankId) return { error: 'bank id may hold only letters, digits, _ and -' };
   return {
     options: {
-      prefix, base, ...(bridge ? { bridgeTopic: bridge } : {}), ...(bankId ? { bankId } : {}), fallbackId,
+      prefix,
+      base,
+      ...(bridge ? { bridgeTopic: bridge } : {}),
+      ...(bankId ? { bankId } : {}),
+      fallbackId,
       bankName: (config.bankName ?? '').trim() || 'Battery bank',
       ...(config.manufacturer?.trim() ? { manufacturer: config.manufacturer.trim() } : {}),
       cells: config.cells === true,

@@ -10,7 +10,10 @@ export class PackCollector {
 
   add(input: PackInput, now: number): PackInput[] {
     this.received.set(input.pack, { input, at: now });
-    return [...this.received.values()].map(({ input: i, at }) => ({ ...i, ageMs: i.ageMs === null ? null : i.ageMs + (now - at) }));
+    return [...this.received.values()].map(({ input: i, at }) => ({
+      ...i,
+      ageMs: i.ageMs === null ? null : i.ageMs + (now - at),
+    }));
   }
 
   clear(): void {

@@ -28,7 +28,9 @@ export function inRange(name: RangeName, text: unknown): { value: number } | { e
   const value = typeof text === 'number' ? text : typeof text === 'string' && text.trim() !== '' ? Number(text) : NaN;
   const whole = r.integer === true;
   if (!Number.isFinite(value) || value < r.min || value > r.max || (whole && !Number.isInteger(value))) {
-    return { error: `${r.label} must be ${whole ? 'a whole number ' : ''}${String(r.min)} to ${String(r.max)}${r.unit ? ` ${r.unit}` : ''}` };
+    return {
+      error: `${r.label} must be ${whole ? 'a whole number ' : ''}${String(r.min)} to ${String(r.max)}${r.unit ? ` ${r.unit}` : ''}`,
+    };
   }
   return { value };
 }

@@ -25,11 +25,15 @@ export interface PhaseStatus {
 /** The status a connection phase shows, from the phase (never from its text). */
 export function connectionStatus(state: ConnectionState): PhaseStatus {
   switch (state.phase) {
-    case 'error': return { fill: 'red', shape: 'ring', text: state.text };
-    case 'polling': return { fill: 'green', shape: 'ring', text: state.text };
+    case 'error':
+      return { fill: 'red', shape: 'ring', text: state.text };
+    case 'polling':
+      return { fill: 'green', shape: 'ring', text: state.text };
     case 'idle':
-    case 'stopped': return { fill: 'grey', shape: 'ring', text: state.text };
-    default: return { fill: 'yellow', shape: 'ring', text: state.text };
+    case 'stopped':
+      return { fill: 'grey', shape: 'ring', text: state.text };
+    default:
+      return { fill: 'yellow', shape: 'ring', text: state.text };
   }
 }
 
@@ -43,14 +47,16 @@ export function subscribe(node: Node, link: BmsLinkConfigNode, handlers: LinkHan
   const connection = link.connection;
   if (!connection) return undefined;
   let delivering = false;
-  const guarded = <T>(fn: ((value: T) => void) | undefined) => (value: T): void => {
-    if (!fn) return;
-    try {
-      fn(value);
-    } catch (err) {
-      node.error(`${node.type}: ${errorMessage(err)}`);
-    }
-  };
+  const guarded =
+    <T>(fn: ((value: T) => void) | undefined) =>
+    (value: T): void => {
+      if (!fn) return;
+      try {
+        fn(value);
+      } catch (err) {
+        node.error(`${node.type}: ${errorMessage(err)}`);
+      }
+    };
   const onCycle = (cycle: BankCycle): void => {
     delivering = true;
     guarded(handlers.cycle)(cycle);

@@ -38,5 +38,11 @@ export function formatNumber(value: number | null | undefined, decimals: number)
 
 /** Run `then` once `promise` settles either way (close handlers must always call done). */
 export function whenSettled(promise: Promise<unknown>, then: () => void): void {
-  promise.then(() => { then(); }).catch(() => { then(); });
+  promise
+    .then(() => {
+      then();
+    })
+    .catch(() => {
+      then();
+    });
 }

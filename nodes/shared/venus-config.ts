@@ -39,23 +39,30 @@ const BUS_ADDRESS = /^(unix:(path|socket)=\S+|tcp:host=[^,\s]+,port=\d+)$/;
 
 /** Turns the editor's strings into bridge settings, or says what is wrong with them. */
 export function parseVenusConfig(config: Partial<VenusConfig>): { options: ParsedVenusConfig } | { error: string } {
-  const num = (text: string | undefined, fallback: number): number => (text === undefined || text.trim() === '' ? fallback : Number(text));
+  const num = (text: string | undefined, fallback: number): number =>
+    text === undefined || text.trim() === '' ? fallback : Number(text);
   const bus = (config.bus ?? '').trim();
-  if (bus && !BUS_ADDRESS.test(bus)) return { error: `bus address "${bus}" is neither unix:path=… nor tcp:host=…,port=…` };
+  if (bus && !BUS_ADDRESS.test(bus))
+    return { error: `bus address "${bus}" is neither unix:path=… nor tcp:host=…,port=…` };
   const bankId = (config.bankId ?? '').trim();
-  if (bankId && !/^[A-Za-z0-9_-]{1,40}$/.test(bankId)) return { error: 'bank id: letters, digits, _ and - only (at most 40)' };
+  if (bankId && !/^[A-Za-z0-9_-]{1,40}$/.test(bankId))
+    return { error: 'bank id: letters, digits, _ and - only (at most 40)' };
   const instance = num(config.instance, 1);
-  if (!Number.isInteger(instance) || instance < 0 || instance > 999) return { error: 'device instance must be a whole number 0..999' };
+  if (!Number.isInteger(instance) || instance < 0 || instance > 999)
+    return { error: 'device instance must be a whole number 0..999' };
   const cellMax = num(config.cellMax, 3.45);
   const cellFloat = num(config.cellFloat, 3.375);
   const cellMin = num(config.cellMin, 2.9);
   // LiFePO4 cells: 3.65 V is the absolute charge limit, 2.5 V the absolute floor.
   if (!(cellMax >= 3.3 && cellMax <= 3.65)) return { error: 'charge cell voltage must be 3.30..3.65 V' };
-  if (!(cellFloat >= 3.2 && cellFloat <= cellMax)) return { error: 'float cell voltage must be 3.20 V..the charge cell voltage' };
-  if (!(cellMin >= 2.5 && cellMin < cellFloat)) return { error: 'low cell voltage must be 2.50 V..below the float voltage' };
+  if (!(cellFloat >= 3.2 && cellFloat <= cellMax))
+    return { error: 'float cell voltage must be 3.20 V..the charge cell voltage' };
+  if (!(cellMin >= 2.5 && cellMin < cellFloat))
+    return { error: 'low cell voltage must be 2.50 V..below the float voltage' };
   const packCharge = num(config.packCharge, 50);
   const packDischarge = num(config.packDischarge, 100);
-  if (!(packCharge > 0 && packCharge <= 1000) || !(packDischarge > 0 && packDischarge <= 1000)) return { error: 'pack currents must be 0..1000 A' };
+  if (!(packCharge > 0 && packCharge <= 1000) || !(packDischarge > 0 && packDischarge <= 1000))
+    return { error: 'pack currents must be 0..1000 A' };
   const cap = (text: string | undefined, what: string): number | null | string => {
     if (!text?.trim()) return null;
     const v = Number(text);
@@ -75,13 +82,25 @@ export function parseVenusConfig(config: Partial<VenusConfig>): { options: Parse
   if (typeof doubtfulDischarge === 'string') return { error: doubtfulDischarge };
   return {
     options: {
-      busAddress: bus, bankId, preferredInstance: instance, intervalMs: interval * 1000, lostAfterMs: lost * 1000,
-      releaseOnLoss: config.releaseOnLoss === true, packServices: config.packServices === true,
+      busAddress: bus,
+      bankId,
+      preferredInstance: instance,
+      intervalMs: interval * 1000,
+      lostAfterMs: lost * 1000,
+      releaseOnLoss: config.releaseOnLoss === true,
+      packServices: config.packServices === true,
       productName: (config.productName ?? '').trim() || 'LiFePO4 battery bank',
       charge: {
-        shadow: config.shadow !== false, maxCellVoltage: cellMax, floatCellVoltage: cellFloat, minCellVoltage: cellMin,
-        packChargeCurrent: packCharge, packDischargeCurrent: packDischarge, maxChargeCurrent: maxCharge, maxDischargeCurrent: maxDischarge,
-        absorptionSeconds: absorption * 60, doubtfulDischargeCurrent: doubtfulDischarge,
+        shadow: config.shadow !== false,
+        maxCellVoltage: cellMax,
+        floatCellVoltage: cellFloat,
+        minCellVoltage: cellMin,
+        packChargeCurrent: packCharge,
+        packDischargeCurrent: packDischarge,
+        maxChargeCurrent: maxCharge,
+        maxDischargeCurrent: maxDischarge,
+        absorptionSeconds: absorption * 60,
+        doubtfulDischargeCurrent: doubtfulDischarge,
       },
     },
   };

@@ -112,14 +112,22 @@ function setExtreme(c: Candidate, value: number, pack: number, index: number): v
   c.index = index;
 }
 
-const extreme = (c: Candidate, kind: 'C' | 'T'): Extreme => ({ value: c.value, pack: c.pack, index: c.index + 1, id: id(c.pack, kind, c.index + 1) });
+const extreme = (c: Candidate, kind: 'C' | 'T'): Extreme => ({
+  value: c.value,
+  pack: c.pack,
+  index: c.index + 1,
+  id: id(c.pack, kind, c.index + 1),
+});
 
 interface Range {
   readonly min: Candidate;
   readonly max: Candidate;
 }
 
-const newRange = (): Range => ({ min: { value: Infinity, pack: 0, index: 0 }, max: { value: -Infinity, pack: 0, index: 0 } });
+const newRange = (): Range => ({
+  min: { value: Infinity, pack: 0, index: 0 },
+  max: { value: -Infinity, pack: 0, index: 0 },
+});
 
 function widen(range: Range, readings: readonly SensorReading[], pack: number): void {
   for (const r of readings) {
@@ -129,7 +137,9 @@ function widen(range: Range, readings: readonly SensorReading[], pack: number): 
 }
 
 const temperatureExtremes = (range: Range): TemperatureExtremes | null =>
-  Number.isFinite(range.min.value) && Number.isFinite(range.max.value) ? { min: extreme(range.min, 'T'), max: extreme(range.max, 'T') } : null;
+  Number.isFinite(range.min.value) && Number.isFinite(range.max.value)
+    ? { min: extreme(range.min, 'T'), max: extreme(range.max, 'T') }
+    : null;
 
 /** Below this current a pack that does not report its mode counts as standing by. */
 export const STANDBY_BELOW_A = 0.5;
@@ -154,7 +164,11 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
   const byPack = new Map(inputs.map((p) => [p.pack, p]));
   const numbers = [...new Set([...(options.expectedPacks ?? []), ...byPack.keys()])].sort((a, b) => a - b);
   const fresh = (p: PackInput | undefined): p is PackInput & { analog: PackAnalog } =>
-    p !== undefined && p.online && p.analog !== null && p.ageMs !== null && p.ageMs <= (p.staleAfterMs ?? options.staleAfterMs);
+    p !== undefined &&
+    p.online &&
+    p.analog !== null &&
+    p.ageMs !== null &&
+    p.ageMs <= (p.staleAfterMs ?? options.staleAfterMs);
 
   const counted = numbers.map((n) => byPack.get(n)).filter(fresh);
   const offline = numbers.filter((n) => !byPack.get(n)?.online);
@@ -219,7 +233,12 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
     packLevels.set(input.pack, worst);
   }
   const alarms = [...alarmMap.values()]
-    .map(({ code, level, packs }) => ({ code, level, text: codeText(level, code), packs: [...packs].sort((a, b) => a - b) }))
+    .map(({ code, level, packs }) => ({
+      code,
+      level,
+      text: codeText(level, code),
+      packs: [...packs].sort((a, b) => a - b),
+    }))
     .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.code.localeCompare(b.code));
   const alarmLevel = alarms[0]?.level ?? 'none';
 
@@ -231,12 +250,18 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
     stalePacks: stale,
     current: counted.length ? round(current, 2) : null,
     power: counted.length && meanVoltage !== null ? round(current * meanVoltage, 1) : null,
-    voltage: meanVoltage === null ? null : { mean: round(meanVoltage, 3), min: Math.min(...voltages), max: Math.max(...voltages) },
+    voltage:
+      meanVoltage === null
+        ? null
+        : { mean: round(meanVoltage, 3), min: Math.min(...voltages), max: Math.max(...voltages) },
     soc: socWeight > 0 ? round(socWeighted / socWeight, 1) : null,
     soh: sohWeight > 0 ? round(sohWeighted / sohWeight, 1) : null,
     remainingAh: round(remainingAh, 2),
     fullAh: round(fullAh, 2),
-    cellVoltage: Number.isFinite(minCell.value) && Number.isFinite(maxCell.value) ? { min: extreme(minCell, 'C'), max: extreme(maxCell, 'C'), spread: round(maxCell.value - minCell.value, 3) } : null,
+    cellVoltage:
+      Number.isFinite(minCell.value) && Number.isFinite(maxCell.value)
+        ? { min: extreme(minCell, 'C'), max: extreme(maxCell, 'C'), spread: round(maxCell.value - minCell.value, 3) }
+        : null,
     temperature: temperatureExtremes(temps.cells),
     mosfetTemperature: temperatureExtremes(temps.mosfet),
     ambientTemperature: temperatureExtremes(temps.ambient),

@@ -73,7 +73,15 @@ export class AlarmTracker {
       for (const pack of offline) {
         const key = `${pack}:${level}:${OFFLINE_CODE}`;
         const entry = this.entries.get(key);
-        if (!entry) this.entries.set(key, { code: OFFLINE_CODE, level, pack, firstSeen: now, raised: false, absentSince: undefined });
+        if (!entry)
+          this.entries.set(key, {
+            code: OFFLINE_CODE,
+            level,
+            pack,
+            firstSeen: now,
+            raised: false,
+            absentSince: undefined,
+          });
         else entry.absentSince = undefined;
       }
     }
@@ -86,7 +94,15 @@ export class AlarmTracker {
           const key = `${report.pack}:${level}:${code}`;
           present.add(key);
           const entry = this.entries.get(key);
-          if (!entry) this.entries.set(key, { code, level, pack: report.pack, firstSeen: now, raised: false, absentSince: undefined });
+          if (!entry)
+            this.entries.set(key, {
+              code,
+              level,
+              pack: report.pack,
+              firstSeen: now,
+              raised: false,
+              absentSince: undefined,
+            });
           else entry.absentSince = undefined;
         }
       }
@@ -111,14 +127,20 @@ export class AlarmTracker {
         changes.push(this.change(entry, 'cleared'));
       }
     }
-    return changes.sort((a, b) => a.pack - b.pack || LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.code.localeCompare(b.code));
+    return changes.sort(
+      (a, b) => a.pack - b.pack || LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.code.localeCompare(b.code),
+    );
   }
 
   /** When the next pending raise or clear becomes due (for a timer), if any. */
   nextDue(): number | undefined {
     let due: number | undefined;
     for (const entry of this.entries.values()) {
-      const at = !entry.raised ? entry.firstSeen + this.raiseAfterMs : entry.absentSince !== undefined ? entry.absentSince + this.clearAfterMs : undefined;
+      const at = !entry.raised
+        ? entry.firstSeen + this.raiseAfterMs
+        : entry.absentSince !== undefined
+          ? entry.absentSince + this.clearAfterMs
+          : undefined;
       if (at !== undefined && (due === undefined || at < due)) due = at;
     }
     return due;
@@ -127,7 +149,13 @@ export class AlarmTracker {
   active(): ActiveAlarm[] {
     return [...this.entries.values()]
       .filter((e) => e.raised)
-      .map((e) => ({ code: e.code, level: e.level, pack: e.pack, text: codeText(e.level, e.code), since: new Date(e.firstSeen).toISOString() }))
+      .map((e) => ({
+        code: e.code,
+        level: e.level,
+        pack: e.pack,
+        text: codeText(e.level, e.code),
+        since: new Date(e.firstSeen).toISOString(),
+      }))
       .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.pack - b.pack || a.code.localeCompare(b.code));
   }
 
@@ -140,6 +168,13 @@ export class AlarmTracker {
   }
 
   private change(entry: Entry, state: 'raised' | 'cleared'): AlarmChange {
-    return { code: entry.code, level: entry.level, state, pack: entry.pack, text: codeText(entry.level, entry.code), since: new Date(entry.firstSeen).toISOString() };
+    return {
+      code: entry.code,
+      level: entry.level,
+      state,
+      pack: entry.pack,
+      text: codeText(entry.level, entry.code),
+      since: new Date(entry.firstSeen).toISOString(),
+    };
   }
 }

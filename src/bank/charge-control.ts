@@ -61,11 +61,45 @@ export interface ChargeSettings {
 }
 
 export const DEFAULT_LIMIT_TABLES: LimitTables = {
-  chargeCell: [[3.375, 1], [3.4, 0.25], [3.425, 0.05], [3.45, 0.005], [3.5, 0]],
-  dischargeCell: [[2.8, 0], [2.9, 0.005], [3.0, 0.05], [3.1, 0.25], [3.19, 1]],
-  chargeTemperature: [[0, 0], [2, 0.25], [5, 0.5], [10, 1], [40, 1], [45, 0.5], [50, 0.25], [55, 0]],
-  dischargeTemperature: [[-10, 0], [0, 0.25], [5, 0.5], [10, 1], [40, 1], [45, 0.5], [50, 0.25], [55, 0]],
-  mosTemperature: [[70, 1], [80, 0.25], [90, 0]],
+  chargeCell: [
+    [3.375, 1],
+    [3.4, 0.25],
+    [3.425, 0.05],
+    [3.45, 0.005],
+    [3.5, 0],
+  ],
+  dischargeCell: [
+    [2.8, 0],
+    [2.9, 0.005],
+    [3.0, 0.05],
+    [3.1, 0.25],
+    [3.19, 1],
+  ],
+  chargeTemperature: [
+    [0, 0],
+    [2, 0.25],
+    [5, 0.5],
+    [10, 1],
+    [40, 1],
+    [45, 0.5],
+    [50, 0.25],
+    [55, 0],
+  ],
+  dischargeTemperature: [
+    [-10, 0],
+    [0, 0.25],
+    [5, 0.5],
+    [10, 1],
+    [40, 1],
+    [45, 0.5],
+    [50, 0.25],
+    [55, 0],
+  ],
+  mosTemperature: [
+    [70, 1],
+    [80, 0.25],
+    [90, 0],
+  ],
   chargeSoc: null,
   dischargeSoc: null,
 };
@@ -162,8 +196,7 @@ interface Candidate {
   readonly reason: string;
 }
 
-const lowest = (candidates: readonly Candidate[]): Candidate =>
-  candidates.reduce((a, b) => (b.amps < a.amps ? b : a));
+const lowest = (candidates: readonly Candidate[]): Candidate => candidates.reduce((a, b) => (b.amps < a.amps ? b : a));
 
 const packName = (pack: number): string => `P${String(pack).padStart(2, '0')}`;
 
@@ -176,7 +209,11 @@ class LimitSmoother {
   private reducedAt = -Infinity;
   private lastAt = 0;
 
-  constructor(private readonly holdMs: number, private readonly rampPerMs: number, private readonly zeroFraction: number) {}
+  constructor(
+    private readonly holdMs: number,
+    private readonly rampPerMs: number,
+    private readonly zeroFraction: number,
+  ) {}
 
   step(target: number, fullScale: number, now: number): number {
     const dt = Math.max(0, now - this.lastAt);
@@ -235,10 +272,13 @@ export class ChargeController {
   constructor(readonly settings: ChargeSettings = DEFAULT_CHARGE_SETTINGS) {
     const t = settings.tables;
     this.tables = {
-      chargeCell: sortTable(t.chargeCell), dischargeCell: sortTable(t.dischargeCell),
-      chargeTemperature: sortTable(t.chargeTemperature), dischargeTemperature: sortTable(t.dischargeTemperature),
+      chargeCell: sortTable(t.chargeCell),
+      dischargeCell: sortTable(t.dischargeCell),
+      chargeTemperature: sortTable(t.chargeTemperature),
+      dischargeTemperature: sortTable(t.dischargeTemperature),
       mosTemperature: sortTable(t.mosTemperature),
-      chargeSoc: t.chargeSoc && sortTable(t.chargeSoc), dischargeSoc: t.dischargeSoc && sortTable(t.dischargeSoc),
+      chargeSoc: t.chargeSoc && sortTable(t.chargeSoc),
+      dischargeSoc: t.dischargeSoc && sortTable(t.dischargeSoc),
     };
     const hold = settings.currentRecoveryHoldSeconds * 1000;
     const rate = settings.currentRecoveryAmpsPerSecond / 1000;
@@ -281,7 +321,8 @@ export class ChargeController {
       computed: limits,
       published: limits,
       chargeLimitation: chargeText,
-      dischargeLimitation: dcl > 0 ? `Held at ${dcl.toFixed(1)} A while the data is doubtful: ${reason}` : `No discharge: ${reason}`,
+      dischargeLimitation:
+        dcl > 0 ? `Held at ${dcl.toFixed(1)} A while the data is doubtful: ${reason}` : `No discharge: ${reason}`,
       allowToDischarge: dcl > 0,
       cellsPerPack: cells,
       batteryLowVoltage: cells === null ? null : round(this.settings.minCellVoltage * cells, 3),
@@ -301,9 +342,12 @@ export class ChargeController {
     const reachedFloat = this.advanceMode(packs, bank, maxV, floatV, now);
 
     // CVL: the mode's target, then the cell over-voltage P-controller per pack.
-    const base = this.mode === 'float' ? floatV : this.mode === 'float-transition'
-      ? Math.max(floatV, this.rampFrom - s.floatRampVoltsPerSecond * ((now - this.rampStartedAt) / 1000))
-      : maxV;
+    const base =
+      this.mode === 'float'
+        ? floatV
+        : this.mode === 'float-transition'
+          ? Math.max(floatV, this.rampFrom - s.floatRampVoltsPerSecond * ((now - this.rampStartedAt) / 1000))
+          : maxV;
     let ovpTarget = Infinity;
     if (s.cellOvpControl) {
       for (const p of packs) {
@@ -317,7 +361,11 @@ export class ChargeController {
     const bmsVoltage = Math.min(...packs.map((p) => p.summary.limits?.chargeVoltage ?? Infinity));
     const fullCvl = clamp(Math.min(base, ovpTarget));
     const safetyCvl = clamp(Math.min(maxV, ovpTarget, bmsVoltage));
-    const cvl = this.smoothCvl(s.shadow ? safetyCvl : fullCvl, s.shadow ? clamp(Math.min(maxV, bmsVoltage)) : base, now);
+    const cvl = this.smoothCvl(
+      s.shadow ? safetyCvl : fullCvl,
+      s.shadow ? clamp(Math.min(maxV, bmsVoltage)) : base,
+      now,
+    );
     if (this.mode === 'float-transition' && fullCvl <= floatV + 1e-9) this.mode = 'float';
     const recovering = !ovp && this.ovpRecovery;
 
@@ -331,14 +379,25 @@ export class ChargeController {
       dcl: round(this.dcl.step(discharge.limit.amps, discharge.fullScale, now), 1),
     };
     const full = s.shadow
-      ? { cvl: round(fullCvl, 3), charge: this.currentLimit(packs, 'charge', true), discharge: this.currentLimit(packs, 'discharge', true) }
+      ? {
+          cvl: round(fullCvl, 3),
+          charge: this.currentLimit(packs, 'charge', true),
+          discharge: this.currentLimit(packs, 'discharge', true),
+        }
       : { cvl: published.cvl, charge, discharge };
-    const computed: Limits = s.shadow ? { cvl: full.cvl, ccl: round(full.charge.limit.amps, 1), dcl: round(full.discharge.limit.amps, 1) } : published;
+    const computed: Limits = s.shadow
+      ? { cvl: full.cvl, ccl: round(full.charge.limit.amps, 1), dcl: round(full.discharge.limit.amps, 1) }
+      : published;
     this.trusted = { cvl: published.cvl, dcl: published.dcl, voltage: bank.voltage?.mean ?? null };
 
     const modeText = `${MODE_TEXT[this.mode]}${this.absorptionLeft(now)}${ovp ? ' (Cell OVP)' : recovering ? ' (Cell OVP*)' : ''}`;
-    const reasonOf = (limit: Candidate, applied: number): string => (applied < limit.amps - 0.05 ? `${limit.reason}, recovering` : limit.reason);
-    let texts = { mode: modeText, charge: reasonOf(charge.limit, published.ccl), discharge: reasonOf(discharge.limit, published.dcl) };
+    const reasonOf = (limit: Candidate, applied: number): string =>
+      applied < limit.amps - 0.05 ? `${limit.reason}, recovering` : limit.reason;
+    let texts = {
+      mode: modeText,
+      charge: reasonOf(charge.limit, published.ccl),
+      discharge: reasonOf(discharge.limit, published.dcl),
+    };
     if (s.shadow) {
       texts = {
         mode: `Shadow: would be ${modeText}, CVL ${computed.cvl?.toFixed(2) ?? '—'} V`,
@@ -433,14 +492,21 @@ export class ChargeController {
     }
     let next = target;
     if (previous !== null && this.ovpRecovery && target > previous + 1e-9) {
-      next = now - this.cvlReducedAt < s.cvlRecoveryHoldSeconds * 1000 ? previous : Math.min(target, previous + s.cvlRecoveryVoltsPerSecond * dt);
+      next =
+        now - this.cvlReducedAt < s.cvlRecoveryHoldSeconds * 1000
+          ? previous
+          : Math.min(target, previous + s.cvlRecoveryVoltsPerSecond * dt);
     }
     if (!limitedByOvp && next >= target - 1e-9) this.ovpRecovery = false;
     this.cvl = next;
     return next;
   }
 
-  private currentLimit(packs: readonly PackView[], direction: 'charge' | 'discharge', withSoc: boolean): { limit: Candidate; fullScale: number; blocking: number[] } {
+  private currentLimit(
+    packs: readonly PackView[],
+    direction: 'charge' | 'discharge',
+    withSoc: boolean,
+  ): { limit: Candidate; fullScale: number; blocking: number[] } {
     const s = this.settings;
     const t = this.tables;
     const packMax = direction === 'charge' ? s.packChargeCurrent : s.packDischargeCurrent;
@@ -469,7 +535,8 @@ export class ChargeController {
       const temps = sensorGroups(p.summary.analog);
       const charge = direction === 'charge';
       consider(charge ? t.chargeCell : t.dischargeCell, charge ? p.maxCell : p.minCell, 'Cell voltage');
-      for (const temp of temps.cells) consider(charge ? t.chargeTemperature : t.dischargeTemperature, temp.value, 'Temperature');
+      for (const temp of temps.cells)
+        consider(charge ? t.chargeTemperature : t.dischargeTemperature, temp.value, 'Temperature');
       if (withSoc) consider(charge ? t.chargeSoc : t.dischargeSoc, p.summary.analog?.soc, 'SOC');
       if (temps.internal.length) {
         let hottest = -Infinity;
@@ -496,7 +563,8 @@ export class ChargeController {
     const worst = lowest(perPack);
     let limit: Candidate = { amps: worst.amps * sharing, reason: worst.reason };
     if (bankCap !== null && bankCap < limit.amps) limit = { amps: bankCap, reason: 'User maximum' };
-    if (blocking.length && limit.amps > 0) limit = { ...limit, reason: `${limit.reason}; ${blocking.map(packName).join(', ')} blocking` };
+    if (blocking.length && limit.amps > 0)
+      limit = { ...limit, reason: `${limit.reason}; ${blocking.map(packName).join(', ')} blocking` };
     return { limit, fullScale: capped(fullScale), blocking };
   }
 
@@ -508,10 +576,21 @@ export class ChargeController {
 
   private noData(): ChargeDecision {
     return {
-      mode: this.mode, modeText: 'No pack data', computed: { cvl: null, ccl: 0, dcl: 0 }, published: { cvl: null, ccl: 0, dcl: 0 },
-      chargeLimitation: 'No pack data', dischargeLimitation: 'No pack data', allowToCharge: false, allowToDischarge: false,
-      blockingCharge: [], blockingDischarge: [], batteryLowVoltage: null, cellsPerPack: null,
-      maxChargeCellVoltage: this.settings.maxCellVoltage, cellOvp: false, reachedFloat: false,
+      mode: this.mode,
+      modeText: 'No pack data',
+      computed: { cvl: null, ccl: 0, dcl: 0 },
+      published: { cvl: null, ccl: 0, dcl: 0 },
+      chargeLimitation: 'No pack data',
+      dischargeLimitation: 'No pack data',
+      allowToCharge: false,
+      allowToDischarge: false,
+      blockingCharge: [],
+      blockingDischarge: [],
+      batteryLowVoltage: null,
+      cellsPerPack: null,
+      maxChargeCellVoltage: this.settings.maxCellVoltage,
+      cellOvp: false,
+      reachedFloat: false,
     };
   }
 }

@@ -90,13 +90,21 @@ export class FreshnessGuard {
     this.lastFreshAt = now;
     if (this.doubtfulSince !== null) {
       const since = this.doubtfulSince;
-      const waiting = bank.packs.filter((p) => !p.stale && (p.ageMs === null || now - p.ageMs < since || !plausible(p)));
+      const waiting = bank.packs.filter(
+        (p) => !p.stale && (p.ageMs === null || now - p.ageMs < since || !plausible(p)),
+      );
       if (waiting.length) {
-        return { stage: 2, reason: `waiting for fresh data from ${waiting.map((p) => name(p.pack)).join(', ')}`, stalePacks, lostInMs: this.lostAfterMs };
+        return {
+          stage: 2,
+          reason: `waiting for fresh data from ${waiting.map((p) => name(p.pack)).join(', ')}`,
+          stalePacks,
+          lostInMs: this.lostAfterMs,
+        };
       }
       this.doubtfulSince = null;
     }
-    if (stalePacks.length) return { stage: 1, reason: `no fresh data from ${stalePacks.map(name).join(', ')}`, stalePacks };
+    if (stalePacks.length)
+      return { stage: 1, reason: `no fresh data from ${stalePacks.map(name).join(', ')}`, stalePacks };
     return { stage: 0, reason: '', stalePacks };
   }
 }

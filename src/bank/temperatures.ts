@@ -35,7 +35,13 @@ export function sensorGroups(analog: Sensors | null): SensorGroups {
   const known = groupsOf.get(analog);
   if (known) return known;
   const roles = rolesOf(analog);
-  const groups = { cells: [] as SensorReading[], mosfet: [] as SensorReading[], ambient: [] as SensorReading[], board: [] as SensorReading[], internal: [] as SensorReading[] };
+  const groups = {
+    cells: [] as SensorReading[],
+    mosfet: [] as SensorReading[],
+    ambient: [] as SensorReading[],
+    board: [] as SensorReading[],
+    internal: [] as SensorReading[],
+  };
   const temperatures = analog.temperatures;
   for (let i = 0; i < temperatures.length; i++) {
     const value = temperatures[i];

@@ -1,10 +1,21 @@
 import { parseArgs } from 'node:util';
-import { BankPoller, BmsClient, BmsLink, detect, detectPort, packPayload, type Detection, type PackReading } from '../link';
+import {
+  BankPoller,
+  BmsClient,
+  BmsLink,
+  detect,
+  detectPort,
+  packPayload,
+  type Detection,
+  type PackReading,
+} from '../link';
 import { ALL_PACKS, DIALECT_PROFILES } from '../protocol';
 import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
-export const SCAN_USAGE = 'usage: lfp-bms scan --port <path|tcp://host:port> [--baud 9600|19200|115200|auto] [--addresses] [--json]';
-export const READ_USAGE = 'usage: lfp-bms read --port <path|tcp://host:port> [--pack N|all] [--watch] [--interval s] [--baud N] [--json]';
+export const SCAN_USAGE =
+  'usage: lfp-bms scan --port <path|tcp://host:port> [--baud 9600|19200|115200|auto] [--addresses] [--json]';
+export const READ_USAGE =
+  'usage: lfp-bms read --port <path|tcp://host:port> [--pack N|all] [--watch] [--interval s] [--baud N] [--json]';
 
 const AUTO_BAUDS = [9600, 19200, 115200];
 
@@ -17,7 +28,12 @@ function portOption(port: string | undefined): string {
 export async function scanCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
-    options: { port: { type: 'string', short: 'p' }, baud: { type: 'string', default: '9600' }, addresses: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: {
+      port: { type: 'string', short: 'p' },
+      baud: { type: 'string', default: '9600' },
+      addresses: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
   });
   const port = portOption(values.port);
   const baudRates = values.baud === 'auto' ? AUTO_BAUDS : [parseByte(values.baud, '--baud', 4_000_000)];
@@ -29,7 +45,10 @@ export async function scanCommand(args: readonly string[], io: CliIo): Promise<n
 
 export function describeDetection(port: string, d: Detection): string[] {
   const profile = DIALECT_PROFILES[d.dialect];
-  const claims = d.version !== profile.version || d.cid1 !== profile.cid1 ? ` (the packs claim VER ${hex(d.version)}, CID1 ${hex(d.cid1)})` : '';
+  const claims =
+    d.version !== profile.version || d.cid1 !== profile.cid1
+      ? ` (the packs claim VER ${hex(d.version)}, CID1 ${hex(d.cid1)})`
+      : '';
   return [
     `${port} at ${d.baudRate} Bd: ${d.dialect} dialect${claims}, first answer from address ${d.responderAddress}`,
     `mode: ${d.mode === 'broadcast' ? 'broadcast (the master reports every pack)' : 'relay (pack by pack)'}`,
@@ -44,8 +63,12 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
   const { values } = parseArgs({
     args: [...args],
     options: {
-      port: { type: 'string', short: 'p' }, pack: { type: 'string', default: 'all' }, watch: { type: 'boolean' },
-      interval: { type: 'string', default: '5' }, baud: { type: 'string', default: '9600' }, json: { type: 'boolean' },
+      port: { type: 'string', short: 'p' },
+      pack: { type: 'string', default: 'all' },
+      watch: { type: 'boolean' },
+      interval: { type: 'string', default: '5' },
+      baud: { type: 'string', default: '9600' },
+      json: { type: 'boolean' },
     },
   });
   const port = portOption(values.port);
@@ -56,9 +79,19 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
   try {
     const detection = await detect(link);
     const packs = detection.mode === 'relay' && only !== undefined ? [only] : detection.packs;
-    if (only !== undefined && !detection.packs.includes(only)) throw new CliError(`pack ${only} did not answer (found: ${detection.packs.join(', ') || 'none'})`);
-    const client = new BmsClient(link, { dialect: detection.dialect, version: detection.version, cid1: detection.cid1 });
-    const poller = new BankPoller(client, { mode: detection.mode, packs, intervalMs: intervalS * 1000, identity: !values.json });
+    if (only !== undefined && !detection.packs.includes(only))
+      throw new CliError(`pack ${only} did not answer (found: ${detection.packs.join(', ') || 'none'})`);
+    const client = new BmsClient(link, {
+      dialect: detection.dialect,
+      version: detection.version,
+      cid1: detection.cid1,
+    });
+    const poller = new BankPoller(client, {
+      mode: detection.mode,
+      packs,
+      intervalMs: intervalS * 1000,
+      identity: !values.json,
+    });
     const show = (readings: readonly PackReading[]): void => {
       for (const reading of readings.filter((r) => only === undefined || r.pack === only)) {
         if (values.json) io.out(JSON.stringify(packPayload(reading)));
@@ -69,10 +102,14 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
     show(first);
     // A pack that does not answer is said, never left out: on stderr, and the exit status is 1.
     const silent = [...new Set([...detection.offlinePacks, ...first.filter((r) => !r.online).map((r) => r.pack)])]
-      .filter((n) => only === undefined || n === only).sort((a, b) => a - b);
-    for (const n of silent) io.err(`lfp-bms read: pack ${n} is not answering (the master reports it unreachable or it did not reply)`);
+      .filter((n) => only === undefined || n === only)
+      .sort((a, b) => a - b);
+    for (const n of silent)
+      io.err(`lfp-bms read: pack ${n} is not answering (the master reports it unreachable or it did not reply)`);
     if (!values.watch) return silent.length ? 1 : 0;
-    poller.on('cycle', (cycle: { packs: readonly PackReading[] }) => { show(cycle.packs); });
+    poller.on('cycle', (cycle: { packs: readonly PackReading[] }) => {
+      show(cycle.packs);
+    });
     poller.start();
     await untilAborted(io.signal);
     await poller.stop();
@@ -100,9 +137,12 @@ export function describeReading(r: PackReading): string[] {
     const list = (codes: readonly string[]): string => (codes.length ? codes.join(' ') : 'none');
     const mos = (on: boolean | null): string => (on === null ? '?' : on ? 'on' : 'off');
     lines.push(`  alarms ${list(s.alarms)} | protections ${list(s.protections)} | faults ${list(s.faults)}`);
-    lines.push(`  MOSFETs charge ${mos(s.chargeMos)}, discharge ${mos(s.dischargeMos)}${s.balancingCells.length ? ` | balancing cells ${s.balancingCells.join(', ')}` : ''}`);
+    lines.push(
+      `  MOSFETs charge ${mos(s.chargeMos)}, discharge ${mos(s.dischargeMos)}${s.balancingCells.length ? ` | balancing cells ${s.balancingCells.join(', ')}` : ''}`,
+    );
   }
-  if (r.identity?.firmware || r.identity?.serial) lines.push(`  firmware ${r.identity.firmware ?? '?'}  serial ${r.identity.serial ?? '?'}`);
+  if (r.identity?.firmware || r.identity?.serial)
+    lines.push(`  firmware ${r.identity.firmware ?? '?'}  serial ${r.identity.serial ?? '?'}`);
   return lines;
 }
 

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { BankPoller, BmsClient, BmsLink, CaptureWriter, detect, type WireEvent } from '../link';
 import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
-export const CAPTURE_USAGE = 'usage: lfp-bms capture --port <path|tcp://host:port> --out <file.jsonl> [--baud 9600] [--interval s] [--cycles N] [--anonymise]';
+export const CAPTURE_USAGE =
+  'usage: lfp-bms capture --port <path|tcp://host:port> --out <file.jsonl> [--baud 9600] [--interval s] [--cycles N] [--anonymise]';
 
 /**
  * Polls a bank as bms-link does — detection first — and records every frame in both directions
@@ -13,8 +14,13 @@ export async function captureCommand(args: readonly string[], io: CliIo): Promis
   const { values } = parseArgs({
     args: [...args],
     options: {
-      port: { type: 'string', short: 'p' }, out: { type: 'string', short: 'o' }, baud: { type: 'string', default: '9600' },
-      interval: { type: 'string', default: '5' }, cycles: { type: 'string' }, anonymise: { type: 'boolean' }, anonymize: { type: 'boolean' },
+      port: { type: 'string', short: 'p' },
+      out: { type: 'string', short: 'o' },
+      baud: { type: 'string', default: '9600' },
+      interval: { type: 'string', default: '5' },
+      cycles: { type: 'string' },
+      anonymise: { type: 'boolean' },
+      anonymize: { type: 'boolean' },
     },
   });
   if (!values.port) throw new CliError('--port is missing (a serial device such as /dev/ttyUSB0, or tcp://host:port)');
@@ -25,15 +31,30 @@ export async function captureCommand(args: readonly string[], io: CliIo): Promis
   const baudRate = parseByte(values.baud, '--baud', 4_000_000);
   const link = BmsLink.acquire({ port: values.port, baudRate });
   const writer = new CaptureWriter(values.out, {
-    port: values.port, baudRate, anonymised: values.anonymise === true || values.anonymize === true, tool: 'lfp-bms capture',
+    port: values.port,
+    baudRate,
+    anonymised: values.anonymise === true || values.anonymize === true,
+    tool: 'lfp-bms capture',
   });
-  const record = (event: WireEvent): void => { writer.record(event); };
+  const record = (event: WireEvent): void => {
+    writer.record(event);
+  };
   link.on('wire', record);
   try {
     const detection = await detect(link);
-    io.out(`capturing ${detection.dialect} bank (${detection.mode}, packs ${detection.packs.join(', ') || 'none'}) on ${values.port} to ${values.out}`);
-    const client = new BmsClient(link, { dialect: detection.dialect, version: detection.version, cid1: detection.cid1 });
-    const poller = new BankPoller(client, { mode: detection.mode, packs: detection.packs, intervalMs: intervalS * 1000 });
+    io.out(
+      `capturing ${detection.dialect} bank (${detection.mode}, packs ${detection.packs.join(', ') || 'none'}) on ${values.port} to ${values.out}`,
+    );
+    const client = new BmsClient(link, {
+      dialect: detection.dialect,
+      version: detection.version,
+      cid1: detection.cid1,
+    });
+    const poller = new BankPoller(client, {
+      mode: detection.mode,
+      packs: detection.packs,
+      intervalMs: intervalS * 1000,
+    });
     let done = 0;
     await new Promise<void>((resolve) => {
       poller.on('cycle', () => {

@@ -3,7 +3,8 @@ import { decodeResponse, isDialect, type DecodeResult } from '../protocol';
 import type { CliIo } from './io';
 import { errorMessage } from '../errors';
 
-export const DECODE_USAGE = 'usage: lfp-bms decode <response> [--request <request>] [--dialect auto|pace|pylontech|seplos|eg4]';
+export const DECODE_USAGE =
+  'usage: lfp-bms decode <response> [--request <request>] [--dialect auto|pace|pylontech|seplos|eg4]';
 
 /**
  * Prints exactly one JSON object. A reply that cannot be used (damaged, refused, wrong input)
@@ -18,7 +19,8 @@ export function decodeCommand(args: readonly string[], io: CliIo): number {
       allowPositionals: true,
     });
     const [response, ...extra] = positionals;
-    if (response === undefined || extra.length) throw new Error(response === undefined ? 'the response frame is missing' : 'give exactly one response frame');
+    if (response === undefined || extra.length)
+      throw new Error(response === undefined ? 'the response frame is missing' : 'give exactly one response frame');
     const dialect = values.dialect;
     if (dialect !== 'auto' && !isDialect(dialect)) throw new Error(`unknown dialect "${dialect}"`);
     result = decodeResponse(response.trim(), {

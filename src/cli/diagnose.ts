@@ -1,9 +1,19 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BankPoller, BmsClient, BmsLink, buildDiagnosis, describeDiagnosis, detect, type Detection, type WireEvent } from '../link';
+import {
+  BankPoller,
+  BmsClient,
+  BmsLink,
+  buildDiagnosis,
+  describeDiagnosis,
+  detect,
+  type Detection,
+  type WireEvent,
+} from '../link';
 import { CliError, parseByte, type CliIo } from './io';
 
-export const DIAGNOSE_USAGE = 'usage: lfp-bms diagnose --port <path|tcp://host:port> [--baud 9600|auto] [--cycles 3] [--out file.json] [--keep-serials]';
+export const DIAGNOSE_USAGE =
+  'usage: lfp-bms diagnose --port <path|tcp://host:port> [--baud 9600|auto] [--cycles 3] [--out file.json] [--keep-serials]';
 
 const AUTO_BAUDS = [9600, 19200, 115200];
 
@@ -17,8 +27,11 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
   const { values } = parseArgs({
     args: [...args],
     options: {
-      port: { type: 'string', short: 'p' }, baud: { type: 'string', default: 'auto' }, cycles: { type: 'string', default: '3' },
-      out: { type: 'string', short: 'o' }, 'keep-serials': { type: 'boolean' },
+      port: { type: 'string', short: 'p' },
+      baud: { type: 'string', default: 'auto' },
+      cycles: { type: 'string', default: '3' },
+      out: { type: 'string', short: 'o' },
+      'keep-serials': { type: 'boolean' },
     },
   });
   if (!values.port) throw new CliError('--port is missing (a serial device such as /dev/ttyUSB0, or tcp://host:port)');
@@ -30,7 +43,9 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
   const silentAt: number[] = [];
   let detection: Detection | null = null;
   let link: BmsLink | undefined;
-  const record = (e: WireEvent): void => { events.push(e); };
+  const record = (e: WireEvent): void => {
+    events.push(e);
+  };
   try {
     for (const baudRate of bauds) {
       io.out(`trying ${String(baudRate)} Bd …`);
@@ -47,7 +62,11 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
       }
     }
     if (link && detection) {
-      const client = new BmsClient(link, { dialect: detection.dialect, version: detection.version, cid1: detection.cid1 });
+      const client = new BmsClient(link, {
+        dialect: detection.dialect,
+        version: detection.version,
+        cid1: detection.cid1,
+      });
       const poller = new BankPoller(client, { mode: detection.mode, packs: detection.packs, intervalMs: 1000 });
       for (let i = 0; i < cycles; i++) {
         io.out(`poll ${String(i + 1)} of ${String(cycles)} …`);
@@ -56,8 +75,14 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
       await poller.stop();
     }
     const bundle = buildDiagnosis({
-      tool: 'lfp-bms diagnose', port, baudRate: detection?.baudRate ?? bauds[0] ?? 9600, detection, silentAt, events,
-      linkStats: link ? { ...link.stats } : null, anonymise: values['keep-serials'] !== true,
+      tool: 'lfp-bms diagnose',
+      port,
+      baudRate: detection?.baudRate ?? bauds[0] ?? 9600,
+      detection,
+      silentAt,
+      events,
+      linkStats: link ? { ...link.stats } : null,
+      anonymise: values['keep-serials'] !== true,
     });
     writeFileSync(out, `${JSON.stringify(bundle, null, 2)}\n`);
     for (const line of describeDiagnosis(bundle)) io.out(line);

@@ -1,11 +1,24 @@
 import { parseArgs } from 'node:util';
-import { ALL_PACKS, COMMANDS, PARAMETER_GROUPS, checkParameters, commandNames, encodeRequest, findCommand, formatLocalTime, isDialect, parameterCommand, type Dialect, type Fields } from '../protocol';
+import {
+  ALL_PACKS,
+  COMMANDS,
+  PARAMETER_GROUPS,
+  checkParameters,
+  commandNames,
+  encodeRequest,
+  findCommand,
+  formatLocalTime,
+  isDialect,
+  parameterCommand,
+  type Dialect,
+  type Fields,
+} from '../protocol';
 import { CliError, parseByte, type CliIo } from './io';
 import { errorMessage } from '../errors';
 
 export const ENCODE_USAGE =
   'usage: lfp-bms encode <command> [--dialect pace|pylontech|seplos|eg4] [--pack N|all] [--address N] ' +
-  '[--index N] [--code N] [--on|--off] [--time YYYY-MM-DDTHH:MM:SS|now] [--json \'{…}\'] [--version N]; ' +
+  "[--index N] [--code N] [--on|--off] [--time YYYY-MM-DDTHH:MM:SS|now] [--json '{…}'] [--version N]; " +
   'lfp-bms encode --list [--dialect …]';
 
 /** Prints one request frame (without CR), or the command list. */
@@ -36,7 +49,8 @@ export function encodeCommand(args: readonly string[], io: CliIo): number {
     return 0;
   }
   const [name, ...extra] = positionals;
-  if (name === undefined || extra.length) throw new CliError(name === undefined ? 'the command is missing' : 'give exactly one command');
+  if (name === undefined || extra.length)
+    throw new CliError(name === undefined ? 'the command is missing' : 'give exactly one command');
   const spec = findCommand(dialect, name);
   if (!spec) throw new CliError(`"${name}" is not a ${dialect} command; one of: ${commandNames(dialect).join(', ')}`);
 
@@ -44,7 +58,8 @@ export function encodeCommand(args: readonly string[], io: CliIo): number {
   let address = values.address !== undefined ? parseByte(values.address, '--address') : undefined;
   if (values.pack !== undefined && !spec.packAddressed) {
     // A command without a pack field reaches a pack by its address (ADR).
-    if (values.pack === 'all') throw new CliError(`${name} has no pack field: it is sent to one pack, by --address N (or --pack N)`);
+    if (values.pack === 'all')
+      throw new CliError(`${name} has no pack field: it is sent to one pack, by --address N (or --pack N)`);
     if (address !== undefined) throw new CliError(`${name} has no pack field: give --address N or --pack N, not both`);
     address = parseByte(values.pack, '--pack');
   } else if (values.pack !== undefined) {
@@ -66,11 +81,13 @@ export function encodeCommand(args: readonly string[], io: CliIo): number {
   if (values.on || values.off) params.on = values.on === true;
   if (values.time !== undefined) params.time = values.time === 'now' ? formatLocalTime(new Date()) : values.time;
 
-  io.out(encodeRequest(name, params, {
-    dialect: dialect satisfies Dialect,
-    ...(address !== undefined ? { address } : {}),
-    ...(values.version !== undefined ? { version: parseByte(values.version, '--version') } : {}),
-  }));
+  io.out(
+    encodeRequest(name, params, {
+      dialect: dialect satisfies Dialect,
+      ...(address !== undefined ? { address } : {}),
+      ...(values.version !== undefined ? { version: parseByte(values.version, '--version') } : {}),
+    }),
+  );
   return 0;
 }
 
@@ -81,6 +98,7 @@ function parseJson(text: string): Fields {
   } catch {
     throw new CliError('--json is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError('--json must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CliError('--json must be a JSON object');
   return value as Fields;
 }

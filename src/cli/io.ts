@@ -8,7 +8,9 @@ export interface CliIo {
 
 export function processIo(): CliIo {
   const controller = new AbortController();
-  const stop = (): void => { controller.abort(); };
+  const stop = (): void => {
+    controller.abort();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return {
@@ -23,7 +25,14 @@ export function untilAborted(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (!signal) return;
     if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => { resolve(); }, { once: true });
+    else
+      signal.addEventListener(
+        'abort',
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
   });
 }
 
@@ -35,6 +44,7 @@ export class CliError extends Error {
 /** `12`, `0x0C` or `0C` with --hex style prefixes; anything else is a usage error. */
 export function parseByte(text: string, what: string, max = 0xff): number {
   const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text.slice(2), 16) : /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new CliError(`${what} must be a number from 0 to ${max} (decimal or 0x hex), not "${text}"`);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new CliError(`${what} must be a number from 0 to ${max} (decimal or 0x hex), not "${text}"`);
   return value;
 }

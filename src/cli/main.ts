@@ -31,10 +31,18 @@ const HELP = [
   '  lfp-bms diagnose --port /dev/ttyUSB0             (one file for a bug report)',
   '  DEBUG=lfp-bms:* lfp-bms read …   every frame and what the link made of it, on stderr',
   '',
-  '  lfp-bms <command> --help   one command\'s options;   lfp-bms --version',
+  "  lfp-bms <command> --help   one command's options;   lfp-bms --version",
 ].join('\n');
 
-const USAGES: Readonly<Record<string, string>> = { decode: DECODE_USAGE, encode: ENCODE_USAGE, sim: SIM_USAGE, scan: SCAN_USAGE, read: READ_USAGE, capture: CAPTURE_USAGE, diagnose: DIAGNOSE_USAGE };
+const USAGES: Readonly<Record<string, string>> = {
+  decode: DECODE_USAGE,
+  encode: ENCODE_USAGE,
+  sim: SIM_USAGE,
+  scan: SCAN_USAGE,
+  read: READ_USAGE,
+  capture: CAPTURE_USAGE,
+  diagnose: DIAGNOSE_USAGE,
+};
 
 /** This package's version, from the package.json above this file (src/ under tsx, dist/src/ when built). */
 function packageVersion(): string {
@@ -61,18 +69,30 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
   try {
     switch (command) {
-      case 'decode': return decodeCommand(rest, io);
-      case 'encode': return encodeCommand(rest, io);
-      case 'sim': return await simCommand(rest, io);
-      case 'scan': return await scanCommand(rest, io);
-      case 'read': return await readCommand(rest, io);
-      case 'capture': return await captureCommand(rest, io);
-      case 'diagnose': return await diagnoseCommand(rest, io);
-      case undefined: case 'help': case '--help': case '-h':
+      case 'decode':
+        return decodeCommand(rest, io);
+      case 'encode':
+        return encodeCommand(rest, io);
+      case 'sim':
+        return await simCommand(rest, io);
+      case 'scan':
+        return await scanCommand(rest, io);
+      case 'read':
+        return await readCommand(rest, io);
+      case 'capture':
+        return await captureCommand(rest, io);
+      case 'diagnose':
+        return await diagnoseCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
         io.out(HELP);
         return command === undefined ? 2 : 0;
       default:
-        throw new CliError(`unknown command "${command}" (decode, encode, sim, scan, read, capture, diagnose, help, --version)`);
+        throw new CliError(
+          `unknown command "${command}" (decode, encode, sim, scan, read, capture, diagnose, help, --version)`,
+        );
     }
   } catch (err) {
     if (err instanceof Error && isExpected(err)) {
@@ -85,6 +105,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 
 /** Usage mistakes and what the bus or codec reports are one-line errors, not crashes. */
 function isExpected(err: Error): boolean {
-  return err instanceof CliError || isFrameError(err) || isLinkError(err) ||
-    (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
+  return (
+    err instanceof CliError ||
+    isFrameError(err) ||
+    isLinkError(err) ||
+    (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+  );
 }

@@ -32,15 +32,19 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
   const ptyArg = values.pty === 'auto' ? true : values.pty;
   const packs = parseByte(values.packs, '--packs', 15);
   if (packs < 1) throw new CliError('--packs must be 1 to 15');
-  if (values.dialect !== 'pace' && values.dialect !== 'pylontech') throw new CliError('--dialect must be pace or pylontech');
+  if (values.dialect !== 'pace' && values.dialect !== 'pylontech')
+    throw new CliError('--dialect must be pace or pylontech');
   const [host, portText] = splitHostPort(values.tcp);
   const current = Number(values.current);
-  if (!Number.isFinite(current)) throw new CliError('--current must be a number of amperes (+ charging, − discharging)');
+  if (!Number.isFinite(current))
+    throw new CliError('--current must be a number of amperes (+ charging, − discharging)');
   const { wire, offline, asleep } = parseFaults(values.faults, packs);
   const tail = Number(values.tail);
-  if (tail !== 2 && tail !== 3 && tail !== 12 && tail !== 16 && tail !== 24) throw new CliError('--tail must be 2, 3, 12, 16 or 24 (bytes after the 0x42 cycle counter)');
+  if (tail !== 2 && tail !== 3 && tail !== 12 && tail !== 16 && tail !== 24)
+    throw new CliError('--tail must be 2, 3, 12, 16 or 24 (bytes after the 0x42 cycle counter)');
   const statusBytes = Number(values['status-bytes']);
-  if (statusBytes !== 36 && statusBytes !== 37 && statusBytes !== 41) throw new CliError('--status-bytes must be 36, 37 or 41 (bytes per pack in a 0x44 reply)');
+  if (statusBytes !== 36 && statusBytes !== 37 && statusBytes !== 41)
+    throw new CliError('--status-bytes must be 36, 37 or 41 (bytes per pack in a 0x44 reply)');
   let bank: SimResponder;
   let what: string;
   if (values.replay) {
@@ -49,7 +53,12 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
     what = `replay of ${values.replay}: ${String(replay.requests.length)} request(s) with captured replies`;
   } else {
     const simulated = new SimulatedBank({
-      packs, dialect: values.dialect, current, seed: parseByte(values.seed, '--seed', 2 ** 31), analogTailBytes: tail, alarmBlockBytes: statusBytes,
+      packs,
+      dialect: values.dialect,
+      current,
+      seed: parseByte(values.seed, '--seed', 2 ** 31),
+      analogTailBytes: tail,
+      alarmBlockBytes: statusBytes,
     });
     for (const n of offline) simulated.setOffline(n, true);
     for (const n of asleep) simulated.setAsleep(n, true);
@@ -57,12 +66,18 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
     what = `simulated ${values.dialect} bank of ${String(packs)} pack(s)`;
   }
   const server = new SimServer({
-    bank, host, port: parseByte(portText, 'TCP port', 65535), baudRate: parseByte(values.baud, '--baud', 4_000_000),
-    latencyMs: parseByte(values.latency, '--latency', 60_000), faults: wire, ...(ptyArg ? { pty: ptyArg } : {}),
+    bank,
+    host,
+    port: parseByte(portText, 'TCP port', 65535),
+    baudRate: parseByte(values.baud, '--baud', 4_000_000),
+    latencyMs: parseByte(values.latency, '--latency', 60_000),
+    faults: wire,
+    ...(ptyArg ? { pty: ptyArg } : {}),
   });
   const endpoints = await server.start().catch((err: unknown) => {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new CliError(`TCP port ${portText} is already in use: choose another with --tcp host:port`);
+    if (code === 'EADDRINUSE')
+      throw new CliError(`TCP port ${portText} is already in use: choose another with --tcp host:port`);
     throw err;
   });
   io.out(`${what}, ${String(server.baudRate)} Bd, ${String(server.latencyMs)} ms latency`);
@@ -99,11 +114,17 @@ function splitHostPort(text: string): [string, string] {
   return [match[1] || '127.0.0.1', match[2] ?? ''];
 }
 
-export function parseFaults(text: string, packs: number): { wire: Partial<WireFaults>; offline: number[]; asleep: number[] } {
+export function parseFaults(
+  text: string,
+  packs: number,
+): { wire: Partial<WireFaults>; offline: number[]; asleep: number[] } {
   const wire: Partial<WireFaults> = {};
   const offline: number[] = [];
   const asleep: number[] = [];
-  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, value = ''] = item.split('=');
     const rate = (): number => {
       const n = Number(value);
@@ -116,16 +137,38 @@ export function parseFaults(text: string, packs: number): { wire: Partial<WireFa
       return n;
     };
     switch (name) {
-      case 'corrupt': wire.corruptRate = rate(); break;
-      case 'drop': wire.dropRate = rate(); break;
-      case 'garbage': wire.garbageRate = rate(); break;
-      case 'delay': wire.delayMs = parseByte(value, 'fault delay', 60_000); break;
-      case 'late': wire.lateRate = rate(); wire.lateMs ??= 1500; break;
-      case 'lateby': wire.lateMs = parseByte(value, 'fault lateby', 60_000); break;
-      case 'echo': wire.echo = true; break;
-      case 'offline': offline.push(pack()); break;
-      case 'asleep': asleep.push(pack()); break;
-      default: throw new CliError(`unknown fault "${item}" (corrupt, drop, garbage, delay, late, lateby, echo, offline, asleep)`);
+      case 'corrupt':
+        wire.corruptRate = rate();
+        break;
+      case 'drop':
+        wire.dropRate = rate();
+        break;
+      case 'garbage':
+        wire.garbageRate = rate();
+        break;
+      case 'delay':
+        wire.delayMs = parseByte(value, 'fault delay', 60_000);
+        break;
+      case 'late':
+        wire.lateRate = rate();
+        wire.lateMs ??= 1500;
+        break;
+      case 'lateby':
+        wire.lateMs = parseByte(value, 'fault lateby', 60_000);
+        break;
+      case 'echo':
+        wire.echo = true;
+        break;
+      case 'offline':
+        offline.push(pack());
+        break;
+      case 'asleep':
+        asleep.push(pack());
+        break;
+      default:
+        throw new CliError(
+          `unknown fault "${item}" (corrupt, drop, garbage, delay, late, lateby, echo, offline, asleep)`,
+        );
     }
   }
   return { wire, offline, asleep };

@@ -15,7 +15,10 @@ export class EnergyCounter {
   private discharged: number;
   private last: { readonly at: number; readonly powerW: number } | null = null;
 
-  constructor(start: EnergyTotals, private readonly maxGapMs: number) {
+  constructor(
+    start: EnergyTotals,
+    private readonly maxGapMs: number,
+  ) {
     this.charged = start.chargedWh;
     this.discharged = start.dischargedWh;
   }

@@ -1,8 +1,16 @@
 import type { BankState, PackSummary } from '../bank/aggregate';
 import { codeText, isStatusCode, type AlarmLevel } from '../bank/codes';
 import {
-  BANK_ENTITIES, CONTROL_ENTITIES, PACK_ENTITIES, cellEntities, packHas, stateOf,
-  type BankSource, type ControlSource, type EntityDef, type StateValue,
+  BANK_ENTITIES,
+  CONTROL_ENTITIES,
+  PACK_ENTITIES,
+  cellEntities,
+  packHas,
+  stateOf,
+  type BankSource,
+  type ControlSource,
+  type EntityDef,
+  type StateValue,
 } from './entities';
 import { EnergyCounter, energyFrom, type EnergyTotals } from './energy';
 
@@ -53,7 +61,9 @@ export function memoryFrom(value: unknown): PublisherMemory {
   return {
     bankId: typeof v.bankId === 'string' && v.bankId ? v.bankId : null,
     energy: energyFrom(v.energy),
-    retained: Array.isArray(v.retained) ? v.retained.filter((t): t is string => typeof t === 'string' && t.length > 0) : [],
+    retained: Array.isArray(v.retained)
+      ? v.retained.filter((t): t is string => typeof t === 'string' && t.length > 0)
+      : [],
   };
 }
 
@@ -115,7 +125,10 @@ export class HaPublisher {
   /** The bank id of the last run, used when no serial can be read this time. */
   private readonly remembered: string | null;
 
-  constructor(private readonly options: PublisherOptions, memory: PublisherMemory = memoryFrom(null)) {
+  constructor(
+    private readonly options: PublisherOptions,
+    memory: PublisherMemory = memoryFrom(null),
+  ) {
     this.bankId = options.bankId ? idPart(options.bankId) : null;
     this.energy = new EnergyCounter(memory.energy, Math.max(options.staleAfterMs, 60_000));
     this.inherited = new Set(memory.retained);
@@ -124,7 +137,12 @@ export class HaPublisher {
 
   /** How long Home Assistant keeps a value without a new message before it shows unavailable. */
   get expireAfterS(): number {
-    return Math.ceil(Math.max(3 * KEEPALIVE_INTERVALS * this.options.intervalMs, this.options.staleAfterMs + KEEPALIVE_INTERVALS * this.options.intervalMs) / 1000);
+    return Math.ceil(
+      Math.max(
+        3 * KEEPALIVE_INTERVALS * this.options.intervalMs,
+        this.options.staleAfterMs + KEEPALIVE_INTERVALS * this.options.intervalMs,
+      ) / 1000,
+    );
   }
 
   get totals(): EnergyTotals {
@@ -137,7 +155,11 @@ export class HaPublisher {
   }
 
   memory(): PublisherMemory {
-    return { bankId: this.bankId, energy: this.energy.totals, retained: [...new Set([...this.retained.keys(), ...this.inherited])] };
+    return {
+      bankId: this.bankId,
+      energy: this.energy.totals,
+      retained: [...new Set([...this.retained.keys(), ...this.inherited])],
+    };
   }
 
   /** A new bank state (from bms-parallel, or aggregated from a link's cycle). */
@@ -159,7 +181,14 @@ export class HaPublisher {
 
   /** Called once a second or so: data that stopped coming make the bank and its packs unavailable. */
   tick(now: number): MqttMessage[] {
-    if (this.stale || this.lastUpdateAt === null || now - this.lastUpdateAt <= this.options.staleAfterMs || !this.bank || !this.bankId) return [];
+    if (
+      this.stale ||
+      this.lastUpdateAt === null ||
+      now - this.lastUpdateAt <= this.options.staleAfterMs ||
+      !this.bank ||
+      !this.bankId
+    )
+      return [];
     this.stale = true;
     const out: MqttMessage[] = [];
     for (const device of this.devices(this.bank)) {
@@ -227,7 +256,13 @@ export class HaPublisher {
       if (s && !this.serialOwners.has(s)) this.serialOwners.set(s, p.pack);
     }
     const devices: Device<unknown>[] = [
-      { id: bankIdent, topic: bankTopic, info: bankInfo, entities: BANK_ENTITIES as readonly EntityDef<unknown>[], availability: [...bridge, `${bankTopic}/availability`] },
+      {
+        id: bankIdent,
+        topic: bankTopic,
+        info: bankInfo,
+        entities: BANK_ENTITIES as readonly EntityDef<unknown>[],
+        availability: [...bridge, `${bankTopic}/availability`],
+      },
     ];
     for (const pack of bank.packs) {
       // A pack never read has nothing to show (and no serial to name it by).
@@ -245,7 +280,13 @@ export class HaPublisher {
         sw_version: pack.identity?.firmware || undefined,
         via_device: bankIdent,
       });
-      devices.push({ id: key, topic, info, entities: this.entitiesOf(key, pack) as readonly EntityDef<unknown>[], availability: [...bridge, `${bankTopic}/availability`, `${topic}/availability`] });
+      devices.push({
+        id: key,
+        topic,
+        info,
+        entities: this.entitiesOf(key, pack) as readonly EntityDef<unknown>[],
+        availability: [...bridge, `${bankTopic}/availability`, `${topic}/availability`],
+      });
     }
     return devices;
   }
@@ -267,12 +308,20 @@ export class HaPublisher {
     const have = this.packEntities.get(key) ?? new Set<string>();
     this.packEntities.set(key, have);
     if (pack.analog) for (const e of PACK_ENTITIES) if (packHas(e, pack)) have.add(e.key);
-    const cells = Math.max(this.packCells.get(key) ?? 0, this.options.cells ? pack.analog?.cellVoltages.length ?? 0 : 0);
+    const cells = Math.max(
+      this.packCells.get(key) ?? 0,
+      this.options.cells ? (pack.analog?.cellVoltages.length ?? 0) : 0,
+    );
     this.packCells.set(key, cells);
     return [...PACK_ENTITIES.filter((e) => have.has(e.key)), ...cellEntities(cells)];
   }
 
-  private config(device: Device<unknown>, entity: EntityDef<unknown>, stateTopic: string, withBankAvailability: readonly string[]): { topic: string; payload: string } {
+  private config(
+    device: Device<unknown>,
+    entity: EntityDef<unknown>,
+    stateTopic: string,
+    withBankAvailability: readonly string[],
+  ): { topic: string; payload: string } {
     const uniqueId = `${device.id}_${entity.key}`;
     const payload = compact({
       name: entity.name,
@@ -292,7 +341,10 @@ export class HaPublisher {
       expire_after: this.expireAfterS,
       device: device.info,
     });
-    return { topic: `${this.options.prefix}/${entity.component}/${device.id}/${entity.key}/config`, payload: JSON.stringify(payload) };
+    return {
+      topic: `${this.options.prefix}/${entity.component}/${device.id}/${entity.key}/config`,
+      payload: JSON.stringify(payload),
+    };
   }
 
   private publish(now: number, force: boolean): MqttMessage[] {
@@ -302,9 +354,13 @@ export class HaPublisher {
     const devices = this.devices(bank);
     const configs: { topic: string; payload: string }[] = [];
     for (const device of devices) {
-      for (const entity of device.entities) configs.push(this.config(device, entity, `${device.topic}/state`, device.availability));
+      for (const entity of device.entities)
+        configs.push(this.config(device, entity, `${device.topic}/state`, device.availability));
       if (device === devices[0] && this.control) {
-        for (const entity of CONTROL_ENTITIES) configs.push(this.config(device, entity as EntityDef<unknown>, `${device.topic}/control`, device.availability));
+        for (const entity of CONTROL_ENTITIES)
+          configs.push(
+            this.config(device, entity as EntityDef<unknown>, `${device.topic}/control`, device.availability),
+          );
       }
     }
     const wanted = new Set<string>([...configs.map((c) => c.topic), ...devices.map(ownAvailability)]);
@@ -319,21 +375,38 @@ export class HaPublisher {
     }
     this.inherited.clear();
 
-    const source: BankSource = { bank, chargedKwh: this.energy.totals.chargedWh / 1000, dischargedKwh: this.energy.totals.dischargedWh / 1000 };
+    const source: BankSource = {
+      bank,
+      chargedKwh: this.energy.totals.chargedWh / 1000,
+      dischargedKwh: this.energy.totals.dischargedWh / 1000,
+    };
     for (const device of devices) {
       const bankDevice = device === devices[0];
-      const summary = bankDevice ? null : bank.packs.find((p) => this.packKey(p) === device.id) ?? null;
+      const summary = bankDevice ? null : (bank.packs.find((p) => this.packKey(p) === device.id) ?? null);
       const online = bankDevice ? bank.packsOnline > 0 : !!summary && summary.online && !summary.stale;
       this.setRetained(out, ownAvailability(device), online ? 'online' : 'offline', force);
       // Old values are never sent as new: a silent pack's entities wait, unavailable.
       if (!online) continue;
-      const values = bankDevice ? valuesOf(device.entities as readonly EntityDef<BankSource>[], source) : valuesOf(device.entities as readonly EntityDef<PackSummary>[], summary as PackSummary);
+      const values = bankDevice
+        ? valuesOf(device.entities as readonly EntityDef<BankSource>[], source)
+        : valuesOf(device.entities as readonly EntityDef<PackSummary>[], summary as PackSummary);
       this.sendState(out, `${device.topic}/state`, JSON.stringify(values), now, force);
       if (bankDevice) {
         this.sendState(out, `${device.topic}/alarms`, JSON.stringify(bankAlarms(bank)), now, force);
-        if (this.control) this.sendState(out, `${device.topic}/control`, JSON.stringify(valuesOf(CONTROL_ENTITIES, this.control)), now, force);
+        if (this.control)
+          this.sendState(
+            out,
+            `${device.topic}/control`,
+            JSON.stringify(valuesOf(CONTROL_ENTITIES, this.control)),
+            now,
+            force,
+          );
       } else if (summary) {
-        for (const [topic, level] of [['warnings', 'warning'], ['protections', 'protection'], ['faults', 'fault']] as const) {
+        for (const [topic, level] of [
+          ['warnings', 'warning'],
+          ['protections', 'protection'],
+          ['faults', 'fault'],
+        ] as const) {
           this.sendState(out, `${device.topic}/${topic}`, JSON.stringify(packCodes(summary, level)), now, force);
         }
       }
@@ -350,7 +423,11 @@ export class HaPublisher {
 
   private sendState(out: MqttMessage[], topic: string, payload: string, now: number, force: boolean): void {
     const last = this.states.get(topic);
-    const due = !last || force || now - last.at >= KEEPALIVE_INTERVALS * this.options.intervalMs || (payload !== last.payload && now - last.at >= this.options.intervalMs);
+    const due =
+      !last ||
+      force ||
+      now - last.at >= KEEPALIVE_INTERVALS * this.options.intervalMs ||
+      (payload !== last.payload && now - last.at >= this.options.intervalMs);
     if (!due) return;
     this.states.set(topic, { payload, at: now });
     out.push({ topic, payload, retain: false });
@@ -378,8 +455,14 @@ function compact(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-function bankAlarms(bank: BankState): { level: string; alarms: { code: string; level: string; text: string; packs: readonly number[] }[] } {
-  return { level: bank.alarmLevel, alarms: bank.alarms.map((a) => ({ code: a.code, level: a.level, text: a.text, packs: a.packs })) };
+function bankAlarms(bank: BankState): {
+  level: string;
+  alarms: { code: string; level: string; text: string; packs: readonly number[] }[];
+} {
+  return {
+    level: bank.alarmLevel,
+    alarms: bank.alarms.map((a) => ({ code: a.code, level: a.level, text: a.text, packs: a.packs })),
+  };
 }
 
 function packCodes(pack: PackSummary, level: AlarmLevel): { codes: string[]; texts: string[] } {
@@ -387,4 +470,3 @@ function packCodes(pack: PackSummary, level: AlarmLevel): { codes: string[]; tex
   const codes = (pack.alarms?.[group] ?? []).filter((c) => !isStatusCode(level, c));
   return { codes, texts: codes.map((c) => codeText(level, c)) };
 }
-

@@ -66,7 +66,10 @@ export class CaptureWriter {
   private readonly scrambler: SerialScrambler | undefined;
   private lines = 0;
 
-  constructor(readonly file: string, header: Omit<CaptureHeader, 'capture' | 'started'>) {
+  constructor(
+    readonly file: string,
+    header: Omit<CaptureHeader, 'capture' | 'started'>,
+  ) {
     mkdirSync(dirname(file), { recursive: true });
     this.stream = createWriteStream(file, { flags: 'a' });
     this.scrambler = header.anonymised ? new SerialScrambler() : undefined;
@@ -86,7 +89,9 @@ export class CaptureWriter {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => { this.stream.end(resolve); });
+    return new Promise((resolve) => {
+      this.stream.end(resolve);
+    });
   }
 }
 
@@ -108,7 +113,11 @@ export function parseCapture(content: string): { header: CaptureHeader | null; l
       header = v as unknown as CaptureHeader;
       return;
     }
-    if ((v.dir !== 'tx' && v.dir !== 'rx' && v.dir !== 'none') || typeof v.kind !== 'string' || (v.text !== undefined && typeof v.text !== 'string')) {
+    if (
+      (v.dir !== 'tx' && v.dir !== 'rx' && v.dir !== 'none') ||
+      typeof v.kind !== 'string' ||
+      (v.text !== undefined && typeof v.text !== 'string')
+    ) {
       throw new Error(`line ${String(i + 1)} is not a capture line (dir, kind, text)`);
     }
     lines.push(v as unknown as CaptureLine);

@@ -1,6 +1,18 @@
 import {
-  ALL_PACKS, DIALECT_PROFILES, FrameError, decodeResponse, encodeRequest, findCommand, parseFrame,
-  type AlarmsData, type AnalogData, type CommandSpec, type DecodeResult, type Dialect, type Fields, type Frame,
+  ALL_PACKS,
+  DIALECT_PROFILES,
+  FrameError,
+  decodeResponse,
+  encodeRequest,
+  findCommand,
+  parseFrame,
+  type AlarmsData,
+  type AnalogData,
+  type CommandSpec,
+  type DecodeResult,
+  type Dialect,
+  type Fields,
+  type Frame,
 } from '../protocol';
 import { defaultAccept, type BmsLink, type LinkSession, type Priority, type Reply, type SyncRequest } from './link';
 
@@ -33,18 +45,35 @@ export interface CommandData {
   readonly analog: AnalogData;
   readonly alarms: AlarmsData;
   readonly packCount: { readonly packCount: number };
-  readonly version: { readonly version?: string; readonly bluetoothName?: string; readonly manufacturerVersion?: string; readonly mainlineVersion?: string };
+  readonly version: {
+    readonly version?: string;
+    readonly bluetoothName?: string;
+    readonly manufacturerVersion?: string;
+    readonly mainlineVersion?: string;
+  };
   readonly serial: { readonly bmsSerial?: string; readonly packSerial?: string; readonly serial?: string };
-  readonly manufacturer: { readonly deviceName?: string; readonly softwareVersion?: string; readonly manufacturer?: string };
+  readonly manufacturer: {
+    readonly deviceName?: string;
+    readonly softwareVersion?: string;
+    readonly manufacturer?: string;
+  };
   readonly chargeLimits: {
-    readonly chargeVoltage?: number; readonly dischargeVoltage?: number; readonly chargeCurrent?: number; readonly dischargeCurrent?: number;
-    readonly chargeEnabled?: boolean; readonly dischargeEnabled?: boolean;
+    readonly chargeVoltage?: number;
+    readonly dischargeVoltage?: number;
+    readonly chargeCurrent?: number;
+    readonly dischargeCurrent?: number;
+    readonly chargeEnabled?: boolean;
+    readonly dischargeEnabled?: boolean;
   };
   /** Empty past the last record. */
   readonly history: Fields & { readonly time?: string };
   readonly readClock: { readonly time: string };
   readonly readCapacity: { readonly remainingAh: number; readonly fullAh: number; readonly designAh: number };
-  readonly readInverterProtocol: { readonly canProtocol: number; readonly rs485Protocol: number; readonly manual: boolean };
+  readonly readInverterProtocol: {
+    readonly canProtocol: number;
+    readonly rs485Protocol: number;
+    readonly manual: boolean;
+  };
   readonly readStorageInterval: { readonly interval: number };
 }
 
@@ -77,7 +106,11 @@ const SYNC_COMMANDS: Readonly<Record<Dialect, readonly string[]>> = {
 export class BmsClient {
   private readonly syncs = new Map<number, readonly SyncRequest[]>();
 
-  constructor(readonly link: BmsLink, readonly options: ClientOptions, readonly session?: LinkSession) {}
+  constructor(
+    readonly link: BmsLink,
+    readonly options: ClientOptions,
+    readonly session?: LinkSession,
+  ) {}
 
   get dialect(): Dialect {
     return this.options.dialect;
@@ -89,7 +122,11 @@ export class BmsClient {
     return this.link.exclusive((session) => fn(new BmsClient(this.link, this.options, session), session));
   }
 
-  async call<C extends string>(command: C, params: Fields = {}, options: CallOptions = {}): Promise<CallResult<DataOf<C>>> {
+  async call<C extends string>(
+    command: C,
+    params: Fields = {},
+    options: CallOptions = {},
+  ): Promise<CallResult<DataOf<C>>> {
     const { dialect } = this.options;
     const spec = findCommand(dialect, command);
     if (!spec) throw new FrameError('unsupported', `${dialect} has no command "${command}"`);
@@ -101,7 +138,9 @@ export class BmsClient {
     let decoded: DecodeResult | undefined;
     const frame = parseFrame(request);
     const reply = await this.link.request(request, {
-      accept: this.acceptor(request, frame, (result) => { decoded = result; }),
+      accept: this.acceptor(request, frame, (result) => {
+        decoded = result;
+      }),
       shape: spec.replyShape,
       sync: this.syncFor(frame.address),
       ...(this.session ? { session: this.session } : {}),
@@ -112,7 +151,11 @@ export class BmsClient {
     });
     const result = decoded ?? decodeResponse(reply.text, { request, dialect });
     if (!result.ok) {
-      throw new FrameError(result.rtn ? 'rtn' : (result.error ?? 'format'), result.message ?? 'reply cannot be decoded', result.rtn);
+      throw new FrameError(
+        result.rtn ? 'rtn' : (result.error ?? 'format'),
+        result.message ?? 'reply cannot be decoded',
+        result.rtn,
+      );
     }
     // The decoder's contract (docs/payloads.md, checked against the captured frames) is what makes this cast true.
     return { result: result as DecodeResult & { ok: true }, data: result.data as DataOf<C>, reply, request };
@@ -131,7 +174,11 @@ export class BmsClient {
    * Whether a reply answers `request`: from the addressed pack, and decoding exactly as the command
    * asked (layout, length, the pack it names). Refusals are answers; structurally foreign replies are not.
    */
-  private acceptor(request: string, requestFrame: Frame, keep: (result: DecodeResult) => void): (frame: Frame, text: string) => boolean {
+  private acceptor(
+    request: string,
+    requestFrame: Frame,
+    keep: (result: DecodeResult) => void,
+  ): (frame: Frame, text: string) => boolean {
     const { dialect } = this.options;
     const cid1 = this.options.cid1 ?? DIALECT_PROFILES[dialect].cid1;
     const fromAddressed = defaultAccept(requestFrame);
@@ -165,7 +212,8 @@ export class BmsClient {
 
 /** The pack a request at `address` is about: the address itself, or the master for the "any" addresses. */
 function packAt(dialect: Dialect, address: number): number {
-  if (address === 0x00 || address === 0xff) return dialect === 'pylontech' ? DIALECT_PROFILES.pylontech.masterAddress : 1;
+  if (address === 0x00 || address === 0xff)
+    return dialect === 'pylontech' ? DIALECT_PROFILES.pylontech.masterAddress : 1;
   return address;
 }
 

@@ -42,7 +42,9 @@ export async function readUntilAgreed<T>(
 /** Throws when anything disturbed the bus during the session so far (call it just before a write). */
 export function requireUndisturbed(session: LinkSession): void {
   if (session.disturbances > 0) {
-    throw new DisturbedError('the bus was disturbed while the pack was read (a timeout, a late or a damaged reply), so nothing was written; try again');
+    throw new DisturbedError(
+      'the bus was disturbed while the pack was read (a timeout, a late or a damaged reply), so nothing was written; try again',
+    );
   }
 }
 

@@ -66,7 +66,6 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
     return this.current;
   }
 
-
   start(): void {
     if (this.link) return;
     this.abort = new AbortController();
@@ -117,14 +116,18 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
   /** Read the bank now (an input message asked for it). */
   async pollNow(): Promise<BankCycle> {
     await this.starting;
-    if (!this.poller) throw new Error(this.current.error ?? `the bank on ${this.options.port} is not being polled (${this.current.text})`);
+    if (!this.poller)
+      throw new Error(
+        this.current.error ?? `the bank on ${this.options.port} is not being polled (${this.current.text})`,
+      );
     return this.poller.pollNow();
   }
 
   /** The detected bank's client, for commands beside polling (parameters, history, switches). */
   async client(): Promise<BmsClient> {
     await this.starting;
-    if (!this.bankClient) throw new Error(this.current.error ?? `the bank on ${this.options.port} is not connected (${this.current.text})`);
+    if (!this.bankClient)
+      throw new Error(this.current.error ?? `the bank on ${this.options.port} is not connected (${this.current.text})`);
     return this.bankClient;
   }
 
@@ -134,7 +137,9 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
    */
   async diagnose(cycles = 3, anonymise = true): Promise<DiagnosisBundle> {
     const events: WireEvent[] = [];
-    const record = (e: WireEvent): void => { events.push(e); };
+    const record = (e: WireEvent): void => {
+      events.push(e);
+    };
     this.on('wire', record);
     try {
       for (let i = 0; i < cycles; i++) await this.pollNow();
@@ -142,8 +147,14 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
       this.off('wire', record);
     }
     return buildDiagnosis({
-      tool: 'bms-link', port: this.options.port, baudRate: this.options.baudRate ?? 9600, detection: this.found ?? null, silentAt: [], events,
-      linkStats: this.link ? { ...this.link.stats } : null, anonymise,
+      tool: 'bms-link',
+      port: this.options.port,
+      baudRate: this.options.baudRate ?? 9600,
+      detection: this.found ?? null,
+      silentAt: [],
+      events,
+      linkStats: this.link ? { ...this.link.stats } : null,
+      anonymise,
     });
   }
 
@@ -171,13 +182,22 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
         cid1 = found.cid1;
       }
       if (this.link !== link) return;
-      const client = new BmsClient(link, { dialect, ...(version !== undefined ? { version } : {}), ...(cid1 !== undefined ? { cid1 } : {}) });
+      const client = new BmsClient(link, {
+        dialect,
+        ...(version !== undefined ? { version } : {}),
+        ...(cid1 !== undefined ? { cid1 } : {}),
+      });
       this.bankClient = client;
-      const poller = new BankPoller(client, { mode, packs, ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}) });
+      const poller = new BankPoller(client, {
+        mode,
+        packs,
+        ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+      });
       this.poller = poller;
       poller.on('cycle', (cycle: BankCycle) => {
         const online = cycle.packs.filter((p) => p.online).length;
-        if (link.state === 'connected') this.setState({ phase: 'polling', text: `${online}/${cycle.packs.length} packs` });
+        if (link.state === 'connected')
+          this.setState({ phase: 'polling', text: `${online}/${cycle.packs.length} packs` });
         this.emit('cycle', cycle);
       });
       poller.on('pack', (reading: PackReading) => this.emit('pack', reading));
@@ -188,15 +208,20 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
       if (this.link !== link) return;
       // A device that does not exist is not "no bank": say so, and which ports there are.
       const missing = isMissingPort(err);
-      const message = missing ? `${options.port} does not exist; serial ports here: ${(await listSerialPorts()).join(', ') || 'none'}` : errorMessage(err);
+      const message = missing
+        ? `${options.port} does not exist; serial ports here: ${(await listSerialPorts()).join(', ') || 'none'}`
+        : errorMessage(err);
       if (this.link !== link) return;
       this.setState({ phase: 'error', text: missing ? 'port not found' : 'no bank found', error: message });
       this.emit('error', missing ? new LinkError('open-failed', message) : asError(err));
       // Try again later: the bank may be asleep or the cable being plugged in.
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        if (this.link === link) this.starting = this.setUp(link);
-      }, Math.max(5000, options.intervalMs ?? 5000));
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = undefined;
+          if (this.link === link) this.starting = this.setUp(link);
+        },
+        Math.max(5000, options.intervalMs ?? 5000),
+      );
     }
   }
 

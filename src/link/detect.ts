@@ -1,4 +1,13 @@
-import { ALL_PACKS, DIALECT_PROFILES, decodeResponse, encodeRequest, isFrameError, resolveDialect, type Dialect, type Frame } from '../protocol';
+import {
+  ALL_PACKS,
+  DIALECT_PROFILES,
+  decodeResponse,
+  encodeRequest,
+  isFrameError,
+  resolveDialect,
+  type Dialect,
+  type Frame,
+} from '../protocol';
 import { BmsClient } from './client';
 import { LinkError, isLinkError } from './errors';
 import { BmsLink, type LinkOptions } from './link';
@@ -58,7 +67,10 @@ export async function detect(link: BmsLink, options: DetectOptions = {}): Promis
     if (!found) continue;
     return explore(link, found, options, timeoutMs);
   }
-  throw new LinkError('timeout', `nothing on ${link.port} at ${link.baudRate} Bd answered a PACE, Pylontech, Seplos or EG4 probe (check wiring, TX/RX, baud and the port's protocol setting)`);
+  throw new LinkError(
+    'timeout',
+    `nothing on ${link.port} at ${link.baudRate} Bd answered a PACE, Pylontech, Seplos or EG4 probe (check wiring, TX/RX, baud and the port's protocol setting)`,
+  );
 }
 
 interface Found {
@@ -69,12 +81,23 @@ interface Found {
   readonly responderAddress: number;
 }
 
-async function tryProbe(link: BmsLink, probe: Probe, timeoutMs: number, signal: AbortSignal | undefined): Promise<Found | undefined> {
+async function tryProbe(
+  link: BmsLink,
+  probe: Probe,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Found | undefined> {
   const request = encodeRequest('analog', { pack: probe.pack }, { dialect: probe.dialect, address: probe.address });
   let reply;
   try {
     // Any well-formed reply tells us something is there, whatever dialect it claims.
-    reply = await link.request(request, { priority: 'interactive', timeoutMs, retries: 0, accept: () => true, ...(signal ? { signal } : {}) });
+    reply = await link.request(request, {
+      priority: 'interactive',
+      timeoutMs,
+      retries: 0,
+      accept: () => true,
+      ...(signal ? { signal } : {}),
+    });
   } catch (err) {
     if ((isLinkError(err) && err.kind === 'timeout') || isFrameError(err)) return undefined;
     throw err;
@@ -84,7 +107,13 @@ async function tryProbe(link: BmsLink, probe: Probe, timeoutMs: number, signal: 
   // PACE probe in Pylontech units, and reading those as PACE would give wrong currents.
   const result = decodeResponse(reply.text, { request, dialect });
   if (!result.ok) return undefined;
-  return { dialect, version: reply.frame.version, cid1: reply.frame.cid1, address: probe.address, responderAddress: reply.frame.address };
+  return {
+    dialect,
+    version: reply.frame.version,
+    cid1: reply.frame.cid1,
+    address: probe.address,
+    responderAddress: reply.frame.address,
+  };
 }
 
 /** VER 0x25 is PACE; VER 0x20 is Pylontech, Seplos or EG4 (by CID1 and the UD byte); other versions keep the probe's. */
@@ -101,7 +130,12 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
     ...(found.version !== profile.version ? { version: found.version } : {}),
     ...(found.cid1 !== profile.cid1 ? { cid1: found.cid1 } : {}),
   });
-  const quiet = { priority: 'interactive' as const, timeoutMs, retries: 0, ...(options.signal ? { signal: options.signal } : {}) };
+  const quiet = {
+    priority: 'interactive' as const,
+    timeoutMs,
+    retries: 0,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   const optional = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await fn();
@@ -115,12 +149,26 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
   let packs: number[] = [];
   let offline: number[] = [];
   if (found.dialect === 'pace' || found.dialect === 'pylontech') {
-    const count = found.dialect === 'pace'
-      ? await optional(async () => (await client.call('packCount', {}, { ...quiet, address: found.address })).data.packCount)
-      : undefined;
-    const all = await optional(async () => (await client.call('analog', { pack: ALL_PACKS }, {
-      ...quiet, address: profile.masterAddress, expectedPacks: count ?? 15,
-    })).data.packs);
+    const count =
+      found.dialect === 'pace'
+        ? await optional(
+            async () => (await client.call('packCount', {}, { ...quiet, address: found.address })).data.packCount,
+          )
+        : undefined;
+    const all = await optional(
+      async () =>
+        (
+          await client.call(
+            'analog',
+            { pack: ALL_PACKS },
+            {
+              ...quiet,
+              address: profile.masterAddress,
+              expectedPacks: count ?? 15,
+            },
+          )
+        ).data.packs,
+    );
     if (all && all.length > 0) {
       mode = 'broadcast';
       packs = all.filter((p) => p.online).map((p) => p.pack);
@@ -131,7 +179,9 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
     const relay: number[] = [];
     const candidates = options.scanAddresses ? range(0, 15) : [found.address];
     for (const address of candidates) {
-      const ok = await optional(async () => (await client.call('analog', { pack: address }, { ...quiet, address })).data);
+      const ok = await optional(
+        async () => (await client.call('analog', { pack: address }, { ...quiet, address })).data,
+      );
       if (ok) relay.push(address);
     }
     if (mode === 'relay') packs = relay;
@@ -140,13 +190,22 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
   let firmware: string | undefined;
   let serial: string | undefined;
   if (found.dialect === 'pace') {
-    firmware = await optional(async () => (await client.call('version', {}, { ...quiet, address: found.address })).data.version);
-    serial = await optional(async () => (await client.call('serial', {}, { ...quiet, address: found.address })).data.bmsSerial);
+    firmware = await optional(
+      async () => (await client.call('version', {}, { ...quiet, address: found.address })).data.version,
+    );
+    serial = await optional(
+      async () => (await client.call('serial', {}, { ...quiet, address: found.address })).data.bmsSerial,
+    );
   } else {
-    const info = await optional(async () => (await client.call('manufacturer', {}, { ...quiet, address: found.address })).data);
+    const info = await optional(
+      async () => (await client.call('manufacturer', {}, { ...quiet, address: found.address })).data,
+    );
     if (info) firmware = `${info.deviceName ?? ''} ${info.softwareVersion ?? ''}`.trim();
     if (found.dialect === 'pylontech') {
-      serial = await optional(async () => (await client.call('serial', { pack: found.address }, { ...quiet, address: found.address })).data.serial);
+      serial = await optional(
+        async () =>
+          (await client.call('serial', { pack: found.address }, { ...quiet, address: found.address })).data.serial,
+      );
     }
   }
   return {
@@ -167,8 +226,12 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
  * Try each baud rate in turn (9600 PACE/EG4/Seplos, 115200 Pylontech, 19200 some Seplos) on a serial
  * port nobody else is using. TCP gateways fix the baud rate themselves: one attempt.
  */
-export async function detectPort(options: LinkOptions & DetectOptions & { readonly baudRates?: readonly number[] }): Promise<Detection> {
-  const bauds = options.port.startsWith('tcp://') ? [options.baudRate ?? 9600] : (options.baudRates ?? [options.baudRate ?? 9600]);
+export async function detectPort(
+  options: LinkOptions & DetectOptions & { readonly baudRates?: readonly number[] },
+): Promise<Detection> {
+  const bauds = options.port.startsWith('tcp://')
+    ? [options.baudRate ?? 9600]
+    : (options.baudRates ?? [options.baudRate ?? 9600]);
   let lastError: unknown;
   for (const baudRate of bauds) {
     const link = BmsLink.acquire({ ...options, baudRate, reconnectMinMs: 60_000 });

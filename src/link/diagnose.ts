@@ -1,4 +1,12 @@
-import { ALL_PACKS, decodeResponse, findCommand, parseFrame, unknownStatusBits, type Dialect, type UnknownBits } from '../protocol';
+import {
+  ALL_PACKS,
+  decodeResponse,
+  findCommand,
+  parseFrame,
+  unknownStatusBits,
+  type Dialect,
+  type UnknownBits,
+} from '../protocol';
 import { SerialScrambler, type CaptureLine } from './capture';
 import type { Detection } from './detect';
 import type { LinkStats } from './link';
@@ -23,7 +31,7 @@ export interface DiagnosisBundle {
   readonly port: string;
   readonly baudRate: number;
   /** What detection found (serials left out when anonymised); null when nothing answered. */
-  readonly detection: Omit<Detection, 'serial'> & { readonly serial?: string } | null;
+  readonly detection: (Omit<Detection, 'serial'> & { readonly serial?: string }) | null;
   /** Baud rates tried without an answer. */
   readonly silentAt: readonly number[];
   readonly timing: readonly CommandTiming[];
@@ -97,12 +105,14 @@ export function buildDiagnosis(input: DiagnosisInput): DiagnosisBundle {
       const reply = text ?? event.text;
       const result = decodeResponse(reply, { request: asked, ...(dialect ? { dialect } : {}) });
       if (!result.ok) decodeFailures.push({ command, reply, error: result.message ?? 'not decoded' });
-      else if (!decoded.has(`${command} ${asked}`)) decoded.set(`${command} ${asked}`, { command, request: asked, data: result.data });
+      else if (!decoded.has(`${command} ${asked}`))
+        decoded.set(`${command} ${asked}`, { command, request: asked, data: result.data });
       const spoken = dialect ?? result.dialect;
       if (result.ok && spoken && result.command === 'alarms') {
         try {
           const broadcast = parseFrame(asked).info[0] === ALL_PACKS;
-          for (const bits of unknownStatusBits(parseFrame(reply).info, spoken, broadcast)) unknown.push({ ...bits, command });
+          for (const bits of unknownStatusBits(parseFrame(reply).info, spoken, broadcast))
+            unknown.push({ ...bits, command });
         } catch {
           // Decoded as alarms, so its blocks read: nothing to add.
         }
@@ -119,15 +129,24 @@ export function buildDiagnosis(input: DiagnosisInput): DiagnosisBundle {
     baudRate: input.baudRate,
     detection,
     silentAt: input.silentAt,
-    timing: [...timing].filter(([, t]) => t.requests > 0).map(([command, t]) => ({
-      command, requests: t.requests, replies: t.replies, timeouts: t.timeouts,
-      latencyMs: t.latencies.length ? { min: Math.min(...t.latencies), median: median(t.latencies), max: Math.max(...t.latencies) } : null,
-    })),
+    timing: [...timing]
+      .filter(([, t]) => t.requests > 0)
+      .map(([command, t]) => ({
+        command,
+        requests: t.requests,
+        replies: t.replies,
+        timeouts: t.timeouts,
+        latencyMs: t.latencies.length
+          ? { min: Math.min(...t.latencies), median: median(t.latencies), max: Math.max(...t.latencies) }
+          : null,
+      })),
     oddFrames: odd,
     linkStats: input.linkStats,
     decodeFailures,
     unknownStatusBits: unknown,
-    decoded: input.anonymise ? [...decoded.values()].map((d) => ({ ...d, data: dropSerials(d.data) })) : [...decoded.values()],
+    decoded: input.anonymise
+      ? [...decoded.values()].map((d) => ({ ...d, data: dropSerials(d.data) }))
+      : [...decoded.values()],
     anonymised: input.anonymise,
     frames,
   };
@@ -150,15 +169,25 @@ function dropSerials(data: unknown): unknown {
 export function describeDiagnosis(b: DiagnosisBundle): string[] {
   const lines: string[] = [];
   if (!b.detection) lines.push(`${b.port}: no bank answered at ${b.silentAt.join(', ')} Bd`);
-  else lines.push(`${b.port} at ${String(b.baudRate)} Bd: ${b.detection.dialect}, ${b.detection.mode}, packs ${b.detection.packs.join(', ') || 'none'}${b.detection.firmware ? `, firmware ${b.detection.firmware}` : ''}`);
+  else
+    lines.push(
+      `${b.port} at ${String(b.baudRate)} Bd: ${b.detection.dialect}, ${b.detection.mode}, packs ${b.detection.packs.join(', ') || 'none'}${b.detection.firmware ? `, firmware ${b.detection.firmware}` : ''}`,
+    );
   for (const t of b.timing) {
-    const latency = t.latencyMs ? `${String(t.latencyMs.min)}/${String(t.latencyMs.median)}/${String(t.latencyMs.max)} ms` : 'no reply';
-    lines.push(`  ${t.command.padEnd(22)} ${String(t.replies)}/${String(t.requests)} answered, ${String(t.timeouts)} timeout(s), latency min/median/max ${latency}`);
+    const latency = t.latencyMs
+      ? `${String(t.latencyMs.min)}/${String(t.latencyMs.median)}/${String(t.latencyMs.max)} ms`
+      : 'no reply';
+    lines.push(
+      `  ${t.command.padEnd(22)} ${String(t.replies)}/${String(t.requests)} answered, ${String(t.timeouts)} timeout(s), latency min/median/max ${latency}`,
+    );
   }
   const { late, foreign, damaged } = b.oddFrames;
-  if (late + foreign + damaged > 0) lines.push(`  frames out of turn: ${String(late)} late, ${String(foreign)} foreign, ${String(damaged)} damaged`);
+  if (late + foreign + damaged > 0)
+    lines.push(`  frames out of turn: ${String(late)} late, ${String(foreign)} foreign, ${String(damaged)} damaged`);
   for (const f of b.decodeFailures) lines.push(`  not decoded (${f.command}): ${f.error}`);
-  for (const u of b.unknownStatusBits) lines.push(`  unknown status bits, pack ${String(u.pack)} ${u.field}: ${u.bits.join(', ')}`);
-  if (!b.decodeFailures.length && !b.unknownStatusBits.length && b.detection) lines.push('  every reply decoded; no unknown status bits');
+  for (const u of b.unknownStatusBits)
+    lines.push(`  unknown status bits, pack ${String(u.pack)} ${u.field}: ${u.bits.join(', ')}`);
+  if (!b.decodeFailures.length && !b.unknownStatusBits.length && b.detection)
+    lines.push('  every reply decoded; no unknown status bits');
   return lines;
 }

@@ -74,7 +74,10 @@ export async function downloadHistory(client: BmsClient, options: DownloadOption
       }
       // Known: every known record at or below this one should follow it, one per index. Check the
       // far end of that run (or the end of the log, if old records fell off it) and jump over it.
-      const known = [...seen].filter((t) => t <= record.time).sort().reverse();
+      const known = [...seen]
+        .filter((t) => t <= record.time)
+        .sort()
+        .reverse();
       let far = index + known.length - 1;
       let atFar: HistoryEntry | null = far > index ? await read(far) : record;
       if (!atFar) {
@@ -84,7 +87,10 @@ export async function downloadHistory(client: BmsClient, options: DownloadOption
         while (hi - lo > 1) {
           const mid = Math.floor((lo + hi) / 2);
           const found = await read(mid);
-          if (found) { lo = mid; loRecord = found; } else hi = mid;
+          if (found) {
+            lo = mid;
+            loRecord = found;
+          } else hi = mid;
         }
         far = lo;
         atFar = loRecord;
@@ -95,7 +101,12 @@ export async function downloadHistory(client: BmsClient, options: DownloadOption
       }
       index++;
     }
-    return { records, cursor: { times: sortedTimes(seen), complete: false }, reads, error: `stopped after ${String(max)} records without an end marker` };
+    return {
+      records,
+      cursor: { times: sortedTimes(seen), complete: false },
+      reads,
+      error: `stopped after ${String(max)} records without an end marker`,
+    };
   } catch (err) {
     return { records, cursor: { times: sortedTimes(seen), complete: false }, reads, error: errorMessage(err) };
   }
@@ -107,32 +118,76 @@ const sortedTimes = (times: Set<string>): string[] => [...times].sort().reverse(
 export function historyToCsv(records: readonly HistoryEntry[]): string {
   const cells = Math.max(0, ...records.map((r) => (Array.isArray(r.cellVoltages) ? r.cellVoltages.length : 0)));
   const temps = Math.max(0, ...records.map((r) => (Array.isArray(r.temperatures) ? r.temperatures.length : 0)));
-  const header = ['time', 'voltage', 'current', 'remainingAh', 'fullAh', 'cycles',
-    ...Array.from({ length: cells }, (_, i) => `cell${String(i + 1)}`), ...Array.from({ length: temps }, (_, i) => `temp${String(i + 1)}`),
-    'alarms', 'protections', 'faults'];
-  const cell = (v: unknown): string => (v === null || v === undefined ? '' : Array.isArray(v) ? v.join(' ') : typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? String(v) : '');
+  const header = [
+    'time',
+    'voltage',
+    'current',
+    'remainingAh',
+    'fullAh',
+    'cycles',
+    ...Array.from({ length: cells }, (_, i) => `cell${String(i + 1)}`),
+    ...Array.from({ length: temps }, (_, i) => `temp${String(i + 1)}`),
+    'alarms',
+    'protections',
+    'faults',
+  ];
+  const cell = (v: unknown): string =>
+    v === null || v === undefined
+      ? ''
+      : Array.isArray(v)
+        ? v.join(' ')
+        : typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean'
+          ? String(v)
+          : '';
   const rows = records.map((r) => {
     const cv = (r.cellVoltages ?? []) as unknown[];
     const tv = (r.temperatures ?? []) as unknown[];
-    return [r.time, r.voltage, r.current, r.remainingAh, r.fullAh, r.cycles,
-      ...Array.from({ length: cells }, (_, i) => cv[i]), ...Array.from({ length: temps }, (_, i) => tv[i]),
-      r.alarms, r.protections, r.faults].map(cell).join(',');
+    return [
+      r.time,
+      r.voltage,
+      r.current,
+      r.remainingAh,
+      r.fullAh,
+      r.cycles,
+      ...Array.from({ length: cells }, (_, i) => cv[i]),
+      ...Array.from({ length: temps }, (_, i) => tv[i]),
+      r.alarms,
+      r.protections,
+      r.faults,
+    ]
+      .map(cell)
+      .join(',');
   });
   return `${[header.join(','), ...rows].join('\n')}\n`;
 }
 
 /** Minutes between history records as the pack reports them (0xB8). */
 export async function readStorageInterval(client: BmsClient, address?: number): Promise<number> {
-  const { data } = await client.call('readStorageInterval', {}, { priority: 'interactive', retries: 0, ...addressed(address) });
+  const { data } = await client.call(
+    'readStorageInterval',
+    {},
+    { priority: 'interactive', retries: 0, ...addressed(address) },
+  );
   return data.interval / 60;
 }
 
 /** Sets the storage interval (0xB7, 0–120 min) and returns what two reads in a row then agree on. */
 export function setStorageInterval(client: BmsClient, address: number | undefined, minutes: number): Promise<number> {
   return client.exclusive(async (own) => {
-    await own.call('writeStorageInterval', { interval: minutes * 60 }, { priority: 'interactive', retries: 0, ...addressed(address) })
-      .catch((err: unknown) => { if (err instanceof FrameError && err.kind === 'rtn') throw err; });
-    const back = await readUntilAgreed(() => readStorageInterval(own, address), (a, b) => a === b, 'reading the storage interval back');
+    await own
+      .call(
+        'writeStorageInterval',
+        { interval: minutes * 60 },
+        { priority: 'interactive', retries: 0, ...addressed(address) },
+      )
+      .catch((err: unknown) => {
+        if (err instanceof FrameError && err.kind === 'rtn') throw err;
+      });
+    const back = await readUntilAgreed(
+      () => readStorageInterval(own, address),
+      (a, b) => a === b,
+      'reading the storage interval back',
+    );
     if (back !== minutes) throw new Error(`the pack reports ${String(back)} min after setting ${String(minutes)}`);
     return back;
   });
@@ -141,10 +196,17 @@ export function setStorageInterval(client: BmsClient, address: number | undefine
 /** Erases the history log (0xB3); two reads of the newest record in a row must find it empty. */
 export function clearHistory(client: BmsClient, address?: number): Promise<void> {
   return client.exclusive(async (own) => {
-    await own.call('clearHistory', {}, { priority: 'interactive', retries: 0, ...addressed(address) })
-      .catch((err: unknown) => { if (err instanceof FrameError && err.kind === 'rtn') throw err; });
+    await own
+      .call('clearHistory', {}, { priority: 'interactive', retries: 0, ...addressed(address) })
+      .catch((err: unknown) => {
+        if (err instanceof FrameError && err.kind === 'rtn') throw err;
+      });
     const newest = async (): Promise<string | null> => {
-      const { data } = await own.call('history', { index: 0 }, { priority: 'interactive', retries: 0, ...addressed(address) });
+      const { data } = await own.call(
+        'history',
+        { index: 0 },
+        { priority: 'interactive', retries: 0, ...addressed(address) },
+      );
       return typeof data.time === 'string' ? data.time : null;
     };
     const left = await readUntilAgreed(newest, (a, b) => a === b, 'reading the history back');

@@ -226,8 +226,20 @@ export class BmsLink extends EventEmitter<LinkEvents> {
   readonly port: string;
   readonly key: string;
   readonly stats: LinkStats = {
-    framesOk: 0, timeouts: 0, checksumErrors: 0, frameErrors: 0, retries: 0, echoes: 0, foreign: 0, late: 0, syncs: 0, unsent: 0,
-    garbageBytes: 0, bytesIn: 0, bytesOut: 0, reconnects: 0,
+    framesOk: 0,
+    timeouts: 0,
+    checksumErrors: 0,
+    frameErrors: 0,
+    retries: 0,
+    echoes: 0,
+    foreign: 0,
+    late: 0,
+    syncs: 0,
+    unsent: 0,
+    garbageBytes: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    reconnects: 0,
   };
 
   private readonly options: Required<Omit<LinkOptions, 'transportFactory'>>;
@@ -267,7 +279,10 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     if (entry) {
       const baud = options.baudRate ?? DEFAULTS.baudRate;
       if (entry.link.options.baudRate !== baud && !key.startsWith('tcp://')) {
-        throw new LinkError('config', `${options.port} is already in use at ${entry.link.options.baudRate} Bd, not ${baud} Bd`);
+        throw new LinkError(
+          'config',
+          `${options.port} is already in use at ${entry.link.options.baudRate} Bd, not ${baud} Bd`,
+        );
       }
       entry.refs++;
       return entry.link;
@@ -326,8 +341,14 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     if (this.linkState === 'connected') return Promise.resolve();
     if (this.linkState === 'closed') return Promise.reject(new LinkError('closed', `${this.port} is closed`));
     return new Promise((resolve, reject) => {
-      const onConnected = (): void => { cleanup(); resolve(); };
-      const onError = (err: Error): void => { cleanup(); reject(err); };
+      const onConnected = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(err);
+      };
       const cleanup = (): void => {
         this.off('connected', onConnected);
         this.off('error', onError);
@@ -342,7 +363,12 @@ export class BmsLink extends EventEmitter<LinkEvents> {
   request(text: string, options: RequestOptions = {}): Promise<Reply> {
     if (this.linkState === 'closed') return Promise.reject(new LinkError('closed', `${this.port} is closed`));
     if (this.linkState === 'disconnected') {
-      return Promise.reject(new LinkError('disconnected', `${this.port} is not connected${this.lastError ? ` (${this.lastError})` : ''}; reconnecting`));
+      return Promise.reject(
+        new LinkError(
+          'disconnected',
+          `${this.port} is not connected${this.lastError ? ` (${this.lastError})` : ''}; reconnecting`,
+        ),
+      );
     }
     let request: Frame;
     try {
@@ -351,15 +377,21 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       return Promise.reject(asError(err));
     }
     if (this.queueLength >= this.options.queueLimit) {
-      return Promise.reject(new LinkError('queue-full', `${this.port}: ${this.options.queueLimit} requests already waiting`));
+      return Promise.reject(
+        new LinkError('queue-full', `${this.port}: ${this.options.queueLimit} requests already waiting`),
+      );
     }
     if (options.signal?.aborted) return Promise.reject(abortError(this.port));
     const signal = options.signal;
     return new Promise((resolve, reject) => {
       const priority = options.priority ?? 'polling';
       // The listener goes with the request: a poller's signal serves thousands of them.
-      const onAbort = (): void => { this.abandon(job); };
-      const done = (): void => { signal?.removeEventListener('abort', onAbort); };
+      const onAbort = (): void => {
+        this.abandon(job);
+      };
+      const done = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+      };
       const job: Job = {
         text,
         address: request.address,
@@ -370,8 +402,14 @@ export class BmsLink extends EventEmitter<LinkEvents> {
         shape: options.shape ?? [],
         sync: options.sync ?? [],
         session: options.session,
-        resolve: (reply) => { done(); resolve(reply); },
-        reject: (err) => { done(); reject(err); },
+        resolve: (reply) => {
+          done();
+          resolve(reply);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
         internal: false,
         attempts: 0,
         syncs: 0,
@@ -438,8 +476,12 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     this.linkState = 'connecting';
     const transport = this.makeTransport(this.port, { baudRate: this.options.baudRate });
     this.transport = transport;
-    transport.on('data', (data: Buffer) => { this.onData(data); });
-    transport.on('close', (err?: Error) => { this.onLost(transport, err); });
+    transport.on('data', (data: Buffer) => {
+      this.onData(data);
+    });
+    transport.on('close', (err?: Error) => {
+      this.onLost(transport, err);
+    });
     void this.openTransport(transport);
   }
 
@@ -450,7 +492,8 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       if (this.transport !== transport || this.linkState === 'closed') return;
       transport.removeAllListeners();
       this.transport = undefined;
-      const error = err instanceof LinkError ? err : new LinkError('open-failed', `cannot open ${this.port}: ${errorMessage(err)}`);
+      const error =
+        err instanceof LinkError ? err : new LinkError('open-failed', `cannot open ${this.port}: ${errorMessage(err)}`);
       this.lastError = error.message;
       this.linkState = 'disconnected';
       this.failAll(error);
@@ -541,10 +584,13 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       this.holdSince ??= now;
       const limit = this.holdSince + 2 * this.options.timeoutMs + quiet;
       if (now < limit) {
-        this.holdTimer = setTimeout(() => {
-          this.holdTimer = undefined;
-          this.pump();
-        }, Math.max(1, Math.min(readyAt, limit) - now));
+        this.holdTimer = setTimeout(
+          () => {
+            this.holdTimer = undefined;
+            this.pump();
+          },
+          Math.max(1, Math.min(readyAt, limit) - now),
+        );
         return;
       }
     }
@@ -555,7 +601,12 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     if (sync === null) {
       this.dequeue(job);
       this.stats.unsent++;
-      job.reject(new LinkError('timeout', `${this.port}: not sent: a late reply to an earlier request could still be taken for its answer, and the bus did not answer ${job.syncs} request(s) to bring it back in step`));
+      job.reject(
+        new LinkError(
+          'timeout',
+          `${this.port}: not sent: a late reply to an earlier request could still be taken for its answer, and the bus did not answer ${job.syncs} request(s) to bring it back in step`,
+        ),
+      );
       this.pump();
       return;
     }
@@ -563,8 +614,22 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       job.syncs++;
       this.stats.syncs++;
       this.current = {
-        text: sync.text, address: parseFrame(sync.text).address, priority: job.priority, timeoutMs: this.options.timeoutMs, retries: 0, accept: sync.accept, shape: sync.shape,
-        sync: [], session: job.session, resolve: () => undefined, reject: () => undefined, internal: true, attempts: 0, syncs: 0, abandoned: false, discarded: 0,
+        text: sync.text,
+        address: parseFrame(sync.text).address,
+        priority: job.priority,
+        timeoutMs: this.options.timeoutMs,
+        retries: 0,
+        accept: sync.accept,
+        shape: sync.shape,
+        sync: [],
+        session: job.session,
+        resolve: () => undefined,
+        reject: () => undefined,
+        internal: true,
+        attempts: 0,
+        syncs: 0,
+        abandoned: false,
+        discarded: 0,
       };
     } else {
       this.dequeue(job);
@@ -582,7 +647,9 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     // A late answer to the very same request (an earlier attempt) answers this one too.
     const mine = this.pending.filter((p) => sameDevice(p.address, job.address));
     let last = -1;
-    mine.forEach((p, i) => { if (p.text !== job.text && overlaps(p.shape, job.shape)) last = i; });
+    mine.forEach((p, i) => {
+      if (p.text !== job.text && overlaps(p.shape, job.shape)) last = i;
+    });
     if (last < 0) return undefined;
     if (job.syncs >= MAX_SYNCS) return null;
     const before = mine.slice(0, last + 1);
@@ -622,24 +689,34 @@ export class BmsLink extends EventEmitter<LinkEvents> {
    * chunks arriving cost nothing here.
    */
   private armResponseTimer(ms: number): void {
-    this.responseTimer = setTimeout(() => {
-      this.responseTimer = undefined;
-      const job = this.current;
-      if (!job) return;
-      const now = Date.now();
-      const hardLimit = this.sentAt + job.timeoutMs + Math.ceil(((MAX_FRAME_CHARS + 1) * 10 * 1000) / this.options.baudRate);
-      const silentFor = now - Math.max(this.sentAt, this.lastRxAt);
-      if (this.parser.bufferedChars > 0 && silentFor < job.timeoutMs && now < hardLimit) {
-        this.armResponseTimer(Math.min(job.timeoutMs - silentFor, hardLimit - now));
-        return;
-      }
-      this.onTimeout(job, now);
-    }, Math.max(0, ms));
+    this.responseTimer = setTimeout(
+      () => {
+        this.responseTimer = undefined;
+        const job = this.current;
+        if (!job) return;
+        const now = Date.now();
+        const hardLimit =
+          this.sentAt + job.timeoutMs + Math.ceil(((MAX_FRAME_CHARS + 1) * 10 * 1000) / this.options.baudRate);
+        const silentFor = now - Math.max(this.sentAt, this.lastRxAt);
+        if (this.parser.bufferedChars > 0 && silentFor < job.timeoutMs && now < hardLimit) {
+          this.armResponseTimer(Math.min(job.timeoutMs - silentFor, hardLimit - now));
+          return;
+        }
+        this.onTimeout(job, now);
+      },
+      Math.max(0, ms),
+    );
   }
 
   private onTimeout(job: Job, now: number): void {
     this.stats.timeouts++;
-    this.trace({ at: now, dir: 'none', kind: 'timeout', text: job.text, error: `no reply within ${String(job.timeoutMs)} ms` });
+    this.trace({
+      at: now,
+      dir: 'none',
+      kind: 'timeout',
+      text: job.text,
+      error: `no reply within ${String(job.timeoutMs)} ms`,
+    });
     this.timeoutsInARow++;
     this.lineDirty(job, now);
     this.attemptFailed(job, new LinkError('timeout', `no reply from ${this.port} within ${job.timeoutMs} ms`));
@@ -658,7 +735,13 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     // A request given a short timeout expects a quick device: its late reply is due soon too.
     this.settleQuietMs = Math.max(this.settleQuietMs, Math.min(this.options.settleMs, job.timeoutMs));
     this.lastEndAt = now;
-    if (job.shape.length > 0) this.pending.push({ text: job.text, address: job.address, shape: job.shape, until: now + this.options.settleMs + 3 * job.timeoutMs });
+    if (job.shape.length > 0)
+      this.pending.push({
+        text: job.text,
+        address: job.address,
+        shape: job.shape,
+        until: now + this.options.settleMs + 3 * job.timeoutMs,
+      });
   }
 
   private onData(data: Buffer): void {
@@ -680,7 +763,10 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     if (remaining === undefined || !this.current || !transport?.pauseReading) return;
     const charMs = 10_000 / this.options.baudRate;
     // Never near the response timeout: silence while a frame arrives is what ends an attempt.
-    const holdMs = Math.min(this.current.timeoutMs / 4, (Math.min(remaining, MAX_HELD_CHARS) - READ_HOLD_MARGIN_CHARS) * charMs);
+    const holdMs = Math.min(
+      this.current.timeoutMs / 4,
+      (Math.min(remaining, MAX_HELD_CHARS) - READ_HOLD_MARGIN_CHARS) * charMs,
+    );
     if (holdMs >= MIN_READ_HOLD_MS) transport.pauseReading(holdMs);
   }
 
@@ -716,7 +802,13 @@ export class BmsLink extends EventEmitter<LinkEvents> {
             job.discarded++;
             this.trace({ at: this.lastRxAt, dir: 'rx', kind: 'foreign', text: event.text });
           } else {
-            this.trace({ at: this.lastRxAt, dir: 'rx', kind: 'reply', text: event.text, ms: this.lastRxAt - this.sentAt });
+            this.trace({
+              at: this.lastRxAt,
+              dir: 'rx',
+              kind: 'reply',
+              text: event.text,
+              ms: this.lastRxAt - this.sentAt,
+            });
             this.complete(job, event.text, event.frame);
           }
           break;
@@ -738,7 +830,8 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       const first = this.pending.findIndex((p) => sameDevice(p.address, job.address) && overlaps(p.shape, job.shape));
       this.pending = this.pending.filter((p, i) => !sameDevice(p.address, job.address) || (first >= 0 && i >= first));
     }
-    if (!job.internal && !job.abandoned) job.resolve({ text, frame, attempts: job.attempts, elapsedMs: now - this.sentAt, discarded: job.discarded });
+    if (!job.internal && !job.abandoned)
+      job.resolve({ text, frame, attempts: job.attempts, elapsedMs: now - this.sentAt, discarded: job.discarded });
     this.pump();
   }
 
@@ -753,7 +846,11 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       this.stats.retries++;
       this.queues[job.priority].unshift(job);
     } else {
-      job.reject(error instanceof FrameError ? new FrameError(error.kind, `${error.message} (after ${job.attempts} attempts)`) : error);
+      job.reject(
+        error instanceof FrameError
+          ? new FrameError(error.kind, `${error.message} (after ${job.attempts} attempts)`)
+          : error,
+      );
     }
     this.pump();
   }
@@ -790,5 +887,6 @@ function abortError(port: string): LinkError {
  */
 export function defaultAccept(request: Frame): (reply: Frame) => boolean {
   return (reply) =>
-    reply.cid1 === request.cid1 && (request.address === 0x00 || request.address === 0xff || reply.address === request.address);
+    reply.cid1 === request.cid1 &&
+    (request.address === 0x00 || request.address === 0xff || reply.address === request.address);
 }

@@ -1,28 +1,52 @@
-import { FrameError, PARAMETER_FIELDS, PARAMETER_GROUPS, checkParameters, parameterCommand, planParameters, type Fields, type ParameterChange, type ParameterPlan, type ParameterSet } from '../protocol';
+import {
+  FrameError,
+  PARAMETER_FIELDS,
+  PARAMETER_GROUPS,
+  checkParameters,
+  parameterCommand,
+  planParameters,
+  type Fields,
+  type ParameterChange,
+  type ParameterPlan,
+  type ParameterSet,
+} from '../protocol';
 import { addressed, readSerial, type BmsClient } from './client';
 import { readUntilAgreed, requireUndisturbed, sameData } from './confirm';
 import { errorMessage } from './errors';
 import type { LinkSession } from './link';
 
-
 /** Discharge over-current reads back negative but is written positive (docs/pitfalls.md#p-16): the set holds it positive. */
 function normalize(group: string, data: Fields): Record<string, number | boolean> {
   const out: Record<string, number | boolean> = {};
   for (const [field, value] of Object.entries(data)) {
-    if (typeof value === 'number') out[field] = group === 'dischargeOverCurrent1' && (field === 'alarm' || field === 'protect') ? Math.abs(value) : value;
+    if (typeof value === 'number')
+      out[field] =
+        group === 'dischargeOverCurrent1' && (field === 'alarm' || field === 'protect') ? Math.abs(value) : value;
     else if (typeof value === 'boolean') out[field] = value;
   }
   return out;
 }
 
 /** One read of a group, as the pack answers it. */
-export async function readGroup(client: BmsClient, address: number | undefined, group: string): Promise<Record<string, number | boolean>> {
-  const { data } = await client.call(parameterCommand(group, 'read'), {}, { priority: 'interactive', retries: 0, ...addressed(address) });
+export async function readGroup(
+  client: BmsClient,
+  address: number | undefined,
+  group: string,
+): Promise<Record<string, number | boolean>> {
+  const { data } = await client.call(
+    parameterCommand(group, 'read'),
+    {},
+    { priority: 'interactive', retries: 0, ...addressed(address) },
+  );
   return normalize(group, data);
 }
 
 /** A group as two reads in a row agree on it (see `readUntilAgreed`). */
-export function readGroupConfirmed(client: BmsClient, address: number | undefined, group: string): Promise<Record<string, number | boolean>> {
+export function readGroupConfirmed(
+  client: BmsClient,
+  address: number | undefined,
+  group: string,
+): Promise<Record<string, number | boolean>> {
   return readUntilAgreed(() => readGroup(client, address, group), sameData, `reading ${group}`);
 }
 
@@ -56,11 +80,18 @@ export interface WriteResult {
   };
 }
 
-function mismatchesOf(group: string, wrote: Record<string, number | boolean>, read: Record<string, number | boolean>): FieldMismatch[] {
+function mismatchesOf(
+  group: string,
+  wrote: Record<string, number | boolean>,
+  read: Record<string, number | boolean>,
+): FieldMismatch[] {
   return Object.entries(wrote).flatMap(([field, value]) => {
     const back = read[field];
     const step = PARAMETER_FIELDS.get(`${group}.${field}`)?.step ?? 0;
-    const same = typeof value === 'number' && typeof back === 'number' ? Math.abs(value - back) <= step / 2 + 1e-9 : value === back;
+    const same =
+      typeof value === 'number' && typeof back === 'number'
+        ? Math.abs(value - back) <= step / 2 + 1e-9
+        : value === back;
     return same ? [] : [{ field: `${group}.${field}`, wrote: value, read: back ?? null }];
   });
 }
@@ -70,35 +101,64 @@ function mismatchesOf(group: string, wrote: Record<string, number | boolean>, re
  * until two reads agree, then compares. A write whose acknowledgement is lost is judged by that
  * read-back too. Stops at the first refusal, mismatch or doubt and says what was and was not written.
  */
-export async function writeGroups(client: BmsClient, address: number | undefined, base: ParameterSet, plan: Pick<ParameterPlan, 'changes' | 'groups'>): Promise<WriteResult> {
+export async function writeGroups(
+  client: BmsClient,
+  address: number | undefined,
+  base: ParameterSet,
+  plan: Pick<ParameterPlan, 'changes' | 'groups'>,
+): Promise<WriteResult> {
   const written: string[] = [];
   const unacknowledged: string[] = [];
   for (const [i, group] of plan.groups.entries()) {
     const payload: Record<string, number | boolean> = { ...base[group] };
     for (const c of plan.changes) if (c.field.startsWith(`${group}.`)) payload[c.field.slice(group.length + 1)] = c.to;
     const notWritten = plan.groups.slice(i);
-    const stop = (failed: NonNullable<WriteResult['failed']>, still = notWritten): WriteResult => ({ ok: false, written, unacknowledged, notWritten: still, failed });
+    const stop = (failed: NonNullable<WriteResult['failed']>, still = notWritten): WriteResult => ({
+      ok: false,
+      written,
+      unacknowledged,
+      notWritten: still,
+      failed,
+    });
     let sendError: unknown;
     try {
       // No retry: a lost acknowledgement is settled by the read-back, not by writing twice.
-      await client.call(parameterCommand(group, 'write'), payload, { ...addressed(address), priority: 'interactive', retries: 0 });
+      await client.call(parameterCommand(group, 'write'), payload, {
+        ...addressed(address),
+        priority: 'interactive',
+        retries: 0,
+      });
     } catch (err) {
-      if (err instanceof FrameError && err.kind === 'rtn') return stop({ group, kind: 'refused', reason: `the pack refused ${group} (${err.message})` });
+      if (err instanceof FrameError && err.kind === 'rtn')
+        return stop({ group, kind: 'refused', reason: `the pack refused ${group} (${err.message})` });
       sendError = err;
     }
     let back: Record<string, number | boolean>;
     try {
       back = await readGroupConfirmed(client, address, group);
     } catch (err) {
-      return stop({ group, kind: 'unconfirmed', reason: `${group} was sent, but whether the pack took it is unknown (${errorMessage(err)}): read the pack again` });
+      return stop({
+        group,
+        kind: 'unconfirmed',
+        reason: `${group} was sent, but whether the pack took it is unknown (${errorMessage(err)}): read the pack again`,
+      });
     }
     const mismatches = mismatchesOf(group, payload, back);
     if (mismatches.length) {
       if (sendError !== undefined && mismatchesOf(group, base[group] ?? {}, back).length === 0) {
-        return stop({ group, kind: 'error', reason: `writing ${group} failed (${errorMessage(sendError)}); the pack still holds its old values` });
+        return stop({
+          group,
+          kind: 'error',
+          reason: `writing ${group} failed (${errorMessage(sendError)}); the pack still holds its old values`,
+        });
       }
       const first = mismatches[0];
-      return stop({ group, kind: 'mismatch', mismatches, reason: `${group} reads back different: ${first?.field ?? ''} wrote ${String(first?.wrote)}, pack has ${String(first?.read)}` });
+      return stop({
+        group,
+        kind: 'mismatch',
+        mismatches,
+        reason: `${group} reads back different: ${first?.field ?? ''} wrote ${String(first?.wrote)}, pack has ${String(first?.read)}`,
+      });
     }
     written.push(group);
     if (sendError !== undefined) unacknowledged.push(group);
@@ -107,9 +167,19 @@ export async function writeGroups(client: BmsClient, address: number | undefined
 }
 
 /** Puts the backed-up values of `groups` back (a rollback), verified like any write. */
-export async function restoreGroups(client: BmsClient, address: number | undefined, backup: ParameterSet, groups: readonly string[]): Promise<WriteResult> {
-  const changes = groups.flatMap((group) => Object.entries(backup[group] ?? {}).map(([field, to]) => ({ field: `${group}.${field}`, from: null, to })));
-  return writeGroups(client, address, backup, { changes, groups: PARAMETER_GROUPS.map((g) => g.group).filter((g) => groups.includes(g)) });
+export async function restoreGroups(
+  client: BmsClient,
+  address: number | undefined,
+  backup: ParameterSet,
+  groups: readonly string[],
+): Promise<WriteResult> {
+  const changes = groups.flatMap((group) =>
+    Object.entries(backup[group] ?? {}).map(([field, to]) => ({ field: `${group}.${field}`, from: null, to })),
+  );
+  return writeGroups(client, address, backup, {
+    changes,
+    groups: PARAMETER_GROUPS.map((g) => g.group).filter((g) => groups.includes(g)),
+  });
 }
 
 /** 0xA4: the pack's own factory protection parameters. */
@@ -164,19 +234,27 @@ export interface JobHooks {
 /** A parameter job that stopped: what each pack got so far, and why it stopped. */
 export class ParameterJobError extends Error {
   override readonly name = 'ParameterJobError';
-  constructor(message: string, readonly outcomes: readonly PackOutcome[]) {
+  constructor(
+    message: string,
+    readonly outcomes: readonly PackOutcome[],
+  ) {
     super(message);
   }
 }
 
 function diff(before: ParameterSet, after: ParameterSet): ParameterChange[] {
-  return PARAMETER_GROUPS.flatMap(({ group }) => Object.entries(after[group] ?? {}).flatMap(([field, to]) => {
-    const from = before[group]?.[field] ?? null;
-    return from === to ? [] : [{ field: `${group}.${field}`, from, to }];
-  }));
+  return PARAMETER_GROUPS.flatMap(({ group }) =>
+    Object.entries(after[group] ?? {}).flatMap(([field, to]) => {
+      const from = before[group]?.[field] ?? null;
+      return from === to ? [] : [{ field: `${group}.${field}`, from, to }];
+    }),
+  );
 }
 
-async function identify(client: BmsClient, address: number): Promise<{ serial: string | null; cellCount: number; designAh: number | null }> {
+async function identify(
+  client: BmsClient,
+  address: number,
+): Promise<{ serial: string | null; cellCount: number; designAh: number | null }> {
   const serial = await readSerial(client, address).catch(() => null);
   const { data } = await client.call('analog', { pack: address }, { address, priority: 'interactive' });
   const [pack] = data.packs;
@@ -202,7 +280,14 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
       await client.exclusive((own, session) => onePack(own, session, pack));
     } catch (err) {
       if (err instanceof ParameterJobError) throw err;
-      hooks.audit({ time: now(), pack, serial: null, action: job.action, changes: [], result: `failed: ${errorMessage(err)}` });
+      hooks.audit({
+        time: now(),
+        pack,
+        serial: null,
+        action: job.action,
+        changes: [],
+        result: `failed: ${errorMessage(err)}`,
+      });
       throw new ParameterJobError(`pack ${String(pack)}: ${errorMessage(err)}`, outcomes);
     }
   }
@@ -211,7 +296,9 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
   async function onePack(own: BmsClient, session: LinkSession, pack: number): Promise<void> {
     const { serial, cellCount, designAh } = await identify(own, pack);
     const parameters = await readParameters(own, pack);
-    const audit = (changes: readonly ParameterChange[], result: string): void => { hooks.audit({ time: now(), pack, serial, action: job.action, changes, result }); };
+    const audit = (changes: readonly ParameterChange[], result: string): void => {
+      hooks.audit({ time: now(), pack, serial, action: job.action, changes, result });
+    };
     if (job.action === 'read') {
       const { data } = await own.call('readCapacity', {}, { address: pack, priority: 'interactive' });
       const capacity = { remainingAh: data.remainingAh, fullAh: data.fullAh, designAh: data.designAh };
@@ -227,17 +314,24 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
       requireUndisturbed(session);
       const backupFile = hooks.backup(pack, serial, parameters);
       let sendError = '';
-      await restoreFactoryDefaults(own, pack).catch((err: unknown) => { sendError = errorMessage(err); });
+      await restoreFactoryDefaults(own, pack).catch((err: unknown) => {
+        sendError = errorMessage(err);
+      });
       const after = await readParameters(own, pack);
       const changes = diff(parameters, after);
-      const result = sendError ? `restore sent without acknowledgement (${sendError}); the pack now holds ${String(changes.length)} changed value(s)` : 'factory parameters restored';
+      const result = sendError
+        ? `restore sent without acknowledgement (${sendError}); the pack now holds ${String(changes.length)} changed value(s)`
+        : 'factory parameters restored';
       audit(changes, result);
       outcomes.push({ pack, serial, action: job.action, dryRun: false, parameters, backupFile, changes });
       return;
     }
     let plan: ParameterPlan;
     try {
-      plan = planParameters(parameters, job.desired, { cellCount, ratedCurrent: job.ratedCurrent ?? Math.round((designAh ?? 0) * 1.2) });
+      plan = planParameters(parameters, job.desired, {
+        cellCount,
+        ratedCurrent: job.ratedCurrent ?? Math.round((designAh ?? 0) * 1.2),
+      });
     } catch (err) {
       audit([], `rejected: ${errorMessage(err)}`);
       throw new ParameterJobError(`pack ${String(pack)}: ${errorMessage(err)}`, outcomes);
@@ -255,13 +349,27 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
     }
     const backupFile = hooks.backup(pack, serial, parameters);
     const result = await writeGroups(own, pack, parameters, plan);
-    const outcome: PackOutcome = { pack, serial, action: job.action, dryRun: false, parameters, plan, backupFile, result };
+    const outcome: PackOutcome = {
+      pack,
+      serial,
+      action: job.action,
+      dryRun: false,
+      parameters,
+      plan,
+      backupFile,
+      result,
+    };
     outcomes.push(outcome);
-    const lost = result.unacknowledged.length ? ` (acknowledgement lost for ${result.unacknowledged.join(', ')}; the read-back shows them written)` : '';
+    const lost = result.unacknowledged.length
+      ? ` (acknowledgement lost for ${result.unacknowledged.join(', ')}; the read-back shows them written)`
+      : '';
     if (!result.ok) {
       const summary = `${result.failed?.reason ?? 'failed'}; written: ${result.written.join(', ') || 'nothing'}; not written: ${result.notWritten.join(', ')}${lost}`;
       audit(plan.changes, `failed: ${summary}`);
-      throw new ParameterJobError(`pack ${String(pack)}: ${summary} (backup in ${backupFile}: send it back as a write to roll back)`, outcomes);
+      throw new ParameterJobError(
+        `pack ${String(pack)}: ${summary} (backup in ${backupFile}: send it back as a write to roll back)`,
+        outcomes,
+      );
     }
     audit(plan.changes, `applied and verified${lost}`);
   }

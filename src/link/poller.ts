@@ -1,5 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { ALL_PACKS, FrameError, type PackAlarms, type PackAnalog, type PackChargeLimits, type PackIdentity } from '../protocol';
+import {
+  ALL_PACKS,
+  FrameError,
+  type PackAlarms,
+  type PackAnalog,
+  type PackChargeLimits,
+  type PackIdentity,
+} from '../protocol';
 import type { BmsClient, CallResult } from './client';
 import type { BankMode } from './detect';
 import { log } from '../log';
@@ -116,7 +123,10 @@ export class BankPoller extends EventEmitter<PollerEvents> {
   /** How long the last cycle took (a relay cycle can outlast the interval). */
   private lastCycleMs = 0;
 
-  constructor(private readonly client: BmsClient, options: PollerOptions) {
+  constructor(
+    private readonly client: BmsClient,
+    options: PollerOptions,
+  ) {
     super();
     this.on('error', () => undefined);
     this.options = {
@@ -159,7 +169,9 @@ export class BankPoller extends EventEmitter<PollerEvents> {
   /** Run a cycle now (or join the one in progress). */
   pollNow(): Promise<BankCycle> {
     if (this.abort.signal.aborted && !this.running) this.abort = new AbortController();
-    this.inFlight ??= this.cycle(this.abort.signal).finally(() => { this.inFlight = undefined; });
+    this.inFlight ??= this.cycle(this.abort.signal).finally(() => {
+      this.inFlight = undefined;
+    });
     return this.inFlight;
   }
 
@@ -169,8 +181,20 @@ export class BankPoller extends EventEmitter<PollerEvents> {
 
   private addPack(pack: number): void {
     this.states.set(pack, {
-      pack, analog: null, alarms: null, identity: null, identityTried: false, limits: null, limitsUnsupported: false, updatedAt: null,
-      since: Date.now(), failures: 0, status: 'online', alarmsDue: true, skipCycles: 0, failedThisCycle: false,
+      pack,
+      analog: null,
+      alarms: null,
+      identity: null,
+      identityTried: false,
+      limits: null,
+      limitsUnsupported: false,
+      updatedAt: null,
+      since: Date.now(),
+      failures: 0,
+      status: 'online',
+      alarmsDue: true,
+      skipCycles: 0,
+      failedThisCycle: false,
     });
   }
 
@@ -204,7 +228,14 @@ export class BankPoller extends EventEmitter<PollerEvents> {
     const packs = [...this.states.values()].map((s) => this.reading(s, now));
     for (const reading of packs) this.emit('pack', reading);
     const cycle = { mode: this.options.mode, startedAt, durationMs: now - startedAt, packs };
-    if (log.poller.enabled) log.poller('cycle %d (%s) in %d ms: %s', this.cycleCount, this.options.mode, cycle.durationMs, packs.map((p) => `${String(p.pack)}:${p.status}`).join(' '));
+    if (log.poller.enabled)
+      log.poller(
+        'cycle %d (%s) in %d ms: %s',
+        this.cycleCount,
+        this.options.mode,
+        cycle.durationMs,
+        packs.map((p) => `${String(p.pack)}:${p.status}`).join(' '),
+      );
     this.emit('cycle', cycle);
     return cycle;
   }
@@ -214,7 +245,11 @@ export class BankPoller extends EventEmitter<PollerEvents> {
     const first = this.options.packs[0];
     if (first === undefined) return;
     try {
-      await this.client.call('analog', { pack: this.options.mode === 'broadcast' ? 1 : first }, { address: first, retries: 0, priority: 'polling', signal });
+      await this.client.call(
+        'analog',
+        { pack: this.options.mode === 'broadcast' ? 1 : first },
+        { address: first, retries: 0, priority: 'polling', signal },
+      );
       this.lastAnswerAt = Date.now();
     } catch {
       // Silence is expected from a sleeping pack; the cycle that follows decides.
@@ -223,7 +258,9 @@ export class BankPoller extends EventEmitter<PollerEvents> {
 
   private async broadcastCycle(signal: AbortSignal): Promise<void> {
     const expected = this.states.size;
-    const analog = await this.attempt(() => this.client.call('analog', { pack: ALL_PACKS }, { expectedPacks: expected, signal }));
+    const analog = await this.attempt(() =>
+      this.client.call('analog', { pack: ALL_PACKS }, { expectedPacks: expected, signal }),
+    );
     if (aborted(signal)) return;
     if (analog instanceof Error) {
       for (const state of this.states.values()) this.failed(state, analog.message);
@@ -242,13 +279,16 @@ export class BankPoller extends EventEmitter<PollerEvents> {
       else this.failed(state, `the master reports pack ${pack.pack} unreachable`);
     }
     for (const state of this.states.values()) {
-      if (!seen.has(state.pack)) this.failed(state, `pack ${state.pack} missing from the master's reply (${packs.length} packs)`);
+      if (!seen.has(state.pack))
+        this.failed(state, `pack ${state.pack} missing from the master's reply (${packs.length} packs)`);
     }
     this.settle(true);
     // Alarms and limits only for packs whose values came with this cycle.
     const answered = (state: PackState): boolean => state.failures === 0 && state.updatedAt !== null;
     if (this.alarmsWanted(analog)) {
-      const alarms = await this.attempt(() => this.client.call('alarms', { pack: ALL_PACKS }, { expectedPacks: expected, signal }));
+      const alarms = await this.attempt(() =>
+        this.client.call('alarms', { pack: ALL_PACKS }, { expectedPacks: expected, signal }),
+      );
       if (!(alarms instanceof Error)) {
         for (const pack of alarms.data.packs) {
           const state = this.states.get(pack.pack);
@@ -282,7 +322,9 @@ export class BankPoller extends EventEmitter<PollerEvents> {
         state.skipCycles--;
         continue;
       }
-      const analog = await this.attempt(() => this.client.call('analog', { pack: state.pack }, { address: state.pack, signal }));
+      const analog = await this.attempt(() =>
+        this.client.call('analog', { pack: state.pack }, { address: state.pack, signal }),
+      );
       if (aborted(signal)) break;
       if (analog instanceof Error) {
         this.failed(state, analog.message);
@@ -296,7 +338,9 @@ export class BankPoller extends EventEmitter<PollerEvents> {
         continue;
       }
       if (this.alarmsWanted(analog) || state.alarmsDue) {
-        const alarms = await this.attempt(() => this.client.call('alarms', { pack: state.pack }, { address: state.pack, signal }));
+        const alarms = await this.attempt(() =>
+          this.client.call('alarms', { pack: state.pack }, { address: state.pack, signal }),
+        );
         if (!(alarms instanceof Error)) {
           const [first] = alarms.data.packs;
           if (first) {
@@ -323,20 +367,29 @@ export class BankPoller extends EventEmitter<PollerEvents> {
     // Pylontech module n answers at address n + 1 (the bank's pack numbers count from 1); relay
     // polling already names packs by their address.
     const address = this.options.mode === 'relay' ? state.pack : state.pack + 1;
-    const reply = await this.attempt(() => this.client.call('chargeLimits', { pack: address }, { address, retries: 0, priority: 'background', signal }));
+    const reply = await this.attempt(() =>
+      this.client.call('chargeLimits', { pack: address }, { address, retries: 0, priority: 'background', signal }),
+    );
     if (reply instanceof Error) {
       // An unsupported command stays unsupported; a timeout may be a busy bus, so ask again next time.
       if (reply instanceof FrameError && reply.kind === 'rtn') state.limitsUnsupported = true;
       return;
     }
     const d = reply.data;
-    if (typeof d.chargeVoltage !== 'number' || typeof d.chargeCurrent !== 'number' || typeof d.dischargeCurrent !== 'number') {
+    if (
+      typeof d.chargeVoltage !== 'number' ||
+      typeof d.chargeCurrent !== 'number' ||
+      typeof d.dischargeCurrent !== 'number'
+    ) {
       state.limitsUnsupported = true;
       return;
     }
     state.limits = {
-      chargeVoltage: d.chargeVoltage, chargeCurrent: Math.abs(d.chargeCurrent), dischargeCurrent: -Math.abs(d.dischargeCurrent),
-      chargeEnabled: d.chargeEnabled !== false, dischargeEnabled: d.dischargeEnabled !== false,
+      chargeVoltage: d.chargeVoltage,
+      chargeCurrent: Math.abs(d.chargeCurrent),
+      dischargeCurrent: -Math.abs(d.dischargeCurrent),
+      chargeEnabled: d.chargeEnabled !== false,
+      dischargeEnabled: d.dischargeEnabled !== false,
     };
   }
 
@@ -357,7 +410,8 @@ export class BankPoller extends EventEmitter<PollerEvents> {
       }
     } else {
       const info = await this.attempt(() => this.client.call('manufacturer', {}, at));
-      if (!(info instanceof Error)) identity.firmware = `${info.data.deviceName ?? ''} ${info.data.softwareVersion ?? ''}`.trim();
+      if (!(info instanceof Error))
+        identity.firmware = `${info.data.deviceName ?? ''} ${info.data.softwareVersion ?? ''}`.trim();
       if (this.client.dialect === 'pylontech') {
         const serial = await this.attempt(() => this.client.call('serial', { pack: state.pack }, at));
         if (!(serial instanceof Error) && serial.data.serial !== undefined) identity.serial = serial.data.serial;
@@ -441,13 +495,22 @@ function withoutPack(pack: PackAlarms): Omit<PackAlarms, 'pack'> {
   return rest;
 }
 
-
 /** The canonical per-pack payload (`msg.payload` of bms-pack, `read --json`). */
-export type PackPayload = Pick<PackReading, 'pack' | 'analog' | 'alarms' | 'identity' | 'limits' | 'online' | 'status' | 'ageMs' | 'staleAfterMs'>;
+export type PackPayload = Pick<
+  PackReading,
+  'pack' | 'analog' | 'alarms' | 'identity' | 'limits' | 'online' | 'status' | 'ageMs' | 'staleAfterMs'
+>;
 
 export function packPayload(reading: PackReading): PackPayload {
   return {
-    pack: reading.pack, analog: reading.analog, alarms: reading.alarms, identity: reading.identity, limits: reading.limits,
-    online: reading.online, status: reading.status, ageMs: reading.ageMs, staleAfterMs: reading.staleAfterMs,
+    pack: reading.pack,
+    analog: reading.analog,
+    alarms: reading.alarms,
+    identity: reading.identity,
+    limits: reading.limits,
+    online: reading.online,
+    status: reading.status,
+    ageMs: reading.ageMs,
+    staleAfterMs: reading.staleAfterMs,
   };
 }

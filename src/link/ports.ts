@@ -17,5 +17,9 @@ export async function listSerialPorts(dev = '/dev'): Promise<string[]> {
 
 /** The port could not be (re)opened because the device does not exist (unplugged, mistyped). */
 export function isMissingPort(err: unknown): boolean {
-  return err instanceof LinkError && (err.kind === 'open-failed' || err.kind === 'disconnected') && /ENOENT|No such file or directory/i.test(err.message);
+  return (
+    err instanceof LinkError &&
+    (err.kind === 'open-failed' || err.kind === 'disconnected') &&
+    /ENOENT|No such file or directory/i.test(err.message)
+  );
 }

@@ -1,4 +1,3 @@
-
 /**
  * What crossed the wire, as the link saw it: a request sent, and every frame heard with what the
  * link made of it. The input of capture files, `DEBUG=lfp-bms:frames` and Node-RED's trace log.

@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import type { BindingInterface, BindingPortInterface, OpenOptions, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
+import type {
+  BindingInterface,
+  BindingPortInterface,
+  OpenOptions,
+  SetOptions,
+  UpdateOptions,
+} from '@serialport/bindings-interface';
 import { SerialPortStream } from '@serialport/stream';
 import { SerialPort } from 'serialport';
 import { LinkError, errorMessage } from './errors';
@@ -29,7 +35,9 @@ export interface Transport extends EventEmitter {
 class ReadHold {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly stream: () => { pause(): unknown; resume(): unknown; readonly readableLength: number } | undefined) {}
+  constructor(
+    private readonly stream: () => { pause(): unknown; resume(): unknown; readonly readableLength: number } | undefined,
+  ) {}
 
   hold(ms: number): void {
     const stream = this.stream();
@@ -112,7 +120,10 @@ class HeldBinding implements BindingInterface {
 }
 
 class HeldPort implements BindingPortInterface {
-  constructor(private readonly inner: BindingPortInterface, private readonly binding: HeldBinding) {}
+  constructor(
+    private readonly inner: BindingPortInterface,
+    private readonly binding: HeldBinding,
+  ) {}
 
   get openOptions(): Required<OpenOptions> {
     return this.inner.openOptions;
@@ -132,14 +143,30 @@ class HeldPort implements BindingPortInterface {
     return this.inner.read(buffer, offset, length);
   }
 
-  write(buffer: Buffer): Promise<void> { return this.inner.write(buffer); }
-  close(): Promise<void> { return this.inner.close(); }
-  update(options: UpdateOptions): Promise<void> { return this.inner.update(options); }
-  set(options: SetOptions): Promise<void> { return this.inner.set(options); }
-  get(): ReturnType<BindingPortInterface['get']> { return this.inner.get(); }
-  getBaudRate(): Promise<{ baudRate: number }> { return this.inner.getBaudRate(); }
-  flush(): Promise<void> { return this.inner.flush(); }
-  drain(): Promise<void> { return this.inner.drain(); }
+  write(buffer: Buffer): Promise<void> {
+    return this.inner.write(buffer);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  update(options: UpdateOptions): Promise<void> {
+    return this.inner.update(options);
+  }
+  set(options: SetOptions): Promise<void> {
+    return this.inner.set(options);
+  }
+  get(): ReturnType<BindingPortInterface['get']> {
+    return this.inner.get();
+  }
+  getBaudRate(): Promise<{ baudRate: number }> {
+    return this.inner.getBaudRate();
+  }
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+  drain(): Promise<void> {
+    return this.inner.drain();
+  }
 }
 
 class SerialTransport extends EventEmitter implements Transport {
@@ -149,7 +176,10 @@ class SerialTransport extends EventEmitter implements Transport {
   private opening: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
-  constructor(private readonly path: string, private readonly baudRate: number) {
+  constructor(
+    private readonly path: string,
+    private readonly baudRate: number,
+  ) {
     super();
     this.description = `${path} at ${baudRate} Bd`;
   }
@@ -157,14 +187,25 @@ class SerialTransport extends EventEmitter implements Transport {
   open(): Promise<void> {
     this.opening = new Promise((resolve, reject) => {
       // 8N1, exclusive lock: a second opener gets "Cannot lock port" instead of sharing the bus.
-      const port = new SerialPortStream({ binding: this.binding, path: this.path, baudRate: this.baudRate, dataBits: 8, parity: 'none', stopBits: 1, lock: true, autoOpen: false });
+      const port = new SerialPortStream({
+        binding: this.binding,
+        path: this.path,
+        baudRate: this.baudRate,
+        dataBits: 8,
+        parity: 'none',
+        stopBits: 1,
+        lock: true,
+        autoOpen: false,
+      });
       this.port = port;
       port.on('data', (data: Buffer) => this.emit('data', data));
       port.on('error', () => undefined);
       port.open((err) => {
         if (err) {
           this.port = undefined;
-          reject(new LinkError('open-failed', `cannot open ${this.description}: ${err.message.replace(/^Error: /, '')}`));
+          reject(
+            new LinkError('open-failed', `cannot open ${this.description}: ${err.message.replace(/^Error: /, '')}`),
+          );
           return;
         }
         port.once('close', (closeErr: Error | null) => {
@@ -193,7 +234,11 @@ class SerialTransport extends EventEmitter implements Transport {
       await this.opening?.catch(() => undefined);
       const port = this.port;
       if (!port?.isOpen) return;
-      await new Promise<void>((resolve) => { port.close(() => { resolve(); }); });
+      await new Promise<void>((resolve) => {
+        port.close(() => {
+          resolve();
+        });
+      });
     })();
     return this.closed;
   }
@@ -220,8 +265,15 @@ class TcpTransport extends EventEmitter implements Transport {
       // Reads into one buffer of our own (`onread`): only then does pausing the socket stop reading
       // from the kernel, so a read hold gathers a gateway's many small pieces into one read.
       const socket = net.connect({
-        host, port,
-        onread: { buffer: Buffer.allocUnsafe(TCP_READ_BUFFER), callback: (n, buffer) => { this.emit('data', Buffer.from(buffer.subarray(0, n))); return true; } },
+        host,
+        port,
+        onread: {
+          buffer: Buffer.allocUnsafe(TCP_READ_BUFFER),
+          callback: (n, buffer) => {
+            this.emit('data', Buffer.from(buffer.subarray(0, n)));
+            return true;
+          },
+        },
       });
       this.socket = socket;
       const onError = (err: Error): void => {
@@ -234,7 +286,9 @@ class TcpTransport extends EventEmitter implements Transport {
         socket.setNoDelay(true);
         socket.setKeepAlive(true, 10_000);
         let lastError: Error | undefined;
-        socket.on('error', (err) => { lastError = err; });
+        socket.on('error', (err) => {
+          lastError = err;
+        });
         socket.once('close', () => {
           this.emit('close', lastError ?? new Error(`${this.url} closed the connection`));
         });
@@ -246,7 +300,8 @@ class TcpTransport extends EventEmitter implements Transport {
 
   write(data: string): Promise<void> {
     const socket = this.socket;
-    if (!socket || socket.destroyed || !socket.writable) return Promise.reject(new LinkError('disconnected', `${this.url} is not connected`));
+    if (!socket || socket.destroyed || !socket.writable)
+      return Promise.reject(new LinkError('disconnected', `${this.url} is not connected`));
     return writeBytes(socket, data, this.url);
   }
 
@@ -261,7 +316,9 @@ class TcpTransport extends EventEmitter implements Transport {
       const socket = this.socket;
       if (!socket || socket.destroyed) return;
       await new Promise<void>((resolve) => {
-        socket.once('close', () => { resolve(); });
+        socket.once('close', () => {
+          resolve();
+        });
         socket.destroy();
       });
     })();

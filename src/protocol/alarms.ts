@@ -79,7 +79,14 @@ interface StateLayout {
 }
 
 type SwitchName = 'limiterActive' | 'limiterEnabled' | 'heater' | 'chargerConnected' | 'buzzer' | 'ledAlarm';
-const SWITCHES: readonly SwitchName[] = ['limiterActive', 'limiterEnabled', 'heater', 'chargerConnected', 'buzzer', 'ledAlarm'];
+const SWITCHES: readonly SwitchName[] = [
+  'limiterActive',
+  'limiterEnabled',
+  'heater',
+  'chargerConnected',
+  'buzzer',
+  'ledAlarm',
+];
 
 interface AlarmLayout {
   readonly block: Layout;
@@ -161,8 +168,11 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { name: 'warn2', type: 'u8' },
       {
         optional: [
-          { name: 'fault8', type: 'u8' }, { name: 'indication9', type: 'u8' },
-          { name: 'activeBalance1', type: 'u8' }, { name: 'activeBalance2', type: 'u8' }, { name: 'fault10', type: 'u8' },
+          { name: 'fault8', type: 'u8' },
+          { name: 'indication9', type: 'u8' },
+          { name: 'activeBalance1', type: 'u8' },
+          { name: 'activeBalance2', type: 'u8' },
+          { name: 'fault10', type: 'u8' },
         ],
       },
       { rest: 'unknownTail' },
@@ -172,7 +182,10 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
     state: PACE_STATE,
     chargeMos: PACE_CHARGE_MOS,
     dischargeMos: PACE_DISCHARGE_MOS,
-    balance: [{ field: 'balance1', bits: 8 }, { field: 'balance2', bits: 8 }],
+    balance: [
+      { field: 'balance1', bits: 8 },
+      { field: 'balance2', bits: 8 },
+    ],
   },
   pylontech: {
     block: compileLayout([
@@ -204,7 +217,10 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
     valueFields: ['chargeCurrentAlarm', 'voltageAlarm', 'dischargeCurrentAlarm'],
     // Status3 b7 / b6: effective charge / discharge current.
     state: {
-      modes: [{ field: 'status3', bit: 7, mode: 'charging' }, { field: 'status3', bit: 6, mode: 'discharging' }],
+      modes: [
+        { field: 'status3', bit: 7, mode: 'charging' },
+        { field: 'status3', bit: 6, mode: 'discharging' },
+      ],
       otherwise: 'standby',
       heater: { field: 'status3', bit: 5 },
       buzzer: { field: 'status3', bit: 0 },
@@ -231,7 +247,12 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       { name: 'system', type: 'u8' },
       { name: 'disconnection1', type: 'u8' },
       { name: 'disconnection2', type: 'u8' },
-      { optional: [{ name: 'event7', type: 'u8' }, { name: 'event8', type: 'u8' }] },
+      {
+        optional: [
+          { name: 'event7', type: 'u8' },
+          { name: 'event8', type: 'u8' },
+        ],
+      },
       { rest: 'reserved' },
     ]),
     rules: [
@@ -246,15 +267,21 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
     valueFields: ['currentAlarm', 'voltageAlarm'],
     state: {
       modes: [
-        { field: 'system', bit: 1, mode: 'charging' }, { field: 'system', bit: 0, mode: 'discharging' }, { field: 'system', bit: 2, mode: 'float' },
-        { field: 'system', bit: 5, mode: 'shutdown' }, { field: 'system', bit: 4, mode: 'standby' },
+        { field: 'system', bit: 1, mode: 'charging' },
+        { field: 'system', bit: 0, mode: 'discharging' },
+        { field: 'system', bit: 2, mode: 'float' },
+        { field: 'system', bit: 5, mode: 'shutdown' },
+        { field: 'system', bit: 4, mode: 'standby' },
       ],
       limiterActive: { field: 'onOff', bit: 2 },
       heater: { field: 'onOff', bit: 3 },
     },
     chargeMos: { field: 'onOff', bit: 1 },
     dischargeMos: { field: 'onOff', bit: 0 },
-    balance: [{ field: 'equilibrium1', bits: 8 }, { field: 'equilibrium2', bits: 8 }],
+    balance: [
+      { field: 'equilibrium1', bits: 8 },
+      { field: 'equilibrium2', bits: 8 },
+    ],
     constants: { ud: 0x14, event7: 0, event8: 0, reserved: new Uint8Array(6) },
   },
   eg4: {
@@ -282,14 +309,32 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
       ...bits('voltageEvent', 'alarms', ['OV', null, 'UV', null, 'TOV', null, 'TUV', null]),
       ...bits('voltageEvent', 'protections', [null, 'OVP', null, 'UVP', null, 'TOVP', null, 'TUVP']),
       ...bits('temperatureEvent', 'alarms', ['COT', null, 'CUT', null, 'DOT', null, 'DUT', null, 'EOT', null, 'EUT']),
-      ...bits('temperatureEvent', 'protections', [null, 'COTP', null, 'CUTP', null, 'DOTP', null, 'DUTP', null, 'EOT', null, 'EUT', 'MOSOT']),
+      ...bits('temperatureEvent', 'protections', [
+        null,
+        'COTP',
+        null,
+        'CUTP',
+        null,
+        'DOTP',
+        null,
+        'DUTP',
+        null,
+        'EOT',
+        null,
+        'EUT',
+        'MOSOT',
+      ]),
       ...bits('currentEvent', 'alarms', ['COC', null, 'DOC', null, null, null, null, null]),
       ...bits('currentEvent', 'protections', [null, 'COCP', null, 'DOCP', 'DOCP', 'CP', 'DOCP', 'CP']),
       { field: 'socAlarm', bit: 0, group: 'alarms', code: 'USOC' },
     ],
     valueFields: ['currentAlarm', 'voltageAlarm'],
     state: {
-      modes: [{ field: 'system', bit: 1, mode: 'charging' }, { field: 'system', bit: 0, mode: 'discharging' }, { field: 'system', bit: 3, mode: 'standby' }],
+      modes: [
+        { field: 'system', bit: 1, mode: 'charging' },
+        { field: 'system', bit: 0, mode: 'discharging' },
+        { field: 'system', bit: 3, mode: 'standby' },
+      ],
       limiterActive: { field: 'fet', bit: 2 },
       heater: { field: 'fet', bit: 3 },
     },
@@ -301,11 +346,19 @@ const LAYOUTS: Readonly<Record<Dialect, AlarmLayout>> = {
 };
 
 /** The raw instruction and control bytes of a PACE 0x44 reply (switch read-back; not in the canonical shape). */
-export function decodeStatusBytes(info: Uint8Array, dialect: Dialect, broadcast: boolean): { pack: number; instruction: number | null; control: number | null }[] {
+export function decodeStatusBytes(
+  info: Uint8Array,
+  dialect: Dialect,
+  broadcast: boolean,
+): { pack: number; instruction: number | null; control: number | null }[] {
   const layout = LAYOUTS[dialect];
   const blocks = readBlocks(info, broadcast, 'equal', (reader) => readLayout(reader, layout.block));
   const byte = (value: unknown): number | null => (typeof value === 'number' ? value : null);
-  return blocks.map(({ pack, value }) => ({ pack, instruction: byte(value.instruction), control: byte(value.control) }));
+  return blocks.map(({ pack, value }) => ({
+    pack,
+    instruction: byte(value.instruction),
+    control: byte(value.control),
+  }));
 }
 
 export function decodeAlarms(info: Uint8Array, dialect: Dialect, broadcast: boolean): AlarmsData {
@@ -330,12 +383,19 @@ function checkFit(pack: number, raw: RawRecord, layout: AlarmLayout): RawRecord 
     const value = raw[field];
     const values = Array.isArray(value) ? (value as readonly number[]) : typeof value === 'number' ? [value] : [];
     const bad = values.find((v) => !isAlarmValue(v));
-    if (bad !== undefined) throw new FrameError('layout', `pack ${pack}: ${bad.toString(16).toUpperCase().padStart(2, '0')} is not an alarm state (${field})`);
+    if (bad !== undefined)
+      throw new FrameError(
+        'layout',
+        `pack ${pack}: ${bad.toString(16).toUpperCase().padStart(2, '0')} is not an alarm state (${field})`,
+      );
   }
   return raw;
 }
 
-export function rawToAlarms(raw: RawRecord, layout: Pick<AlarmLayout, 'rules' | 'chargeMos' | 'dischargeMos' | 'balance'> & { readonly state?: StateLayout }): Omit<PackAlarms, 'pack'> {
+export function rawToAlarms(
+  raw: RawRecord,
+  layout: Pick<AlarmLayout, 'rules' | 'chargeMos' | 'dischargeMos' | 'balance'> & { readonly state?: StateLayout },
+): Omit<PackAlarms, 'pack'> {
   const groups: Record<AlarmGroup, Set<string>> = { alarms: new Set(), protections: new Set(), faults: new Set() };
   for (const rule of layout.rules) {
     if (ruleActive(rule, raw)) groups[rule.group].add(rule.code);
@@ -352,15 +412,24 @@ export function rawToAlarms(raw: RawRecord, layout: Pick<AlarmLayout, 'rules' | 
     protections: [...groups.protections].sort(),
     faults: [...groups.faults].sort(),
     chargeMos: layout.chargeMos ? testBit(fieldValue(raw, layout.chargeMos.field), layout.chargeMos.bit) : null,
-    dischargeMos: layout.dischargeMos ? testBit(fieldValue(raw, layout.dischargeMos.field), layout.dischargeMos.bit) : null,
+    dischargeMos: layout.dischargeMos
+      ? testBit(fieldValue(raw, layout.dischargeMos.field), layout.dischargeMos.bit)
+      : null,
     ...(layout.state ? { state: rawToState(raw, layout.state) } : {}),
   };
 }
 
 function rawToState(raw: RawRecord, layout: StateLayout): PackState {
-  const read = (ref: SwitchBit | undefined): boolean | null => (ref ? testBit(fieldValue(raw, ref.field), ref.bit) !== (ref.inverted === true) : null);
-  const mode = layout.modes ? (layout.modes.find((m) => testBit(fieldValue(raw, m.field), m.bit))?.mode ?? layout.otherwise ?? null) : null;
-  const gear = layout.limiterGearLow ? (testBit(fieldValue(raw, layout.limiterGearLow.field), layout.limiterGearLow.bit) ? 'low' : 'high') : null;
+  const read = (ref: SwitchBit | undefined): boolean | null =>
+    ref ? testBit(fieldValue(raw, ref.field), ref.bit) !== (ref.inverted === true) : null;
+  const mode = layout.modes
+    ? (layout.modes.find((m) => testBit(fieldValue(raw, m.field), m.bit))?.mode ?? layout.otherwise ?? null)
+    : null;
+  const gear = layout.limiterGearLow
+    ? testBit(fieldValue(raw, layout.limiterGearLow.field), layout.limiterGearLow.bit)
+      ? 'low'
+      : 'high'
+    : null;
   return {
     mode,
     limiterActive: read(layout.limiterActive),
@@ -388,7 +457,8 @@ function stateToRaw(state: PackState, layout: StateLayout, raw: RawRecord): void
     const value = state[name];
     if (ref && value !== null && value !== (ref.inverted === true)) setBit(raw, ref.field, ref.bit);
   }
-  if (layout.limiterGearLow && state.limiterGear === 'low') setBit(raw, layout.limiterGearLow.field, layout.limiterGearLow.bit);
+  if (layout.limiterGearLow && state.limiterGear === 'low')
+    setBit(raw, layout.limiterGearLow.field, layout.limiterGearLow.bit);
   const mode = layout.modes?.find((m) => m.mode === state.mode);
   if (mode) setBit(raw, mode.field, mode.bit);
 }
@@ -441,20 +511,32 @@ export interface AlarmsEncodeOptions {
   readonly optionalFields?: number;
 }
 
-export function encodeAlarms(data: AlarmsData, dialect: Dialect, broadcast: boolean, options: AlarmsEncodeOptions = {}): Uint8Array {
+export function encodeAlarms(
+  data: AlarmsData,
+  dialect: Dialect,
+  broadcast: boolean,
+  options: AlarmsEncodeOptions = {},
+): Uint8Array {
   const layout = LAYOUTS[dialect];
   const blocks = data.packs.map((pack) => {
     const writer = new ByteWriter();
     writeLayout(writer, layout.block, alarmsToRaw(pack, layout, options));
     return writer.toBytes();
   });
-  return writeBlocks(blocks, { broadcast, pack: data.packs[0]?.pack ?? 1, infoFlag: options.infoFlag ?? 0, split: 'equal' });
+  return writeBlocks(blocks, {
+    broadcast,
+    pack: data.packs[0]?.pack ?? 1,
+    infoFlag: options.infoFlag ?? 0,
+    split: 'equal',
+  });
 }
 
 /** Raw status fields for a set of codes: the inverse of `rawToAlarms`, first matching rule wins. */
 export function alarmsToRaw(
   pack: Omit<PackAlarms, 'pack'>,
-  layout: Pick<AlarmLayout, 'block' | 'rules' | 'chargeMos' | 'dischargeMos' | 'balance' | 'constants'> & { readonly state?: StateLayout },
+  layout: Pick<AlarmLayout, 'block' | 'rules' | 'chargeMos' | 'dischargeMos' | 'balance' | 'constants'> & {
+    readonly state?: StateLayout;
+  },
   options: AlarmsEncodeOptions = {},
 ): RawRecord {
   const raw: RawRecord = {};
@@ -468,10 +550,17 @@ export function alarmsToRaw(
   Object.assign(raw, layout.constants, options.raw);
   if (options.optionalFields !== undefined) {
     for (const step of layout.block.steps) {
-      if ('optional' in step) step.optional.forEach((inner, i) => { if ('name' in inner && i >= (options.optionalFields ?? 0)) raw[inner.name] = undefined; });
+      if ('optional' in step)
+        step.optional.forEach((inner, i) => {
+          if ('name' in inner && i >= (options.optionalFields ?? 0)) raw[inner.name] = undefined;
+        });
     }
   }
-  const wanted: [AlarmGroup, readonly string[]][] = [['alarms', pack.alarms], ['protections', pack.protections], ['faults', pack.faults]];
+  const wanted: [AlarmGroup, readonly string[]][] = [
+    ['alarms', pack.alarms],
+    ['protections', pack.protections],
+    ['faults', pack.faults],
+  ];
   for (const [group, codes] of wanted) {
     for (const code of codes) {
       const rule = layout.rules.find((r) => r.group === group && r.code === code);
@@ -481,7 +570,8 @@ export function alarmsToRaw(
     }
   }
   if (pack.chargeMos === true && layout.chargeMos) setBit(raw, layout.chargeMos.field, layout.chargeMos.bit);
-  if (pack.dischargeMos === true && layout.dischargeMos) setBit(raw, layout.dischargeMos.field, layout.dischargeMos.bit);
+  if (pack.dischargeMos === true && layout.dischargeMos)
+    setBit(raw, layout.dischargeMos.field, layout.dischargeMos.bit);
   if (pack.state && layout.state) stateToRaw(pack.state, layout.state, raw);
   for (const cell of pack.balancingCells) {
     let first = 1;
@@ -543,7 +633,8 @@ export function unknownStatusBits(info: Uint8Array, dialect: Dialect, broadcast:
   const note = (ref: unknown): void => {
     if (typeof ref !== 'object' || ref === null) return;
     const r = ref as Partial<BitRef>;
-    if (typeof r.field === 'string' && typeof r.bit === 'number') known.set(r.field, (known.get(r.field) ?? 0) | (1 << r.bit));
+    if (typeof r.field === 'string' && typeof r.bit === 'number')
+      known.set(r.field, (known.get(r.field) ?? 0) | (1 << r.bit));
   };
   for (const rule of layout.rules) note(rule);
   note(layout.chargeMos);

@@ -86,14 +86,27 @@ const PACE_TAIL: readonly Step[] = [
 ];
 
 const PACE_UNITS: AnalogUnits = {
-  cell: Q.mV, voltage: Q.mV, current: Q.tenMa, capacity: Q.tenMah, temperature: Q.paceDeciKelvin,
-  soc: Q.percent, soh: Q.percent,
+  cell: Q.mV,
+  voltage: Q.mV,
+  current: Q.tenMa,
+  capacity: Q.tenMah,
+  temperature: Q.paceDeciKelvin,
+  soc: Q.percent,
+  soh: Q.percent,
 };
 const PYLONTECH_UNITS: AnalogUnits = {
-  cell: Q.mV, voltage: Q.mV, current: Q.hundredMa, capacity: Q.mAh, temperature: Q.deciKelvin,
+  cell: Q.mV,
+  voltage: Q.mV,
+  current: Q.hundredMa,
+  capacity: Q.mAh,
+  temperature: Q.deciKelvin,
 };
 const PYLONTECH_PACE_UNITS: AnalogUnits = {
-  cell: Q.mV, voltage: Q.mV, current: Q.tenMa, capacity: Q.tenMah, temperature: Q.paceDeciKelvin,
+  cell: Q.mV,
+  voltage: Q.mV,
+  current: Q.tenMa,
+  capacity: Q.tenMah,
+  temperature: Q.paceDeciKelvin,
 };
 
 /** Rows of the 0x42 layout table; a firmware variant with another field order is another row. */
@@ -126,7 +139,8 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
         summaryFull: raw.full,
       };
       const keep = options.paceTailFields ?? 2;
-      if (keep < 0 || keep > PACE_TAIL.length) throw new FrameError('range', `paceTailFields must be 0..${PACE_TAIL.length}`);
+      if (keep < 0 || keep > PACE_TAIL.length)
+        throw new FrameError('range', `paceTailFields must be 0..${PACE_TAIL.length}`);
       PACE_TAIL.forEach((step, i) => {
         if ('name' in step) raw[step.name] = i < keep ? tail[step.name] : undefined;
       });
@@ -144,7 +158,14 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
       { name: 'full', type: 'u16' },
       { name: 'cycles', type: 'u16' },
       // Modules over 65 Ah put 0xFFFF above and the real mAh here (docs/pitfalls.md#p-11).
-      { when: 'ud', atLeast: 4, steps: [{ name: 'remainingWide', type: 'u24' }, { name: 'fullWide', type: 'u24' }] },
+      {
+        when: 'ud',
+        atLeast: 4,
+        steps: [
+          { name: 'remainingWide', type: 'u24' },
+          { name: 'fullWide', type: 'u24' },
+        ],
+      },
     ]),
     unitsFor: pylontechUnits,
   },
@@ -152,7 +173,15 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
     dialect: 'seplos',
     split: 'equal',
     ud: 0x0a,
-    units: { cell: Q.mV, voltage: Q.tenMv, current: Q.tenMa, capacity: Q.tenMah, temperature: Q.deciKelvin, soc: Q.permille, soh: Q.permille },
+    units: {
+      cell: Q.mV,
+      voltage: Q.tenMv,
+      current: Q.tenMa,
+      capacity: Q.tenMah,
+      temperature: Q.deciKelvin,
+      soc: Q.permille,
+      soh: Q.permille,
+    },
     block: compileLayout([
       ...CORE,
       { name: 'remaining', type: 'u16' },
@@ -175,7 +204,15 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
     dialect: 'eg4',
     split: 'equal',
     ud: 0x0f,
-    units: { cell: Q.mV, voltage: Q.tenMv, current: Q.tenMa, capacity: Q.tenMah, temperature: Q.deciKelvin, soc: Q.percent, soh: Q.percent },
+    units: {
+      cell: Q.mV,
+      voltage: Q.tenMv,
+      current: Q.tenMa,
+      capacity: Q.tenMah,
+      temperature: Q.deciKelvin,
+      soc: Q.percent,
+      soh: Q.percent,
+    },
     block: compileLayout([
       { name: 'cellCount', type: 'u8' },
       { name: 'cells', type: 'u16', countFrom: 'cellCount' },
@@ -192,12 +229,19 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
       { name: 'soh', type: 'u16' },
       {
         optional: [
-          { name: 'maxCell', type: 'u16' }, { name: 'minCell', type: 'u16' }, { name: 'cellDifference', type: 'u16' },
-          { name: 'maxTemperature', type: 'u16' }, { name: 'minTemperature', type: 'u16' },
-          { name: 'cumulativeCharge', type: 'u32' }, { name: 'cumulativeDischarge', type: 'u32' },
-          { name: 'cumulativeChargeWh', type: 'u32' }, { name: 'cumulativeDischargeWh', type: 'u32' },
-          { name: 'chargeHours', type: 'u32' }, { name: 'dischargeHours', type: 'u32' },
-          { name: 'chargeCount', type: 'u16' }, { name: 'dischargeCount', type: 'u16' },
+          { name: 'maxCell', type: 'u16' },
+          { name: 'minCell', type: 'u16' },
+          { name: 'cellDifference', type: 'u16' },
+          { name: 'maxTemperature', type: 'u16' },
+          { name: 'minTemperature', type: 'u16' },
+          { name: 'cumulativeCharge', type: 'u32' },
+          { name: 'cumulativeDischarge', type: 'u32' },
+          { name: 'cumulativeChargeWh', type: 'u32' },
+          { name: 'cumulativeDischargeWh', type: 'u32' },
+          { name: 'chargeHours', type: 'u32' },
+          { name: 'dischargeHours', type: 'u32' },
+          { name: 'chargeCount', type: 'u16' },
+          { name: 'dischargeCount', type: 'u16' },
         ],
       },
       { rest: 'unknownTail' },
@@ -211,8 +255,17 @@ const LAYOUTS: Readonly<Record<Dialect, AnalogLayout>> = {
       const present = temps.filter((t) => t !== ABSENT_TEMPERATURE);
       raw.maxTemperature = present.length ? Math.max(...present) : 0;
       raw.minTemperature = present.length ? Math.min(...present) : 0;
-      for (const name of ['cumulativeCharge', 'cumulativeDischarge', 'cumulativeChargeWh', 'cumulativeDischargeWh',
-        'chargeHours', 'dischargeHours', 'chargeCount', 'dischargeCount']) raw[name] = 0;
+      for (const name of [
+        'cumulativeCharge',
+        'cumulativeDischarge',
+        'cumulativeChargeWh',
+        'cumulativeDischargeWh',
+        'chargeHours',
+        'dischargeHours',
+        'chargeCount',
+        'dischargeCount',
+      ])
+        raw[name] = 0;
     },
   },
 };
@@ -285,7 +338,12 @@ function rawToPack(pack: number, raw: RawRecord, units: AnalogUnits, sensorOrder
   const design = typeof raw.design === 'number' ? raw.design : null;
   const soc = typeof raw.soc === 'number' && units.soc ? toSi(units.soc, raw.soc) : percentOf(remaining, full);
   const designPercent = design !== null && !wide ? percentOf(full, design) : null;
-  const soh = typeof raw.soh === 'number' && units.soh ? toSi(units.soh, raw.soh) : designPercent === null ? null : Math.min(100, designPercent);
+  const soh =
+    typeof raw.soh === 'number' && units.soh
+      ? toSi(units.soh, raw.soh)
+      : designPercent === null
+        ? null
+        : Math.min(100, designPercent);
   const remainingAh = toSi(capacityQ, remaining);
   const fullAh = toSi(capacityQ, full);
   const designAh = design === null ? null : toSi(units.capacity, design);
@@ -339,7 +397,9 @@ function packToRaw(pack: PackAnalog, layout: AnalogLayout, options: AnalogEncode
   const units = paceUnits ? PYLONTECH_PACE_UNITS : layout.units;
   const raw: RawRecord = {
     cells: pack.cellVoltages.map((v, i) => fromSi(units.cell, v, `cellVoltages[${i}]`)),
-    temps: pack.temperatures.map((t, i) => (t === null ? ABSENT_TEMPERATURE : fromSi(units.temperature, t, `temperatures[${i}]`))),
+    temps: pack.temperatures.map((t, i) =>
+      t === null ? ABSENT_TEMPERATURE : fromSi(units.temperature, t, `temperatures[${i}]`),
+    ),
     current: fromSi(units.current, pack.current, 'current'),
     voltage: fromSi(units.voltage, pack.voltage, 'voltage'),
     remaining: fromSi(units.capacity, pack.remainingAh, 'remainingAh'),

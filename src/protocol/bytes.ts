@@ -50,7 +50,11 @@ export class ByteReader {
   private readonly end: number;
 
   /** Reads `bytes[start, end)` without copying. */
-  constructor(private readonly bytes: Uint8Array, start = 0, end = bytes.length) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    start = 0,
+    end = bytes.length,
+  ) {
     this.pos = start;
     this.end = end;
   }
@@ -72,11 +76,16 @@ export class ByteReader {
     const b = this.bytes;
     this.pos = pos + width;
     switch (type) {
-      case 'u8': return b[pos] ?? 0;
-      case 'u16': return ((b[pos] ?? 0) << 8) | (b[pos + 1] ?? 0);
-      case 's16': return (((b[pos] ?? 0) << 24) | ((b[pos + 1] ?? 0) << 16)) >> 16;
-      case 'u24': return ((b[pos] ?? 0) << 16) | ((b[pos + 1] ?? 0) << 8) | (b[pos + 2] ?? 0);
-      case 'u32': return ((b[pos] ?? 0) * 0x1000000) + (((b[pos + 1] ?? 0) << 16) | ((b[pos + 2] ?? 0) << 8) | (b[pos + 3] ?? 0));
+      case 'u8':
+        return b[pos] ?? 0;
+      case 'u16':
+        return ((b[pos] ?? 0) << 8) | (b[pos + 1] ?? 0);
+      case 's16':
+        return (((b[pos] ?? 0) << 24) | ((b[pos + 1] ?? 0) << 16)) >> 16;
+      case 'u24':
+        return ((b[pos] ?? 0) << 16) | ((b[pos + 1] ?? 0) << 8) | (b[pos + 2] ?? 0);
+      case 'u32':
+        return (b[pos] ?? 0) * 0x1000000 + (((b[pos + 1] ?? 0) << 16) | ((b[pos + 2] ?? 0) << 8) | (b[pos + 3] ?? 0));
     }
   }
 

@@ -10,9 +10,26 @@ export function formatClock(raw: RawRecord): string {
 export function parseClock(time: string): RawRecord {
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/.exec(time);
   if (!match) throw new FrameError('range', `time "${time}" is not YYYY-MM-DDTHH:MM:SS`);
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (year < 2000 || year > 2255 || month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
+  if (
+    year < 2000 ||
+    year > 2255 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
     throw new FrameError('range', `time "${time}" is not a valid date between 2000 and 2255`);
   }
   return { year: year - 2000, month, day, hour, minute, second };

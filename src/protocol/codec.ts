@@ -127,7 +127,10 @@ export function fieldsCodec(defs: readonly FieldDef[], direction: 'read' | 'writ
       return out;
     },
     (value, ctx) => {
-      rejectUnknown(value, visible.map((d) => d.name));
+      rejectUnknown(
+        value,
+        visible.map((d) => d.name),
+      );
       const raw: RawRecord = {};
       for (const def of defs) {
         if (def.hidden) {
@@ -159,7 +162,8 @@ export function boolField(value: unknown, what: string): number {
 }
 
 export function intField(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new FrameError('range', `${what} must be an integer`);
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new FrameError('range', `${what} must be an integer`);
   return value;
 }
 
@@ -185,7 +189,11 @@ export function dottedVersion(parts: readonly number[]): string {
 export function parseDottedVersion(value: unknown, parts: number, what: string): number[] {
   const text = textField(value, what);
   const numbers = text.split('.').map((p) => Number(p));
-  if (numbers.length !== parts || numbers.some((n) => !Number.isInteger(n) || n < 0 || n > 255) || !/^[0-9.]+$/.test(text)) {
+  if (
+    numbers.length !== parts ||
+    numbers.some((n) => !Number.isInteger(n) || n < 0 || n > 255) ||
+    !/^[0-9.]+$/.test(text)
+  ) {
     throw new FrameError('range', `${what} must look like ${Array.from({ length: parts }, (_, i) => i + 1).join('.')}`);
   }
   return numbers;

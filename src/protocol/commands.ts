@@ -2,8 +2,21 @@ import { decodeAlarms, encodeAlarms } from './alarms';
 import { decodeAnalog, encodeAnalog } from './analog';
 import { formatClock, parseClock } from './clock';
 import {
-  EMPTY, bit, boolField, constantRequest, dottedVersion, fieldsCodec, intField, layoutCodec, parseDottedVersion,
-  rejectUnknown, textField, trimText, type CodecContext, type Fields, type InfoCodec,
+  EMPTY,
+  bit,
+  boolField,
+  constantRequest,
+  dottedVersion,
+  fieldsCodec,
+  intField,
+  layoutCodec,
+  parseDottedVersion,
+  rejectUnknown,
+  textField,
+  trimText,
+  type CodecContext,
+  type Fields,
+  type InfoCodec,
 } from './codec';
 import { ALL_PACKS, DIALECTS, DIALECT_PROFILES, commandKind, type CommandKind, type Dialect } from './dialect';
 import { FrameError } from './errors';
@@ -41,7 +54,8 @@ function isBroadcast(ctx: CodecContext): boolean {
 const PACK_REQUEST: InfoCodec = {
   decode(info, ctx) {
     if (ctx.dialect === 'eg4') return { pack: ctx.address };
-    if (info.length !== 1) throw new FrameError('layout', `request INFO of ${info.length} bytes, expected the pack byte`);
+    if (info.length !== 1)
+      throw new FrameError('layout', `request INFO of ${info.length} bytes, expected the pack byte`);
     return { pack: info[0] };
   },
   encode(value, ctx) {
@@ -96,16 +110,26 @@ const ALARMS: InfoCodec = {
     return data as unknown as Fields;
   },
   encode: (value, ctx) =>
-    encodeAlarms(packList(value, ['balancingCells', 'alarms', 'protections', 'faults']), ctx.dialect, isBroadcast(ctx), ctx.options ?? {}),
+    encodeAlarms(
+      packList(value, ['balancingCells', 'alarms', 'protections', 'faults']),
+      ctx.dialect,
+      isBroadcast(ctx),
+      ctx.options ?? {},
+    ),
 };
 
 /** The pack byte Pylontech echoes at the start of per-module replies. */
-const echoedPack = (ctx: CodecContext): number => (typeof ctx.request.pack === 'number' ? ctx.request.pack : ctx.address);
+const echoedPack = (ctx: CodecContext): number =>
+  typeof ctx.request.pack === 'number' ? ctx.request.pack : ctx.address;
 
-const CLOCK = layoutCodec(CLOCK_STEPS, (raw) => ({ time: formatClock(raw) }), (value) => {
-  rejectUnknown(value, ['time']);
-  return parseClock(textField(value.time, 'time'));
-});
+const CLOCK = layoutCodec(
+  CLOCK_STEPS,
+  (raw) => ({ time: formatClock(raw) }),
+  (value) => {
+    rejectUnknown(value, ['time']);
+    return parseClock(textField(value.time, 'time'));
+  },
+);
 
 /** Seplos / EG4 0x4D / 0x4E: the same local time with the year as a whole 2-byte number. */
 const FULL_YEAR_CLOCK = layoutCodec(
@@ -130,7 +154,10 @@ function twoStrings(first: string, second: string, secondAlways: boolean): InfoC
     (value) => {
       rejectUnknown(value, [first, second]);
       const b = value[second];
-      return { a: textField(value[first], first), b: b === undefined && !secondAlways ? undefined : textField(b ?? '', second) };
+      return {
+        a: textField(value[first], first),
+        b: b === undefined && !secondAlways ? undefined : textField(b ?? '', second),
+      };
     },
   );
 }
@@ -154,7 +181,8 @@ function manufacturerInfo(nameWidth: number): InfoCodec {
       const [major, minor] = parseDottedVersion(value.softwareVersion, 2, 'softwareVersion');
       return {
         deviceName: textField(value.deviceName, 'deviceName'),
-        major, minor,
+        major,
+        minor,
         manufacturer: textField(value.manufacturer, 'manufacturer'),
       };
     },
@@ -162,11 +190,19 @@ function manufacturerInfo(nameWidth: number): InfoCodec {
 }
 
 const SWITCH_CONTROL = layoutCodec(
-  [{ name: 'code', type: 'u8' }, { name: 'controlState', type: 'u8' }],
+  [
+    { name: 'code', type: 'u8' },
+    { name: 'controlState', type: 'u8' },
+  ],
   (raw) => {
     const state = num(raw, 'controlState');
     // Only the bits both specs and captures agree on get names (docs/pitfalls.md#p-17).
-    return { code: num(raw, 'code'), controlState: state, buzzerEnabled: bit(state, 0), currentLimitLowGear: bit(state, 3) };
+    return {
+      code: num(raw, 'code'),
+      controlState: state,
+      buzzerEnabled: bit(state, 0),
+      currentLimitLowGear: bit(state, 3),
+    };
   },
   (value) => {
     rejectUnknown(value, ['code', 'controlState', 'buzzerEnabled', 'currentLimitLowGear']);
@@ -221,8 +257,10 @@ const CHARGE_LIMIT_FLAGS = ['chargeEnabled', 'dischargeEnabled', 'forceCharge1',
 const CHARGE_LIMITS = layoutCodec(
   [
     { name: 'pack', type: 'u8' },
-    { name: 'chargeVoltage', type: 'u16' }, { name: 'dischargeVoltage', type: 'u16' },
-    { name: 'chargeCurrent', type: 's16' }, { name: 'dischargeCurrent', type: 's16' },
+    { name: 'chargeVoltage', type: 'u16' },
+    { name: 'dischargeVoltage', type: 'u16' },
+    { name: 'chargeCurrent', type: 's16' },
+    { name: 'dischargeCurrent', type: 's16' },
     { name: 'status', type: 'u8' },
   ],
   (raw) => {
@@ -237,7 +275,13 @@ const CHARGE_LIMITS = layoutCodec(
     return out;
   },
   (value, ctx) => {
-    rejectUnknown(value, ['chargeVoltage', 'dischargeVoltage', 'chargeCurrent', 'dischargeCurrent', ...CHARGE_LIMIT_FLAGS]);
+    rejectUnknown(value, [
+      'chargeVoltage',
+      'dischargeVoltage',
+      'chargeCurrent',
+      'dischargeCurrent',
+      ...CHARGE_LIMIT_FLAGS,
+    ]);
     return {
       pack: echoedPack(ctx),
       chargeVoltage: fromSi(Q.mV, value.chargeVoltage, 'chargeVoltage'),
@@ -279,7 +323,10 @@ const PROTOCOL_VERSION: InfoCodec = {
 };
 
 const PYLONTECH_SERIAL = layoutCodec(
-  [{ name: 'pack', type: 'u8' }, { name: 'serial', ascii: 16 }],
+  [
+    { name: 'pack', type: 'u8' },
+    { name: 'serial', ascii: 16 },
+  ],
   (raw) => ({ serial: trimText(text(raw, 'serial')) }),
   (value, ctx) => {
     rejectUnknown(value, ['serial']);
@@ -291,8 +338,11 @@ const PYLONTECH_SERIAL = layoutCodec(
 const PYLONTECH_VERSION = layoutCodec(
   [
     { name: 'pack', type: 'u8' },
-    { name: 'm1', type: 'u8' }, { name: 'm2', type: 'u8' },
-    { name: 'l1', type: 'u8' }, { name: 'l2', type: 'u8' }, { name: 'l3', type: 'u8' },
+    { name: 'm1', type: 'u8' },
+    { name: 'm2', type: 'u8' },
+    { name: 'l1', type: 'u8' },
+    { name: 'l2', type: 'u8' },
+    { name: 'l3', type: 'u8' },
   ],
   (raw) => ({
     manufacturerVersion: dottedVersion([num(raw, 'm1'), num(raw, 'm2')]),
@@ -309,28 +359,95 @@ const PYLONTECH_VERSION = layoutCodec(
 function parameterCommands(): CommandSpec[] {
   return PARAMETER_GROUPS.flatMap(({ group, read, write, fields }) => {
     return [
-      spec(parameterCommand(group, 'read'), read, PACE, EMPTY, fieldsCodec(fields, 'read'), `read the ${group} parameters`),
-      spec(parameterCommand(group, 'write'), write, PACE, fieldsCodec(fields, 'write'), EMPTY, `write the ${group} parameters (the whole group)`),
+      spec(
+        parameterCommand(group, 'read'),
+        read,
+        PACE,
+        EMPTY,
+        fieldsCodec(fields, 'read'),
+        `read the ${group} parameters`,
+      ),
+      spec(
+        parameterCommand(group, 'write'),
+        write,
+        PACE,
+        fieldsCodec(fields, 'write'),
+        EMPTY,
+        `write the ${group} parameters (the whole group)`,
+      ),
     ];
   });
 }
 
 function spec(
-  name: string, cid2: number, dialects: readonly Dialect[], request: InfoCodec, response: InfoCodec, summary: string, packAddressed = false,
+  name: string,
+  cid2: number,
+  dialects: readonly Dialect[],
+  request: InfoCodec,
+  response: InfoCodec,
+  summary: string,
+  packAddressed = false,
 ): CommandSpec {
-  return { name, cid2, dialects, kind: commandKind(cid2), request, response, summary, packAddressed, replyShape: response.shape ?? [name] };
+  return {
+    name,
+    cid2,
+    dialects,
+    kind: commandKind(cid2),
+    request,
+    response,
+    summary,
+    packAddressed,
+    replyShape: response.shape ?? [name],
+  };
 }
 
 /** Every command the codec speaks, both directions. */
 export const COMMANDS: readonly CommandSpec[] = [
-  spec('analog', 0x42, DIALECTS, PACK_REQUEST, ANALOG, 'cell voltages, temperatures, current, voltage, capacity (pack N or all)', true),
-  spec('alarms', 0x44, DIALECTS, PACK_REQUEST, ALARMS, 'alarm, protection and fault state, MOSFETs, balancing (pack N or all)', true),
-  spec('packCount', 0x90, PACE, EMPTY, fieldsCodec([{ name: 'packCount', type: 'u8' }]), 'number of packs the master sees'),
-  spec('switchControl', 0x99, PACE, fieldsCodec([{ name: 'code', type: 'u8' }]), SWITCH_CONTROL, 'buzzer, LED, current limiter and gear switches (0x99 code)'),
+  spec(
+    'analog',
+    0x42,
+    DIALECTS,
+    PACK_REQUEST,
+    ANALOG,
+    'cell voltages, temperatures, current, voltage, capacity (pack N or all)',
+    true,
+  ),
+  spec(
+    'alarms',
+    0x44,
+    DIALECTS,
+    PACK_REQUEST,
+    ALARMS,
+    'alarm, protection and fault state, MOSFETs, balancing (pack N or all)',
+    true,
+  ),
+  spec(
+    'packCount',
+    0x90,
+    PACE,
+    EMPTY,
+    fieldsCodec([{ name: 'packCount', type: 'u8' }]),
+    'number of packs the master sees',
+  ),
+  spec(
+    'switchControl',
+    0x99,
+    PACE,
+    fieldsCodec([{ name: 'code', type: 'u8' }]),
+    SWITCH_CONTROL,
+    'buzzer, LED, current limiter and gear switches (0x99 code)',
+  ),
   spec('chargeMos', 0x9a, PACE, MOS_REQUEST, INSTRUCTION_STATE, 'switch the charge MOSFET on or off'),
   spec('dischargeMos', 0x9b, PACE, MOS_REQUEST, INSTRUCTION_STATE, 'switch the discharge MOSFET on or off'),
   spec('shutdown', 0x9c, PACE, constantRequest(0x01), EMPTY, 'put the BMS to sleep'),
-  spec('history', 0xa1, PACE, fieldsCodec([{ name: 'index', type: 'u16' }]), HISTORY_RECORD, 'one history record (0 = newest)'),
+  spec(
+    'history',
+    0xa1,
+    PACE,
+    fieldsCodec([{ name: 'index', type: 'u16' }]),
+    HISTORY_RECORD,
+    'one history record (0 = newest)',
+  ),
   spec('restoreDefaults', 0xa4, PACE, EMPTY, EMPTY, 'restore the default protection parameters'),
   spec('readCapacity', 0xa6, PACE, EMPTY, CAPACITY, 'remaining, full and design capacity'),
   spec('writeCapacity', 0xa7, PACE, CAPACITY, EMPTY, 'set remaining, full and design capacity'),
@@ -348,10 +465,32 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('writeClock', 0x4e, ['seplos', 'eg4'], FULL_YEAR_CLOCK, EMPTY, 'set the BMS date and time'),
   spec('systemParameters', 0x47, PYLONTECH, EMPTY, PYLONTECH_SYSTEM_PARAMETERS, 'module limits (Pylontech 0x47)'),
   spec('systemParameters', 0x47, ['seplos'], EMPTY, OPAQUE, 'vendor parameter table (not decoded)'),
-  spec('protocolVersion', 0x4f, ['pylontech', 'seplos'], EMPTY, PROTOCOL_VERSION, 'protocol version (the reply VER byte)'),
-  spec('manufacturer', 0x51, ['pylontech', 'seplos'], EMPTY, manufacturerInfo(10), 'device name, software version, manufacturer'),
+  spec(
+    'protocolVersion',
+    0x4f,
+    ['pylontech', 'seplos'],
+    EMPTY,
+    PROTOCOL_VERSION,
+    'protocol version (the reply VER byte)',
+  ),
+  spec(
+    'manufacturer',
+    0x51,
+    ['pylontech', 'seplos'],
+    EMPTY,
+    manufacturerInfo(10),
+    'device name, software version, manufacturer',
+  ),
   spec('manufacturer', 0x51, ['eg4'], EMPTY, manufacturerInfo(20), 'device name, software version, manufacturer'),
-  spec('chargeLimits', 0x92, PYLONTECH, PACK_REQUEST, CHARGE_LIMITS, 'charge / discharge voltage and current limits', true),
+  spec(
+    'chargeLimits',
+    0x92,
+    PYLONTECH,
+    PACK_REQUEST,
+    CHARGE_LIMITS,
+    'charge / discharge voltage and current limits',
+    true,
+  ),
   spec('serial', 0x93, PYLONTECH, PACK_REQUEST, PYLONTECH_SERIAL, 'module serial number', true),
   spec('version', 0x96, PYLONTECH, PACK_REQUEST, PYLONTECH_VERSION, 'firmware versions', true),
 ];

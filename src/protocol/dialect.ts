@@ -18,10 +18,42 @@ export interface DialectProfile {
 }
 
 export const DIALECT_PROFILES: Readonly<Record<Dialect, DialectProfile>> = {
-  pace: { dialect: 'pace', version: 0x25, cid1: 0x46, defaultAddress: 0x00, masterAddress: 0x01, packInRequest: true, echoesPack: true },
-  pylontech: { dialect: 'pylontech', version: 0x20, cid1: 0x46, defaultAddress: 0x02, masterAddress: 0x02, packInRequest: true, echoesPack: true },
-  seplos: { dialect: 'seplos', version: 0x20, cid1: 0x46, defaultAddress: 0x00, masterAddress: 0x00, packInRequest: true, echoesPack: false },
-  eg4: { dialect: 'eg4', version: 0x20, cid1: 0x4a, defaultAddress: 0x01, masterAddress: 0x01, packInRequest: false, echoesPack: false },
+  pace: {
+    dialect: 'pace',
+    version: 0x25,
+    cid1: 0x46,
+    defaultAddress: 0x00,
+    masterAddress: 0x01,
+    packInRequest: true,
+    echoesPack: true,
+  },
+  pylontech: {
+    dialect: 'pylontech',
+    version: 0x20,
+    cid1: 0x46,
+    defaultAddress: 0x02,
+    masterAddress: 0x02,
+    packInRequest: true,
+    echoesPack: true,
+  },
+  seplos: {
+    dialect: 'seplos',
+    version: 0x20,
+    cid1: 0x46,
+    defaultAddress: 0x00,
+    masterAddress: 0x00,
+    packInRequest: true,
+    echoesPack: false,
+  },
+  eg4: {
+    dialect: 'eg4',
+    version: 0x20,
+    cid1: 0x4a,
+    defaultAddress: 0x01,
+    masterAddress: 0x01,
+    packInRequest: false,
+    echoesPack: false,
+  },
 };
 
 export function isDialect(value: unknown): value is Dialect {
@@ -52,22 +84,58 @@ export type CommandKind =
 
 export function commandKind(cid2: number): CommandKind {
   switch (cid2) {
-    case 0x42: return 'analog';
-    case 0x44: return 'alarms';
-    case 0x90: return 'packCount';
-    case 0xb1: case 0xb2: case 0x4d: case 0x4e: return 'clock';
-    case 0xa1: return 'history';
-    case 0xc1: case 0x96: return 'version';
-    case 0xc2: case 0x93: return 'serial';
-    case 0x51: return 'manufacturer';
-    case 0x92: return 'chargeLimits';
-    case 0x47: return 'systemParameters';
-    case 0x4f: return 'protocolVersion';
-    case 0xa0: case 0xa5: case 0xa8: case 0xae: case 0xaf: case 0xb5: case 0xb6: case 0xed: case 0xee:
+    case 0x42:
+      return 'analog';
+    case 0x44:
+      return 'alarms';
+    case 0x90:
+      return 'packCount';
+    case 0xb1:
+    case 0xb2:
+    case 0x4d:
+    case 0x4e:
+      return 'clock';
+    case 0xa1:
+      return 'history';
+    case 0xc1:
+    case 0x96:
+      return 'version';
+    case 0xc2:
+    case 0x93:
+      return 'serial';
+    case 0x51:
+      return 'manufacturer';
+    case 0x92:
+      return 'chargeLimits';
+    case 0x47:
+      return 'systemParameters';
+    case 0x4f:
+      return 'protocolVersion';
+    case 0xa0:
+    case 0xa5:
+    case 0xa8:
+    case 0xae:
+    case 0xaf:
+    case 0xb5:
+    case 0xb6:
+    case 0xed:
+    case 0xee:
       return 'parameter';
-    case 0x99: case 0x9a: case 0x9b: case 0x9c: return 'switch';
-    case 0xa6: case 0xa7: return 'capacity';
-    case 0xeb: case 0xec: case 0x60: case 0x61: case 0x62: case 0x63: return 'inverterProtocol';
+    case 0x99:
+    case 0x9a:
+    case 0x9b:
+    case 0x9c:
+      return 'switch';
+    case 0xa6:
+    case 0xa7:
+      return 'capacity';
+    case 0xeb:
+    case 0xec:
+    case 0x60:
+    case 0x61:
+    case 0x62:
+    case 0x63:
+      return 'inverterProtocol';
     default:
       return cid2 >= 0xd0 && cid2 <= 0xe7 ? 'parameter' : 'other';
   }

@@ -4,16 +4,7 @@
  * command layout we expected, `range` is a value that cannot be encoded, `echo` is our own request.
  */
 export type FrameErrorKind =
-  | 'format'
-  | 'length'
-  | 'lchksum'
-  | 'checksum'
-  | 'rtn'
-  | 'dialect'
-  | 'layout'
-  | 'range'
-  | 'echo'
-  | 'unsupported';
+  'format' | 'length' | 'lchksum' | 'checksum' | 'rtn' | 'dialect' | 'layout' | 'range' | 'echo' | 'unsupported';
 
 export class FrameError extends Error {
   override readonly name = 'FrameError';

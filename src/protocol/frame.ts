@@ -60,7 +60,8 @@ export function parseFrame(text: string): Frame {
   if (text.charCodeAt(0) !== 0x7e) throw new FrameError('format', 'frame does not start with "~"');
   const chars = end - 1;
   if (chars < 16) throw new FrameError('format', `frame of ${end} characters is shorter than a header and checksum`);
-  if (chars > MAX_FRAME_CHARS - 1) throw new FrameError('length', `frame of ${end} characters is longer than any valid frame`);
+  if (chars > MAX_FRAME_CHARS - 1)
+    throw new FrameError('length', `frame of ${end} characters is longer than any valid frame`);
   let sum = 0;
   const checksumAt = end - 4;
   for (let i = 1; i < checksumAt; i++) {

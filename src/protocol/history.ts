@@ -6,8 +6,12 @@ import { compileLayout, num, nums, type RawRecord, type Step } from './layout';
 import { Q, fromSi, toSi } from './units';
 
 const CLOCK_STEPS: readonly Step[] = [
-  { name: 'year', type: 'u8' }, { name: 'month', type: 'u8' }, { name: 'day', type: 'u8' },
-  { name: 'hour', type: 'u8' }, { name: 'minute', type: 'u8' }, { name: 'second', type: 'u8' },
+  { name: 'year', type: 'u8' },
+  { name: 'month', type: 'u8' },
+  { name: 'day', type: 'u8' },
+  { name: 'hour', type: 'u8' },
+  { name: 'minute', type: 'u8' },
+  { name: 'second', type: 'u8' },
 ];
 
 /** PACE 0xA1 record (docs/protocol.md#clock-and-history); the status bytes use the 0x44 bit maps. */
@@ -29,7 +33,13 @@ const RECORD_STEPS: readonly Step[] = [
   { name: 'instruction', type: 'u8' },
   { name: 'cycles', type: 'u16' },
   // Older firmware fills these with FF.
-  { optional: [{ name: 'fault8', type: 'u8' }, { name: 'fault10', type: 'u8' }, { name: 'statusRecord', type: 'u16' }] },
+  {
+    optional: [
+      { name: 'fault8', type: 'u8' },
+      { name: 'fault10', type: 'u8' },
+      { name: 'statusRecord', type: 'u16' },
+    ],
+  },
 ];
 
 const RECORD_LAYOUT = compileLayout(RECORD_STEPS);
@@ -60,7 +70,8 @@ const record = layoutCodec(
   (value) => {
     const list = (name: string): string[] => {
       const v = value[name] ?? [];
-      if (!Array.isArray(v) || v.some((c) => typeof c !== 'string')) throw new FrameError('range', `${name} must be a list of codes`);
+      if (!Array.isArray(v) || v.some((c) => typeof c !== 'string'))
+        throw new FrameError('range', `${name} must be a list of codes`);
       return v as string[];
     };
     const numbers = (name: string): unknown[] => {
@@ -71,8 +82,11 @@ const record = layoutCodec(
     const status = alarmsToRaw(
       {
         balancingCells: [],
-        alarms: list('alarms'), protections: list('protections'), faults: list('faults'),
-        chargeMos: value.chargeMos === true, dischargeMos: value.dischargeMos === true,
+        alarms: list('alarms'),
+        protections: list('protections'),
+        faults: list('faults'),
+        chargeMos: value.chargeMos === true,
+        dischargeMos: value.dischargeMos === true,
       },
       { ...STATUS, block: RECORD_LAYOUT },
     );

@@ -2,19 +2,54 @@ export { FrameError, isFrameError, rtnName, type FrameErrorKind } from './errors
 export { bytesToHex, hexToBytes } from './bytes';
 export { encodeFrame, parseFrame, frameChecksum, lengthField, MAX_FRAME_CHARS, type Frame } from './frame';
 export { FrameStreamParser, type StreamEvent, type StreamParserOptions } from './stream';
-export { ALL_PACKS, DIALECTS, DIALECT_PROFILES, commandKind, isDialect, type CommandKind, type Dialect, type DialectProfile } from './dialect';
+export {
+  ALL_PACKS,
+  DIALECTS,
+  DIALECT_PROFILES,
+  commandKind,
+  isDialect,
+  type CommandKind,
+  type Dialect,
+  type DialectProfile,
+} from './dialect';
 export { COMMANDS, commandNames, findCommand, type CommandSpec } from './commands';
 export { PARAMETER_GROUPS, parameterCommand, type ParameterGroup } from './parameters';
-export { decodeStatusBytes, reportableState, supportedCodes, unknownStatusBits, type UnknownBits, type AlarmGroup, type AlarmsData, type PackAlarms, type PackMode, type PackState } from './alarms';
+export {
+  decodeStatusBytes,
+  reportableState,
+  supportedCodes,
+  unknownStatusBits,
+  type UnknownBits,
+  type AlarmGroup,
+  type AlarmsData,
+  type PackAlarms,
+  type PackMode,
+  type PackState,
+} from './alarms';
 export type { AnalogData, PackAnalog, AnalogEncodeOptions } from './analog';
 export { temperatureLabel, temperatureRoles, type TemperatureRole } from './temperature-roles';
 export type { Fields } from './codec';
 export { decodeRequest, encodeRequest, type DecodedRequest, type FrameHeaderOptions } from './request';
 export {
-  decodeResponse, encodeErrorResponse, encodeResponse, resolveDialect,
-  type DecodeErrorName, type DecodeOptions, type DecodeResult, type ResponseOptions,
+  decodeResponse,
+  encodeErrorResponse,
+  encodeResponse,
+  resolveDialect,
+  type DecodeErrorName,
+  type DecodeOptions,
+  type DecodeResult,
+  type ResponseOptions,
 } from './response';
 export { formatLocalTime } from './clock';
-export { PARAMETER_FIELDS, ParameterError, checkParameters, planParameters, type ParameterChange, type ParameterPlan, type ParameterSet, type PlanContext } from './parameter-rules';
+export {
+  PARAMETER_FIELDS,
+  ParameterError,
+  checkParameters,
+  planParameters,
+  type ParameterChange,
+  type ParameterPlan,
+  type ParameterSet,
+  type PlanContext,
+} from './parameter-rules';
 export { inverterProtocolCode, inverterProtocolName, inverterProtocols, type InverterPort } from './inverter-protocols';
 export type { PackChargeLimits, PackIdentity } from './identity';

@@ -66,7 +66,10 @@ function compileStep(step: Step): Reader {
       if (reader.remaining > 0) into[step.rest] = reader.take(reader.remaining);
     };
   }
-  if ('ascii' in step) return (reader, into) => { into[step.name] = String.fromCharCode(...reader.take(step.ascii)); };
+  if ('ascii' in step)
+    return (reader, into) => {
+      into[step.name] = String.fromCharCode(...reader.take(step.ascii));
+    };
   const { name, type } = step;
   if ('countFrom' in step) {
     const width = intWidth(type);
@@ -85,7 +88,9 @@ function compileStep(step: Step): Reader {
       into[name] = values;
     };
   }
-  return (reader, into) => { into[name] = reader.int(type); };
+  return (reader, into) => {
+    into[name] = reader.int(type);
+  };
 }
 
 export function writeLayout(writer: ByteWriter, compiled: Layout, record: RawRecord): void {
@@ -106,7 +111,10 @@ function deriveCounts(steps: readonly Step[], values: RawRecord): void {
         const count = array.length - (step.extra ?? 0);
         const given = values[step.countFrom];
         if (given !== undefined && given !== count) {
-          throw new FrameError('range', `${step.countFrom} = ${String(given)} but ${step.name} has ${array.length} values`);
+          throw new FrameError(
+            'range',
+            `${step.countFrom} = ${String(given)} but ${step.name} has ${array.length} values`,
+          );
         }
         values[step.countFrom] = count;
       }

@@ -35,7 +35,13 @@ const overCurrentGroup = (group: string, write: number): ParameterGroup => ({
   group,
   write,
   read: write + 1,
-  fields: [enabled, signedAmps('alarm'), signedAmps('protect'), delay100ms, { name: 'release', type: 'u16', q: Q.amp, optional: true }],
+  fields: [
+    enabled,
+    signedAmps('alarm'),
+    signedAmps('protect'),
+    delay100ms,
+    { name: 'release', type: 'u16', q: Q.amp, optional: true },
+  ],
 });
 
 const cellTemperatureGroup = (group: string, write: number): ParameterGroup => ({
@@ -44,8 +50,12 @@ const cellTemperatureGroup = (group: string, write: number): ParameterGroup => (
   read: write + 1,
   fields: [
     enabled,
-    deciKelvin('chargeAlarm'), deciKelvin('chargeProtect'), deciKelvin('chargeRelease'),
-    deciKelvin('dischargeAlarm'), deciKelvin('dischargeProtect'), deciKelvin('dischargeRelease'),
+    deciKelvin('chargeAlarm'),
+    deciKelvin('chargeProtect'),
+    deciKelvin('chargeRelease'),
+    deciKelvin('dischargeAlarm'),
+    deciKelvin('dischargeProtect'),
+    deciKelvin('dischargeRelease'),
   ],
 });
 
@@ -59,11 +69,15 @@ export const PARAMETER_GROUPS: readonly ParameterGroup[] = [
   cellTemperatureGroup('cellHighTemperature', 0xdc),
   cellTemperatureGroup('cellLowTemperature', 0xde),
   {
-    group: 'mosHighTemperature', write: 0xe0, read: 0xe1,
+    group: 'mosHighTemperature',
+    write: 0xe0,
+    read: 0xe1,
     fields: [enabled, deciKelvin('alarm'), deciKelvin('protect'), deciKelvin('release')],
   },
   {
-    group: 'overCurrent2', write: 0xe2, read: 0xe3,
+    group: 'overCurrent2',
+    write: 0xe2,
+    read: 0xe3,
     fields: [
       { name: 'dischargeProtect', type: 'u16', q: Q.amp },
       { name: 'dischargeDelay', type: 'u8', q: Q.ms25 },
@@ -73,16 +87,24 @@ export const PARAMETER_GROUPS: readonly ParameterGroup[] = [
   },
   { group: 'shortCircuit', write: 0xe4, read: 0xe5, fields: [{ name: 'delay', type: 'u8', q: Q.us25 }] },
   {
-    group: 'ambientTemperature', write: 0xe6, read: 0xe7,
+    group: 'ambientTemperature',
+    write: 0xe6,
+    read: 0xe7,
     fields: [
       enabled,
-      deciKelvin('lowAlarm'), deciKelvin('lowProtect'), deciKelvin('lowRelease'),
-      deciKelvin('highAlarm'), deciKelvin('highProtect'), deciKelvin('highRelease'),
+      deciKelvin('lowAlarm'),
+      deciKelvin('lowProtect'),
+      deciKelvin('lowRelease'),
+      deciKelvin('highAlarm'),
+      deciKelvin('highProtect'),
+      deciKelvin('highRelease'),
     ],
   },
   { group: 'sleep', write: 0xa8, read: 0xa0, fields: [mV('cellVoltage'), { name: 'delay', type: 'u16', q: Q.minute }] },
   {
-    group: 'fullCharge', write: 0xae, read: 0xaf,
+    group: 'fullCharge',
+    write: 0xae,
+    read: 0xaf,
     fields: [
       mV('fullChargeVoltage'),
       { name: 'fullChargeCurrent', type: 'u16', q: Q.mA },

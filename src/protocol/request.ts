@@ -60,10 +60,20 @@ export function decodeRequest(text: string, dialect: Dialect): DecodedRequest {
   const frame = parseFrame(text);
   const spec = requireCommand(dialect, frame.cid2);
   const params = spec.request.decode(frame.info, {
-    dialect, version: frame.version, address: frame.address, request: {},
+    dialect,
+    version: frame.version,
+    address: frame.address,
+    request: {},
   });
   return {
-    dialect, command: spec.name, kind: spec.kind, cid2: spec.cid2,
-    version: frame.version, address: frame.address, cid1: frame.cid1, params, frame,
+    dialect,
+    command: spec.name,
+    kind: spec.kind,
+    cid2: spec.cid2,
+    version: frame.version,
+    address: frame.address,
+    cid1: frame.cid1,
+    params,
+    frame,
   };
 }

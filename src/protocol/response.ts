@@ -68,7 +68,11 @@ function readableHeader(text: string): Pick<DecodeResult, 'version' | 'address' 
  * Which dialect a reply is in (docs/payloads.md): CID1 0x4A is EG4, VER 0x25 and up is PACE; in
  * 0x20 the Seplos custom-number bytes (or, for other commands, ADR 0) tell Seplos from Pylontech.
  */
-export function resolveDialect(header: { version: number; address: number; cid1: number }, cid2: number | undefined, responseInfo?: Uint8Array): Dialect {
+export function resolveDialect(
+  header: { version: number; address: number; cid1: number },
+  cid2: number | undefined,
+  responseInfo?: Uint8Array,
+): Dialect {
   if (header.cid1 === 0x4a) return 'eg4';
   if (header.version >= 0x25) return 'pace';
   if (cid2 === 0x42) return responseInfo && analogUdByte(responseInfo) === 0x0a ? 'seplos' : 'pylontech';
@@ -91,7 +95,9 @@ export function decodeResponse(response: string, options: DecodeOptions = {}): D
   if (request && options.request !== undefined && isEcho(frameText(options.request), text)) {
     const header = readableHeader(text);
     return {
-      ok: false, error: 'echo', message: 'the reply is our own request (RS485 echo or loopback)',
+      ok: false,
+      error: 'echo',
+      message: 'the reply is our own request (RS485 echo or loopback)',
       ...header,
       dialect: forced ?? resolveDialect(request, request.cid2),
       command: commandKind(request.cid2),
@@ -109,7 +115,12 @@ export function decodeResponse(response: string, options: DecodeOptions = {}): D
     return {
       ...failure(err, '', false),
       ...header,
-      dialect: forced ?? resolveDialect(request ?? { version: header.version ?? 0, address: header.address ?? 0, cid1: header.cid1 ?? 0 }, cid2),
+      dialect:
+        forced ??
+        resolveDialect(
+          request ?? { version: header.version ?? 0, address: header.address ?? 0, cid1: header.cid1 ?? 0 },
+          cid2,
+        ),
       ...(cid2 !== undefined ? { command: commandKind(cid2) } : {}),
       data: {},
     };
@@ -122,24 +133,53 @@ export function decodeResponse(response: string, options: DecodeOptions = {}): D
     // version (docs/pitfalls.md#p-29) is decoded when its dialect is given.
     const command = request ? commandKind(request.cid2) : undefined;
     return {
-      ok: false, error: 'unsupported', ...header, dialect, ...(command ? { command } : {}), data: {},
+      ok: false,
+      error: 'unsupported',
+      ...header,
+      dialect,
+      ...(command ? { command } : {}),
+      data: {},
       message: `unsupported dialect: the reply speaks protocol version 0x${hex2(frame.version)}, not ${[...SPOKEN_VERSIONS].map((v) => `0x${hex2(v)}`).join(' or ')}; give the dialect if the pack only claims that version`,
     };
   }
   if (frame.cid2 !== 0) {
     const command = request ? commandKind(request.cid2) : undefined;
-    return { ok: false, message: rtnError(frame.cid2).message, ...header, dialect, ...(command ? { command } : {}), data: {} };
+    return {
+      ok: false,
+      message: rtnError(frame.cid2).message,
+      ...header,
+      dialect,
+      ...(command ? { command } : {}),
+      data: {},
+    };
   }
   if (!request) return inferCommand(frame, dialect, header);
 
   const spec = findCommand(dialect, request.cid2);
   const command = commandKind(request.cid2);
   if (!spec) {
-    return { ok: true, note: `no ${dialect} decoder for this command: INFO left as hex`, ...header, dialect, command, data: { info: bytesToHex(frame.info) } };
+    return {
+      ok: true,
+      note: `no ${dialect} decoder for this command: INFO left as hex`,
+      ...header,
+      dialect,
+      command,
+      data: { info: bytesToHex(frame.info) },
+    };
   }
   try {
-    const params = spec.request.decode(request.info, { dialect, version: request.version, address: request.address, request: {} });
-    const data = spec.response.decode(frame.info, { dialect, version: frame.version, address: frame.address, request: params });
+    const params = spec.request.decode(request.info, {
+      dialect,
+      version: request.version,
+      address: request.address,
+      request: {},
+    });
+    const data = spec.response.decode(frame.info, {
+      dialect,
+      version: frame.version,
+      address: frame.address,
+      request: params,
+    });
     return { ok: true, ...header, dialect, command, data };
   } catch (err) {
     return { ...failure(err, '', false), ...header, dialect, command, data: {} };
@@ -171,7 +211,11 @@ function failure(err: unknown, prefix = '', withData = true): DecodeResult {
  * Without the request the command is unknown: try the realtime layouts and keep the first one whose
  * values are physically plausible; otherwise return the INFO as hex.
  */
-function inferCommand(frame: Frame, dialect: Dialect, header: Pick<DecodeResult, 'version' | 'address' | 'cid1' | 'rtn'>): DecodeResult {
+function inferCommand(
+  frame: Frame,
+  dialect: Dialect,
+  header: Pick<DecodeResult, 'version' | 'address' | 'cid1' | 'rtn'>,
+): DecodeResult {
   const second = frame.info[1];
   // A one-pack reply echoes the pack it answers (EG4 names it by address only).
   const pack = dialect === 'eg4' ? frame.address : (second ?? 1);
@@ -184,18 +228,38 @@ function inferCommand(frame: Frame, dialect: Dialect, header: Pick<DecodeResult,
     const spec = findCommand(dialect, cid2);
     if (!spec) continue;
     try {
-      const data = spec.response.decode(frame.info, { dialect, version: frame.version, address: frame.address, request: params });
+      const data = spec.response.decode(frame.info, {
+        dialect,
+        version: frame.version,
+        address: frame.address,
+        request: params,
+      });
       if (!plausible(cid2, data)) continue;
       const scope = params.pack === 0xff ? 'all packs' : 'one pack';
-      return { ok: true, note: `no request given: decoded as ${spec.name} (${scope}), inferred from the reply`, ...header, dialect, command: spec.kind, data };
+      return {
+        ok: true,
+        note: `no request given: decoded as ${spec.name} (${scope}), inferred from the reply`,
+        ...header,
+        dialect,
+        command: spec.kind,
+        data,
+      };
     } catch (err) {
       if (!isFrameError(err)) throw err;
     }
   }
-  const note = frame.info.length === 0
-    ? 'no request given: empty reply (a write acknowledgement or end of data)'
-    : 'no request given and the reply matches no realtime layout: INFO left as hex';
-  return { ok: true, note, ...header, dialect, command: 'other', data: frame.info.length ? { info: bytesToHex(frame.info) } : {} };
+  const note =
+    frame.info.length === 0
+      ? 'no request given: empty reply (a write acknowledgement or end of data)'
+      : 'no request given and the reply matches no realtime layout: INFO left as hex';
+  return {
+    ok: true,
+    note,
+    ...header,
+    dialect,
+    command: 'other',
+    data: frame.info.length ? { info: bytesToHex(frame.info) } : {},
+  };
 }
 
 function plausible(cid2: number, data: Fields): boolean {
@@ -207,8 +271,12 @@ function plausible(cid2: number, data: Fields): boolean {
     if (pack.online === false) return true;
     const cells = pack.cellVoltages ?? [];
     const sum = cells.reduce((a, b) => a + b, 0);
-    return cells.length >= 4 && cells.length <= 32 && cells.every((v) => v >= 1 && v <= 5) &&
-      Math.abs(sum - (pack.voltage ?? 0)) <= 0.1 * sum;
+    return (
+      cells.length >= 4 &&
+      cells.length <= 32 &&
+      cells.every((v) => v >= 1 && v <= 5) &&
+      Math.abs(sum - (pack.voltage ?? 0)) <= 0.1 * sum
+    );
   });
 }
 
@@ -226,8 +294,15 @@ export function encodeResponse(command: string, data: Fields, options: ResponseO
   const profile = DIALECT_PROFILES[options.dialect];
   checkByte(options.address, 'address');
   // 0x4F carries its answer in the header VER byte.
-  const version = options.version ?? (typeof data.protocolVersion === 'number' ? data.protocolVersion : profile.version);
-  const ctx = { dialect: options.dialect, version, address: options.address, request: options.request ?? {}, ...(options.options ? { options: options.options } : {}) };
+  const version =
+    options.version ?? (typeof data.protocolVersion === 'number' ? data.protocolVersion : profile.version);
+  const ctx = {
+    dialect: options.dialect,
+    version,
+    address: options.address,
+    request: options.request ?? {},
+    ...(options.options ? { options: options.options } : {}),
+  };
   const info = spec.response.encode(data, ctx);
   return encodeFrame({ version, address: options.address, cid1: options.cid1 ?? profile.cid1, cid2: 0, info });
 }
@@ -238,6 +313,10 @@ export function encodeErrorResponse(rtn: number, options: FrameHeaderOptions & {
   checkByte(rtn, 'rtn');
   const profile = DIALECT_PROFILES[options.dialect];
   return encodeFrame({
-    version: options.version ?? profile.version, address: options.address, cid1: options.cid1 ?? profile.cid1, cid2: rtn, info: new Uint8Array(0),
+    version: options.version ?? profile.version,
+    address: options.address,
+    cid1: options.cid1 ?? profile.cid1,
+    cid2: rtn,
+    info: new Uint8Array(0),
   });
 }

@@ -88,11 +88,15 @@ export class FrameStreamParser {
     const n = chunk.length;
     const text = typeof chunk === 'string';
     for (let i = 0; i < n; i++) {
-      const b = text ? chunk.charCodeAt(i) & 0xff : chunk[i] as number;
+      const b = text ? chunk.charCodeAt(i) & 0xff : (chunk[i] as number);
       if (b === SOI_BYTE) {
         if (this.length >= MIN_FRAME_CHARS) {
           const cut = this.text();
-          events.push({ type: 'error', text: cut, error: new FrameError('format', `frame cut off after ${cut.length} characters by a new "~"`) });
+          events.push({
+            type: 'error',
+            text: cut,
+            error: new FrameError('format', `frame cut off after ${cut.length} characters by a new "~"`),
+          });
         } else garbage += this.length;
         this.frame[0] = SOI_BYTE;
         this.length = 1;
@@ -105,7 +109,11 @@ export class FrameStreamParser {
         events.push(this.classify(this.text()));
         this.reset();
       } else if (this.length >= this.maxFrameChars) {
-        events.push({ type: 'error', text: this.text().slice(0, 40), error: new FrameError('length', `no end of frame within ${this.maxFrameChars} characters`) });
+        events.push({
+          type: 'error',
+          text: this.text().slice(0, 40),
+          error: new FrameError('length', `no end of frame within ${this.maxFrameChars} characters`),
+        });
         // Everything up to the next `~` belongs to the frame given up on.
         this.reset();
         this.skipping = true;
@@ -120,12 +128,17 @@ export class FrameStreamParser {
   private text(): string {
     let out = '';
     // `apply` takes the bytes as an array-like; spreading them would walk an iterator per byte.
-    for (let i = 0; i < this.length; i += 4096) out += String.fromCharCode.apply(null, this.frame.subarray(i, Math.min(this.length, i + 4096)) as unknown as number[]);
+    for (let i = 0; i < this.length; i += 4096)
+      out += String.fromCharCode.apply(
+        null,
+        this.frame.subarray(i, Math.min(this.length, i + 4096)) as unknown as number[],
+      );
     return out;
   }
 
   private classify(text: string): StreamEvent {
-    if (this.echo !== undefined && text.length === this.echo.length && text.toUpperCase() === this.echo) return { type: 'echo', text };
+    if (this.echo !== undefined && text.length === this.echo.length && text.toUpperCase() === this.echo)
+      return { type: 'echo', text };
     try {
       return { type: 'frame', text, frame: parseFrame(text) };
     } catch (err) {

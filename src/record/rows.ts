@@ -13,18 +13,63 @@ const CELLS = 16;
 export const BANK_TABLE: Table = {
   name: 'bank',
   columns: [
-    'time', 'soc', 'soh', 'voltage', 'current', 'power', 'remainingAh', 'fullAh', 'packsOnline', 'packsExpected', 'stalePacks',
-    'cellMin', 'cellMinId', 'cellMax', 'cellMaxId', 'cellSpreadMv', 'tempMin', 'tempMinId', 'tempMax', 'tempMaxId',
-    'mosfetMax', 'ambientMin', 'ambientMax', 'alarmLevel', 'alarms',
+    'time',
+    'soc',
+    'soh',
+    'voltage',
+    'current',
+    'power',
+    'remainingAh',
+    'fullAh',
+    'packsOnline',
+    'packsExpected',
+    'stalePacks',
+    'cellMin',
+    'cellMinId',
+    'cellMax',
+    'cellMaxId',
+    'cellSpreadMv',
+    'tempMin',
+    'tempMinId',
+    'tempMax',
+    'tempMaxId',
+    'mosfetMax',
+    'ambientMin',
+    'ambientMax',
+    'alarmLevel',
+    'alarms',
   ],
 };
 
 export const PACKS_TABLE: Table = {
   name: 'packs',
   columns: [
-    'time', 'pack', 'online', 'ageMs', 'mode', 'soc', 'soh', 'voltage', 'current', 'remainingAh', 'fullAh', 'designAh', 'cycles',
-    'cellMin', 'cellMax', 'cellSpreadMv', 'tempCellMin', 'tempCellMax', 'tempMosfet', 'tempAmbient', 'balancingCells',
-    'chargeMos', 'dischargeMos', 'alarms', 'protections', 'faults',
+    'time',
+    'pack',
+    'online',
+    'ageMs',
+    'mode',
+    'soc',
+    'soh',
+    'voltage',
+    'current',
+    'remainingAh',
+    'fullAh',
+    'designAh',
+    'cycles',
+    'cellMin',
+    'cellMax',
+    'cellSpreadMv',
+    'tempCellMin',
+    'tempCellMax',
+    'tempMosfet',
+    'tempAmbient',
+    'balancingCells',
+    'chargeMos',
+    'dischargeMos',
+    'alarms',
+    'protections',
+    'faults',
     ...Array.from({ length: CELLS }, (_, i) => `cell${String(i + 1)}`),
   ],
 };
@@ -48,13 +93,31 @@ const rounded = (value: number | null | undefined, decimals: number): number | n
 /** The bank at `time` (ISO) as one row of `BANK_TABLE`. */
 export function bankRow(time: string, bank: BankState): Cell[] {
   return [
-    time, bank.soc, bank.soh, rounded(bank.voltage?.mean, 3), bank.current, bank.power, bank.remainingAh, bank.fullAh,
-    bank.packsOnline, bank.packsExpected, bank.stalePacks.join(' '),
-    bank.cellVoltage?.min.value ?? null, bank.cellVoltage?.min.id ?? null, bank.cellVoltage?.max.value ?? null, bank.cellVoltage?.max.id ?? null,
+    time,
+    bank.soc,
+    bank.soh,
+    rounded(bank.voltage?.mean, 3),
+    bank.current,
+    bank.power,
+    bank.remainingAh,
+    bank.fullAh,
+    bank.packsOnline,
+    bank.packsExpected,
+    bank.stalePacks.join(' '),
+    bank.cellVoltage?.min.value ?? null,
+    bank.cellVoltage?.min.id ?? null,
+    bank.cellVoltage?.max.value ?? null,
+    bank.cellVoltage?.max.id ?? null,
     bank.cellVoltage ? Math.round(bank.cellVoltage.spread * 1000) : null,
-    bank.temperature?.min.value ?? null, bank.temperature?.min.id ?? null, bank.temperature?.max.value ?? null, bank.temperature?.max.id ?? null,
-    bank.mosfetTemperature?.max.value ?? null, bank.ambientTemperature?.min.value ?? null, bank.ambientTemperature?.max.value ?? null,
-    bank.alarmLevel, bank.alarms.map((a) => `${a.code}@${a.packs.join('+')}`).join(' '),
+    bank.temperature?.min.value ?? null,
+    bank.temperature?.min.id ?? null,
+    bank.temperature?.max.value ?? null,
+    bank.temperature?.max.id ?? null,
+    bank.mosfetTemperature?.max.value ?? null,
+    bank.ambientTemperature?.min.value ?? null,
+    bank.ambientTemperature?.max.value ?? null,
+    bank.alarmLevel,
+    bank.alarms.map((a) => `${a.code}@${a.packs.join('+')}`).join(' '),
   ];
 }
 
@@ -69,13 +132,44 @@ export function packRow(time: string, p: PackSummary): Cell[] {
   const cellMin = extreme(cells, 'min');
   const cellMax = extreme(cells, 'max');
   return [
-    time, p.pack, p.online && !p.stale, p.ageMs, p.mode, a?.soc ?? null, a?.soh ?? null, a?.voltage ?? null, a?.current ?? null,
-    a?.remainingAh ?? null, a?.fullAh ?? null, a?.designAh ?? null, a?.cycles ?? null,
-    cellMin, cellMax, cellMin !== null && cellMax !== null ? Math.round((cellMax - cellMin) * 1000) : null,
-    extreme(temps.cells.map((r) => r.value), 'min'), extreme(temps.cells.map((r) => r.value), 'max'),
-    extreme(temps.mosfet.map((r) => r.value), 'max'), extreme(temps.ambient.map((r) => r.value), 'max'),
-    p.alarms?.balancingCells.join(' ') ?? null, p.alarms?.chargeMos ?? null, p.alarms?.dischargeMos ?? null,
-    p.alarms?.alarms.join(' ') ?? null, p.alarms?.protections.join(' ') ?? null, p.alarms?.faults.join(' ') ?? null,
+    time,
+    p.pack,
+    p.online && !p.stale,
+    p.ageMs,
+    p.mode,
+    a?.soc ?? null,
+    a?.soh ?? null,
+    a?.voltage ?? null,
+    a?.current ?? null,
+    a?.remainingAh ?? null,
+    a?.fullAh ?? null,
+    a?.designAh ?? null,
+    a?.cycles ?? null,
+    cellMin,
+    cellMax,
+    cellMin !== null && cellMax !== null ? Math.round((cellMax - cellMin) * 1000) : null,
+    extreme(
+      temps.cells.map((r) => r.value),
+      'min',
+    ),
+    extreme(
+      temps.cells.map((r) => r.value),
+      'max',
+    ),
+    extreme(
+      temps.mosfet.map((r) => r.value),
+      'max',
+    ),
+    extreme(
+      temps.ambient.map((r) => r.value),
+      'max',
+    ),
+    p.alarms?.balancingCells.join(' ') ?? null,
+    p.alarms?.chargeMos ?? null,
+    p.alarms?.dischargeMos ?? null,
+    p.alarms?.alarms.join(' ') ?? null,
+    p.alarms?.protections.join(' ') ?? null,
+    p.alarms?.faults.join(' ') ?? null,
     ...Array.from({ length: CELLS }, (_, i) => cells[i] ?? null),
   ];
 }
@@ -86,8 +180,10 @@ export function localIso(ms: number): string {
   const offset = -d.getTimezoneOffset();
   const pad = (n: number, w = 2): string => String(Math.abs(n)).padStart(w, '0');
   const sign = offset >= 0 ? '+' : '-';
-  return `${String(d.getFullYear())}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` +
-    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
+  return (
+    `${String(d.getFullYear())}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` +
+    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`
+  );
 }
 
 /** The local day (YYYY-MM-DD) of `ms`: one file per table and day. */

@@ -54,9 +54,11 @@ export interface RecordStats {
 
 /** A day or a range of days asked for by a user: both YYYY-MM-DD, from ≤ to (to defaults to from). */
 export function checkRange(from: unknown, to: unknown): { from: string; to: string } | string {
-  if (typeof from !== 'string' || !DAY.test(from) || Number.isNaN(Date.parse(from))) return 'from must be a day as YYYY-MM-DD';
+  if (typeof from !== 'string' || !DAY.test(from) || Number.isNaN(Date.parse(from)))
+    return 'from must be a day as YYYY-MM-DD';
   const until = to === undefined || to === '' ? from : to;
-  if (typeof until !== 'string' || !DAY.test(until) || Number.isNaN(Date.parse(until))) return 'to must be a day as YYYY-MM-DD';
+  if (typeof until !== 'string' || !DAY.test(until) || Number.isNaN(Date.parse(until)))
+    return 'to must be a day as YYYY-MM-DD';
   if (until < from) return 'to is before from';
   return { from, to: until };
 }
@@ -120,7 +122,12 @@ export class RecordStore {
       this.nextBankAt = now - (now % this.bankEveryMs) + this.bankEveryMs;
       this.queue(BANK_TABLE, day, csvLine(bankRow(time, bank)));
       // To the second, as the file has it: the same points before and after a restart.
-      this.trendPoints.push({ time: now - (now % 1000), soc: bank.soc, power: bank.power, spreadMv: bank.cellVoltage ? Math.round(bank.cellVoltage.spread * 1000) : null });
+      this.trendPoints.push({
+        time: now - (now % 1000),
+        soc: bank.soc,
+        power: bank.power,
+        spreadMv: bank.cellVoltage ? Math.round(bank.cellVoltage.spread * 1000) : null,
+      });
       const cut = this.trendPoints.findIndex((p) => p.time >= now - 86_400_000);
       if (cut > 0) this.trendPoints.splice(0, cut);
       taken.bank = true;
@@ -218,12 +225,18 @@ export class RecordStore {
     yield `${columns.join(',')}\n`;
     const files = [...this.sizes.keys()]
       .filter((f) => f.startsWith(`${table}-${SCHEMA}-`))
-      .filter((f) => { const day = FILE.exec(f)?.[3] ?? ''; return day >= from && day <= to; })
+      .filter((f) => {
+        const day = FILE.exec(f)?.[3] ?? '';
+        return day >= from && day <= to;
+      })
       .sort();
     for (const file of files) {
       let header = true;
       for await (const line of lines(join(this.options.dir, file))) {
-        if (header) { header = false; continue; }
+        if (header) {
+          header = false;
+          continue;
+        }
         if (line.split(',').length >= columns.length) yield `${line}\n`;
       }
     }
@@ -248,7 +261,9 @@ export class RecordStore {
   /** Drop days older than `keepDays`, then the oldest days while the record is over `maxBytes`. */
   private async prune(): Promise<void> {
     const oldestKept = localDay(this.clock() - (this.keepDays - 1) * 86_400_000);
-    const byAge = [...this.sizes.keys()].sort((a, b) => (FILE.exec(a)?.[3] ?? '').localeCompare(FILE.exec(b)?.[3] ?? ''));
+    const byAge = [...this.sizes.keys()].sort((a, b) =>
+      (FILE.exec(a)?.[3] ?? '').localeCompare(FILE.exec(b)?.[3] ?? ''),
+    );
     let total = [...this.sizes.values()].reduce((a, b) => a + b, 0);
     const today = localDay(this.clock());
     for (const file of byAge) {
@@ -275,7 +290,8 @@ export class RecordStore {
     const columns = header.split(',');
     const at = (name: string): number => columns.indexOf(name);
     const [time, soc, power, spread] = [at('time'), at('soc'), at('power'), at('cellSpreadMv')];
-    const num = (v: string | undefined): number | null => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Number(v));
+    const num = (v: string | undefined): number | null =>
+      v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Number(v);
     for (const row of rows) {
       const cells = row.split(',');
       // A line cut by a power failure has fewer fields: skipped.

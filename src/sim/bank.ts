@@ -1,6 +1,19 @@
 import {
-  ALL_PACKS, DIALECT_PROFILES, FrameError, PARAMETER_GROUPS, decodeRequest, encodeErrorResponse, encodeFrame, encodeResponse, formatLocalTime, parseFrame,
-  type DecodedRequest, type Dialect, type Fields, type PackAlarms, type PackAnalog,
+  ALL_PACKS,
+  DIALECT_PROFILES,
+  FrameError,
+  PARAMETER_GROUPS,
+  decodeRequest,
+  encodeErrorResponse,
+  encodeFrame,
+  encodeResponse,
+  formatLocalTime,
+  parseFrame,
+  type DecodedRequest,
+  type Dialect,
+  type Fields,
+  type PackAlarms,
+  type PackAnalog,
 } from '../protocol';
 import { defaultParameters } from './defaults';
 import { SimPack } from './pack';
@@ -90,9 +103,16 @@ export class SimulatedBank {
     this.quirks = options.quirks ?? {};
     const random = new Random(options.seed ?? 1);
     const now = this.now();
-    this.packs = Array.from({ length: count }, (_, i) => new SimPack({
-      address: i + 1, random, now, historyRecords: options.historyRecords ?? 50,
-    }));
+    this.packs = Array.from(
+      { length: count },
+      (_, i) =>
+        new SimPack({
+          address: i + 1,
+          random,
+          now,
+          historyRecords: options.historyRecords ?? 50,
+        }),
+    );
     this.setCurrent(options.current ?? 0);
   }
 
@@ -162,7 +182,8 @@ export class SimulatedBank {
     const profile = DIALECT_PROFILES[this.dialect];
     if (frame.cid1 !== profile.cid1) return { silentBecause: `CID1 ${frame.cid1.toString(16)} is not ours` };
     const target = this.target(frame.address);
-    if (target === undefined || this.absent.has(target)) return { silentBecause: `no pack at address ${frame.address}` };
+    if (target === undefined || this.absent.has(target))
+      return { silentBecause: `no pack at address ${frame.address}` };
     let request: DecodedRequest;
     try {
       request = decodeRequest(text, this.dialect);
@@ -174,7 +195,8 @@ export class SimulatedBank {
     this.received.push(request);
     const sleeper = this.sleeping(target, request);
     if (sleeper) return { request, silentBecause: sleeper };
-    if (this.offline.has(target) && !this.wholeBank(request, target)) return { request, silentBecause: `pack ${target} is offline` };
+    if (this.offline.has(target) && !this.wholeBank(request, target))
+      return { request, silentBecause: `pack ${target} is offline` };
     const reply = this.withQuirks(this.answer(request, target));
     return { request, reply };
   }
@@ -184,7 +206,11 @@ export class SimulatedBank {
     const { responderAddress, version } = this.quirks;
     if (responderAddress === undefined && version === undefined) return reply;
     const frame = parseFrame(reply);
-    return encodeFrame({ ...frame, ...(version !== undefined ? { version } : {}), ...(responderAddress !== undefined ? { address: responderAddress } : {}) });
+    return encodeFrame({
+      ...frame,
+      ...(version !== undefined ? { version } : {}),
+      ...(responderAddress !== undefined ? { address: responderAddress } : {}),
+    });
   }
 
   private sleeping(target: number, request: DecodedRequest): string | undefined {
@@ -234,17 +260,25 @@ export class SimulatedBank {
     const pack = this.pack(target);
     switch (request.command) {
       case 'analog': {
-        const tail = !this.wholeBank(request, target) ? (this.quirks.relayTailBytes ?? this.analogTailBytes) : this.analogTailBytes;
+        const tail = !this.wholeBank(request, target)
+          ? (this.quirks.relayTailBytes ?? this.analogTailBytes)
+          : this.analogTailBytes;
         const packs = this.packsFor(request, target).map((n) => this.analogOf(n, request, TAIL_FIELDS[tail]));
         return reply('analog', { packs }, { paceTailFields: TAIL_FIELDS[tail], infoFlag: 0 });
       }
       case 'alarms': {
         const numbers = this.packsFor(request, target);
         const packs = numbers.map((n) => ({ pack: this.reportedPack(n, request), ...this.alarmsOf(n) }));
-        return reply('alarms', { packs }, {
-          cellCount: 16, tempCount: 6, raw: { control: pack.controlState },
-          ...(dialect === 'pace' ? { optionalFields: this.alarmBlockBytes - 36 } : {}),
-        });
+        return reply(
+          'alarms',
+          { packs },
+          {
+            cellCount: 16,
+            tempCount: 6,
+            raw: { control: pack.controlState },
+            ...(dialect === 'pace' ? { optionalFields: this.alarmBlockBytes - 36 } : {}),
+          },
+        );
       }
       case 'packCount': {
         const present = this.packs.filter((_, i) => !this.absent.has(i + 1) && !this.offline.has(i + 1)).length;
@@ -257,7 +291,10 @@ export class SimulatedBank {
       }
       case 'chargeMos':
       case 'dischargeMos': {
-        const result = pack.switchMos(request.command === 'chargeMos' ? 'charge' : 'discharge', request.params.on === true);
+        const result = pack.switchMos(
+          request.command === 'chargeMos' ? 'charge' : 'discharge',
+          request.params.on === true,
+        );
         return result === 'refused' ? refuse() : reply(request.command, { instructionState: pack.instructionState() });
       }
       case 'shutdown':
@@ -276,7 +313,11 @@ export class SimulatedBank {
         pack.storageIntervalMin = Number(request.params.interval) / 60;
         return reply('writeStorageInterval', {});
       case 'readCapacity':
-        return reply('readCapacity', { remainingAh: round(pack.remainingAh, 2), fullAh: round(pack.fullAh, 2), designAh: pack.designAh });
+        return reply('readCapacity', {
+          remainingAh: round(pack.remainingAh, 2),
+          fullAh: round(pack.fullAh, 2),
+          designAh: pack.designAh,
+        });
       case 'writeCapacity': {
         pack.fullAh = Number(request.params.fullAh);
         pack.remainingAh = Math.min(pack.fullAh, Number(request.params.remainingAh));
@@ -307,22 +348,33 @@ export class SimulatedBank {
       case 'chargeLimits': {
         const cells = pack.cellVoltages().length;
         return reply('chargeLimits', {
-          chargeVoltage: 3.55 * cells, dischargeVoltage: 2.9 * cells,
-          chargeCurrent: pack.chargeAllowed() ? 37 : 0, dischargeCurrent: pack.dischargeAllowed() ? -37 : 0,
-          chargeEnabled: pack.chargeAllowed(), dischargeEnabled: pack.dischargeAllowed(),
-          forceCharge1: false, forceCharge2: false, fullChargeRequest: false,
+          chargeVoltage: 3.55 * cells,
+          dischargeVoltage: 2.9 * cells,
+          chargeCurrent: pack.chargeAllowed() ? 37 : 0,
+          dischargeCurrent: pack.dischargeAllowed() ? -37 : 0,
+          chargeEnabled: pack.chargeAllowed(),
+          dischargeEnabled: pack.dischargeAllowed(),
+          forceCharge1: false,
+          forceCharge2: false,
+          fullChargeRequest: false,
         });
       }
       case 'systemParameters': {
         const p = pack.parameters;
         const v = (g: string, f: string): number => Number(p[g]?.[f]);
         return reply('systemParameters', {
-          cellHighVoltage: v('cellOverVoltage', 'alarm'), cellLowVoltage: v('cellUnderVoltage', 'alarm'),
-          cellUnderVoltage: v('cellUnderVoltage', 'protect'), chargeHighTemperature: v('cellHighTemperature', 'chargeProtect'),
-          chargeLowTemperature: v('cellLowTemperature', 'chargeProtect'), chargeCurrentLimit: v('chargeOverCurrent', 'alarm'),
-          moduleHighVoltage: v('packOverVoltage', 'alarm'), moduleLowVoltage: v('packUnderVoltage', 'alarm'),
-          moduleUnderVoltage: v('packUnderVoltage', 'protect'), dischargeHighTemperature: v('cellHighTemperature', 'dischargeProtect'),
-          dischargeLowTemperature: v('cellLowTemperature', 'dischargeProtect'), dischargeCurrentLimit: v('dischargeOverCurrent1', 'alarm'),
+          cellHighVoltage: v('cellOverVoltage', 'alarm'),
+          cellLowVoltage: v('cellUnderVoltage', 'alarm'),
+          cellUnderVoltage: v('cellUnderVoltage', 'protect'),
+          chargeHighTemperature: v('cellHighTemperature', 'chargeProtect'),
+          chargeLowTemperature: v('cellLowTemperature', 'chargeProtect'),
+          chargeCurrentLimit: v('chargeOverCurrent', 'alarm'),
+          moduleHighVoltage: v('packOverVoltage', 'alarm'),
+          moduleLowVoltage: v('packUnderVoltage', 'alarm'),
+          moduleUnderVoltage: v('packUnderVoltage', 'protect'),
+          dischargeHighTemperature: v('cellHighTemperature', 'dischargeProtect'),
+          dischargeLowTemperature: v('cellLowTemperature', 'dischargeProtect'),
+          dischargeCurrentLimit: v('dischargeOverCurrent1', 'alarm'),
         });
       }
       default: {
@@ -354,7 +406,8 @@ export class SimulatedBank {
     const pack = this.pack(n);
     const analog = pack.analog(this.dialect, tailFields);
     const number = this.reportedPack(n, request);
-    if (this.offline.has(n) || this.absent.has(n) || (this.asleep.has(n) && n !== 1)) return { ...analog, pack: number, online: false };
+    if (this.offline.has(n) || this.absent.has(n) || (this.asleep.has(n) && n !== 1))
+      return { ...analog, pack: number, online: false };
     const alarms = pack.alarms(this.dialect);
     const log = this.truth.get(n) ?? [];
     log.push({ analog, alarms });
@@ -370,5 +423,3 @@ export class SimulatedBank {
     return typeof asked === 'number' ? asked : this.addressOf(n);
   }
 }
-
-

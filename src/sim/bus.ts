@@ -57,7 +57,10 @@ export class SimBus {
   /** Every reply the bank sent (as sent, CR and faults included), with the request it answered and when its last byte went out. */
   readonly answers: { request: string; reply: string; at: number }[] = [];
 
-  constructor(readonly bank: SimulatedBank, options: SimBusOptions = {}) {
+  constructor(
+    readonly bank: SimulatedBank,
+    options: SimBusOptions = {},
+  ) {
     this.shared = {
       bank,
       faults: { ...NO_FAULTS, ...options.faults },
@@ -68,7 +71,9 @@ export class SimBus {
       paceWire: true,
       script: options.script,
       silentUntil: 0,
-      onAnswer: (request, reply) => { this.answers.push({ request, reply, at: Date.now() }); },
+      onAnswer: (request, reply) => {
+        this.answers.push({ request, reply, at: Date.now() });
+      },
     };
   }
 

@@ -1,7 +1,24 @@
-export { SimulatedBank, type FirmwareQuirks, type PaceTailBytes, type SimBankOptions, type SimDialect, type SimExchange, type SimResponder } from './bank';
+export {
+  SimulatedBank,
+  type FirmwareQuirks,
+  type PaceTailBytes,
+  type SimBankOptions,
+  type SimDialect,
+  type SimExchange,
+  type SimResponder,
+} from './bank';
 export { ReplayBank } from './replay';
 export { SimPack, type HistoryRecord } from './pack';
 export { SimServer, type SimEndpoints, type SimServerOptions } from './server';
-export { NO_FAULTS, SimWire, emptyWireStats, type ReplyPlan, type SimWireStats, type WireFaults, type WireScript, type WireShared } from './wire';
+export {
+  NO_FAULTS,
+  SimWire,
+  emptyWireStats,
+  type ReplyPlan,
+  type SimWireStats,
+  type WireFaults,
+  type WireScript,
+  type WireShared,
+} from './wire';
 export { Random } from './random';
 export { SimBus, SimTransport, type SimBusOptions } from './bus';

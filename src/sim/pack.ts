@@ -1,11 +1,27 @@
-import { formatLocalTime, reportableState, temperatureRoles, type Dialect, type Fields, type PackAlarms, type PackAnalog } from '../protocol';
+import {
+  formatLocalTime,
+  reportableState,
+  temperatureRoles,
+  type Dialect,
+  type Fields,
+  type PackAlarms,
+  type PackAnalog,
+} from '../protocol';
 import { defaultParameters } from './defaults';
 import type { Random } from './random';
 import { round } from '../round';
 
 /** LiFePO4 open-circuit voltage per cell against state of charge (at rest, 25 °C). */
 const OCV: readonly (readonly [number, number])[] = [
-  [0, 2.8], [0.05, 3.1], [0.1, 3.2], [0.2, 3.25], [0.4, 3.28], [0.6, 3.3], [0.8, 3.33], [0.95, 3.4], [1, 3.5],
+  [0, 2.8],
+  [0.05, 3.1],
+  [0.1, 3.2],
+  [0.2, 3.25],
+  [0.4, 3.28],
+  [0.6, 3.3],
+  [0.8, 3.33],
+  [0.95, 3.4],
+  [1, 3.5],
 ];
 const CELL_RESISTANCE = 0.0015;
 const AMBIENT_DEFAULT = 25;
@@ -139,7 +155,11 @@ export class SimPack {
   cellVoltages(): number[] {
     const ocv = interpolate(this.soc);
     return this.spreadMv.map((mv, i) =>
-      Math.max(0, Math.round((ocv + this.effectiveA * CELL_RESISTANCE) * 1000 + mv + (this.cellOffsetsMv[i] ?? 0)) / 1000));
+      Math.max(
+        0,
+        Math.round((ocv + this.effectiveA * CELL_RESISTANCE) * 1000 + mv + (this.cellOffsetsMv[i] ?? 0)) / 1000,
+      ),
+    );
   }
 
   /**
@@ -156,9 +176,18 @@ export class SimPack {
       const remainingMah = Math.round(this.remainingAh * 1000);
       const fullMah = Math.round(this.fullAh * 1000);
       return {
-        cellVoltages, temperatures, current: round(this.effectiveA, 1), voltage: voltageMv / 1000,
-        remainingAh: remainingMah / 1000, fullAh: fullMah / 1000, designAh: null, cycles: this.cycles,
-        soc: percentOf(remainingMah, fullMah), soh: null, online: true, temperatureRoles: temperatureRoles(dialect, temperatures.length),
+        cellVoltages,
+        temperatures,
+        current: round(this.effectiveA, 1),
+        voltage: voltageMv / 1000,
+        remainingAh: remainingMah / 1000,
+        fullAh: fullMah / 1000,
+        designAh: null,
+        cycles: this.cycles,
+        soc: percentOf(remainingMah, fullMah),
+        soh: null,
+        online: true,
+        temperatureRoles: temperatureRoles(dialect, temperatures.length),
       };
     }
     const remaining = Math.round(this.remainingAh * 100);
@@ -167,8 +196,14 @@ export class SimPack {
     // Tail fields in order: design, SOC, cumulative charge, cumulative discharge, SOH, …
     const soh = Math.min(100, percentOf(full, design) ?? 0);
     return {
-      cellVoltages, temperatures, current: round(this.effectiveA, 2), voltage: voltageMv / 1000,
-      remainingAh: remaining / 100, fullAh: full / 100, designAh: paceTailFields >= 1 ? design / 100 : null, cycles: this.cycles,
+      cellVoltages,
+      temperatures,
+      current: round(this.effectiveA, 2),
+      voltage: voltageMv / 1000,
+      remainingAh: remaining / 100,
+      fullAh: full / 100,
+      designAh: paceTailFields >= 1 ? design / 100 : null,
+      cycles: this.cycles,
       soc: paceTailFields >= 2 ? Math.round(this.soc * 100) : percentOf(remaining, full),
       soh: paceTailFields >= 5 ? Math.round(soh) : paceTailFields >= 1 ? soh : null,
       online: true,
@@ -185,7 +220,8 @@ export class SimPack {
     const cells = [c1, c2, c3, c4];
     let next = 0;
     return temperatureRoles(dialect, this.temperatures.length).map((role) =>
-      role === 'cell' ? (cells[next++] ?? c1) : role === 'ambient' ? ambient : mosfet);
+      role === 'cell' ? (cells[next++] ?? c1) : role === 'ambient' ? ambient : mosfet,
+    );
   }
 
   /** The 0x44 state as `dialect` reports it (what it has no bit for is null). */
@@ -214,16 +250,25 @@ export class SimPack {
 
   /** PACE instruction state: b1 charge MOS, b2 discharge MOS, b3 discharging, b5 charger present. */
   instructionState(): number {
-    return (this.chargeAllowed() ? 0x02 : 0) | (this.dischargeAllowed() ? 0x04 : 0) |
-      (this.effectiveA < 0 ? 0x08 : 0) | (this.effectiveA > 0 ? 0x20 : 0);
+    return (
+      (this.chargeAllowed() ? 0x02 : 0) |
+      (this.dischargeAllowed() ? 0x04 : 0) |
+      (this.effectiveA < 0 ? 0x08 : 0) |
+      (this.effectiveA > 0 ? 0x20 : 0)
+    );
   }
 
   chargeAllowed(): boolean {
-    return !this.chargeMosForcedOff && !['OVP', 'TOVP', 'COCP', 'COTP', 'CUTP', 'MOSOT'].some((c) => this.latched.has(c));
+    return (
+      !this.chargeMosForcedOff && !['OVP', 'TOVP', 'COCP', 'COTP', 'CUTP', 'MOSOT'].some((c) => this.latched.has(c))
+    );
   }
 
   dischargeAllowed(): boolean {
-    return !this.dischargeMosForcedOff && !['UVP', 'TUVP', 'DOCP', 'DOTP', 'DUTP', 'CP', 'MOSOT'].some((c) => this.latched.has(c));
+    return (
+      !this.dischargeMosForcedOff &&
+      !['UVP', 'TUVP', 'DOCP', 'DOTP', 'DUTP', 'CP', 'MOSOT'].some((c) => this.latched.has(c))
+    );
   }
 
   /** 0x9A / 0x9B. A MOSFET is not switched off while current flows through it (docs/pitfalls.md#p-31). */
@@ -242,8 +287,14 @@ export class SimPack {
   /** 0x99 switch codes (docs/protocol.md#switches), spec polarity. */
   switchControl(code: number): boolean {
     const bits: Record<number, [number, boolean]> = {
-      0x06: [5, false], 0x07: [5, true], 0x08: [3, false], 0x09: [3, true],
-      0x0a: [4, false], 0x0b: [4, true], 0x0c: [0, false], 0x0d: [0, true],
+      0x06: [5, false],
+      0x07: [5, true],
+      0x08: [3, false],
+      0x09: [3, true],
+      0x0a: [4, false],
+      0x0b: [4, true],
+      0x0c: [0, false],
+      0x0d: [0, true],
     };
     const entry = bits[code];
     if (!entry) return code >= 0x02 && code <= 0x12;
@@ -304,12 +355,24 @@ export class SimPack {
     low('cellUnderVoltage', minCell, 'UVP');
     high('packOverVoltage', pack, 'TOVP');
     low('packUnderVoltage', pack, 'TUVP');
-    latch('COCP', this.enabled('chargeOverCurrent') && this.demandA >= this.param('chargeOverCurrent', 'protect'), this.demandA < this.param('chargeOverCurrent', 'alarm'));
-    latch('DOCP', this.enabled('dischargeOverCurrent1') && -this.demandA >= Math.abs(this.param('dischargeOverCurrent1', 'protect')), -this.demandA < Math.abs(this.param('dischargeOverCurrent1', 'alarm')));
-    if (charging || this.latched.has('COTP')) high('cellHighTemperature', hot, 'COTP', 'chargeProtect', 'chargeRelease');
-    if (discharging || this.latched.has('DOTP')) high('cellHighTemperature', hot, 'DOTP', 'dischargeProtect', 'dischargeRelease');
+    latch(
+      'COCP',
+      this.enabled('chargeOverCurrent') && this.demandA >= this.param('chargeOverCurrent', 'protect'),
+      this.demandA < this.param('chargeOverCurrent', 'alarm'),
+    );
+    latch(
+      'DOCP',
+      this.enabled('dischargeOverCurrent1') &&
+        -this.demandA >= Math.abs(this.param('dischargeOverCurrent1', 'protect')),
+      -this.demandA < Math.abs(this.param('dischargeOverCurrent1', 'alarm')),
+    );
+    if (charging || this.latched.has('COTP'))
+      high('cellHighTemperature', hot, 'COTP', 'chargeProtect', 'chargeRelease');
+    if (discharging || this.latched.has('DOTP'))
+      high('cellHighTemperature', hot, 'DOTP', 'dischargeProtect', 'dischargeRelease');
     if (charging || this.latched.has('CUTP')) low('cellLowTemperature', cold, 'CUTP', 'chargeProtect', 'chargeRelease');
-    if (discharging || this.latched.has('DUTP')) low('cellLowTemperature', cold, 'DUTP', 'dischargeProtect', 'dischargeRelease');
+    if (discharging || this.latched.has('DUTP'))
+      low('cellLowTemperature', cold, 'DUTP', 'dischargeProtect', 'dischargeRelease');
     high('mosHighTemperature', this.temperatures[4] ?? 25, 'MOSOT');
     high('ambientTemperature', this.temperatures[5] ?? 25, 'EOT', 'highProtect', 'highRelease');
     low('ambientTemperature', this.temperatures[5] ?? 25, 'EUT', 'lowProtect', 'lowRelease');
@@ -324,7 +387,9 @@ export class SimPack {
     const hot = Math.max(...this.temperatures.slice(0, 4));
     const cold = Math.min(...this.temperatures.slice(0, 4));
     const alarms = new Set<string>();
-    const on = (code: string, when: boolean): void => { if (when) alarms.add(code); };
+    const on = (code: string, when: boolean): void => {
+      if (when) alarms.add(code);
+    };
     const p = (g: string, f: string): number => this.param(g, f);
     on('OV', this.enabled('cellOverVoltage') && maxCell >= p('cellOverVoltage', 'alarm'));
     on('UV', this.enabled('cellUnderVoltage') && minCell <= p('cellUnderVoltage', 'alarm'));
@@ -391,4 +456,3 @@ function interpolate(soc: number): number {
 function percentOf(a: number, b: number): number | null {
   return b > 0 ? Math.round((a * 1000) / b) / 10 : null;
 }
-

@@ -6,7 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { SimResponder } from './bank';
 import { Random } from './random';
-import { NO_FAULTS, SimWire, emptyWireStats, type SimWireStats, type WireFaults, type WireScript, type WireShared } from './wire';
+import {
+  NO_FAULTS,
+  SimWire,
+  emptyWireStats,
+  type SimWireStats,
+  type WireFaults,
+  type WireScript,
+  type WireShared,
+} from './wire';
 import { TimerSet } from './timers';
 
 export interface SimServerOptions {
@@ -106,19 +114,25 @@ export class SimServer {
   /** Resolves once no client connection is open. */
   idle(): Promise<void> {
     if (this.sockets.size === 0) return Promise.resolve();
-    return new Promise((resolve) => { this.idleWaiters.push(resolve); });
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+    });
   }
 
   get endpoints(): SimEndpoints {
-    return { tcp: `tcp://${this.options.host ?? '127.0.0.1'}:${this.tcpPort}`, ...(this.ptyPath ? { pty: this.ptyPath } : {}) };
+    return {
+      tcp: `tcp://${this.options.host ?? '127.0.0.1'}:${this.tcpPort}`,
+      ...(this.ptyPath ? { pty: this.ptyPath } : {}),
+    };
   }
 
   async start(): Promise<SimEndpoints> {
     await this.listen(this.options.port ?? 0);
     if (this.options.pty) {
-      this.ptyPath = typeof this.options.pty === 'string'
-        ? this.options.pty
-        : path.join(os.tmpdir(), `lfp-bms-sim-${process.pid}-${this.tcpPort}`);
+      this.ptyPath =
+        typeof this.options.pty === 'string'
+          ? this.options.pty
+          : path.join(os.tmpdir(), `lfp-bms-sim-${process.pid}-${this.tcpPort}`);
       await this.startSocat();
     }
     return this.endpoints;
@@ -139,7 +153,12 @@ export class SimServer {
     this.sockets.clear();
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    if (server)
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
   }
 
   /**
@@ -148,14 +167,18 @@ export class SimServer {
    */
   async disconnect(durationMs: number): Promise<void> {
     await this.goDown();
-    await new Promise<void>((resolve) => { this.later(resolve, durationMs); });
+    await new Promise<void>((resolve) => {
+      this.later(resolve, durationMs);
+    });
     this.down = false;
     await this.listen(this.tcpPort);
     if (this.ptyPath) await this.startSocat();
   }
 
   private async listen(port: number): Promise<void> {
-    const server = net.createServer((socket) => { this.serve(socket); });
+    const server = net.createServer((socket) => {
+      this.serve(socket);
+    });
     this.server = server;
     server.listen(port, this.options.host ?? '127.0.0.1');
     await once(server, 'listening');
@@ -167,13 +190,21 @@ export class SimServer {
   private async startSocat(): Promise<void> {
     const ptyPath = this.ptyPath;
     if (!ptyPath) return;
-    const socat = spawn('socat', [`PTY,link=${ptyPath},raw,echo=0`, `TCP:127.0.0.1:${this.tcpPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const socat = spawn('socat', [`PTY,link=${ptyPath},raw,echo=0`, `TCP:127.0.0.1:${this.tcpPort}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.socat = socat;
     let stderr = '';
-    socat.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    socat.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const failed = new Promise<never>((_resolve, reject) => {
-      socat.once('error', (err) => { reject(new Error(`cannot start socat (install it: apt-get install socat): ${err.message}`)); });
-      socat.once('exit', (code) => { reject(new Error(`socat exited (${String(code)}): ${stderr.trim()}`)); });
+      socat.once('error', (err) => {
+        reject(new Error(`cannot start socat (install it: apt-get install socat): ${err.message}`));
+      });
+      socat.once('exit', (code) => {
+        reject(new Error(`socat exited (${String(code)}): ${stderr.trim()}`));
+      });
     });
     // socat creates the link once both ends are open.
     const ready = (async () => {
@@ -203,9 +234,13 @@ export class SimServer {
     }
     this.sockets.add(socket);
     socket.setNoDelay(true);
-    const wire = new SimWire(this.shared, (bytes) => { if (!socket.destroyed) socket.write(bytes); });
+    const wire = new SimWire(this.shared, (bytes) => {
+      if (!socket.destroyed) socket.write(bytes);
+    });
     this.wires.add(wire);
-    socket.on('data', (data) => { wire.receive(data); });
+    socket.on('data', (data) => {
+      wire.receive(data);
+    });
     socket.on('error', () => undefined);
     socket.on('close', () => {
       wire.close();
@@ -219,4 +254,3 @@ export class SimServer {
     this.timers.later(fn, ms);
   }
 }
-

@@ -23,7 +23,15 @@ export interface WireFaults {
   echo: boolean;
 }
 
-export const NO_FAULTS: Readonly<WireFaults> = { corruptRate: 0, dropRate: 0, delayMs: 0, lateRate: 0, lateMs: 0, garbageRate: 0, echo: false };
+export const NO_FAULTS: Readonly<WireFaults> = {
+  corruptRate: 0,
+  dropRate: 0,
+  delayMs: 0,
+  lateRate: 0,
+  lateMs: 0,
+  garbageRate: 0,
+  echo: false,
+};
 
 /** What to do with one reply, decided by a test instead of by chance. */
 export interface ReplyPlan {
@@ -54,7 +62,18 @@ export interface SimWireStats {
 }
 
 export function emptyWireStats(): SimWireStats {
-  return { requests: 0, replies: 0, dropped: 0, corrupted: 0, late: 0, silenced: 0, collisions: 0, echoed: 0, garbageBursts: 0, bytesOut: 0 };
+  return {
+    requests: 0,
+    replies: 0,
+    dropped: 0,
+    corrupted: 0,
+    late: 0,
+    silenced: 0,
+    collisions: 0,
+    echoed: 0,
+    garbageBursts: 0,
+    bytesOut: 0,
+  };
 }
 
 /** What the wires of one simulated bank share: its faults, statistics and silence. */
@@ -100,7 +119,10 @@ export class SimWire {
   private sending = false;
   private garbled = false;
 
-  constructor(private readonly shared: WireShared, private readonly out: (bytes: Buffer) => void) {}
+  constructor(
+    private readonly shared: WireShared,
+    private readonly out: (bytes: Buffer) => void,
+  ) {}
 
   /** Milliseconds `bytes` take on the wire (8N1 = 10 bits each). */
   wireMs(bytes: number): number {
@@ -208,14 +230,27 @@ export class SimWire {
       this.out(fromBank && this.garbled ? Buffer.alloc(end - offset, 0x55) : bytes.subarray(offset, end));
       if (end >= bytes.length) {
         const turnaround = this.shared.halfDuplex ? (this.shared.turnaroundMs ?? 0) : 0;
-        if (fromBank && turnaround > 0) this.later(() => { this.sending = false; }, turnaround);
+        if (fromBank && turnaround > 0)
+          this.later(() => {
+            this.sending = false;
+          }, turnaround);
         else if (fromBank) this.sending = false;
         done?.();
         return;
       }
-      this.later(() => { step(end); }, start + this.wireMs(end + Math.min(piece, bytes.length - end)) - Date.now());
+      this.later(
+        () => {
+          step(end);
+        },
+        start + this.wireMs(end + Math.min(piece, bytes.length - end)) - Date.now(),
+      );
     };
-    this.later(() => { step(0); }, start + this.wireMs(Math.min(piece, bytes.length)) - Date.now());
+    this.later(
+      () => {
+        step(0);
+      },
+      start + this.wireMs(Math.min(piece, bytes.length)) - Date.now(),
+    );
   }
 
   private later(fn: () => void, ms: number): void {

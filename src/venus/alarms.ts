@@ -4,7 +4,12 @@ import type { BankAlarm, PackSummary } from '../bank';
  * Victron `/Alarms/*` paths fed by the battery's own codes (docs/codes.md#victron-alarm-paths): level 1 from the
  * alarm (warning) group, level 2 from protections and faults.
  */
-export const ALARM_MAP: Readonly<Record<string, { readonly warning: readonly string[]; readonly protection: readonly string[]; readonly anyFault?: true }>> = {
+export const ALARM_MAP: Readonly<
+  Record<
+    string,
+    { readonly warning: readonly string[]; readonly protection: readonly string[]; readonly anyFault?: true }
+  >
+> = {
   HighCellVoltage: { warning: ['OV'], protection: ['OVP'] },
   LowCellVoltage: { warning: ['UV'], protection: ['UVP'] },
   HighVoltage: { warning: ['TOV'], protection: ['TOVP', 'CHVP'] },
@@ -34,7 +39,12 @@ export interface AlarmThresholds {
   readonly sohAlarm: number;
 }
 
-export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { imbalanceWarning: 0.1, imbalanceAlarm: 0.2, sohWarning: 75, sohAlarm: 60 };
+export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
+  imbalanceWarning: 0.1,
+  imbalanceAlarm: 0.2,
+  sohWarning: 75,
+  sohAlarm: 60,
+};
 
 export type CodeSet = Readonly<Record<'alarms' | 'protections' | 'faults', readonly string[]>>;
 
@@ -49,7 +59,9 @@ export function codesOf(alarms: readonly BankAlarm[], pack: number | null): Code
 export function mappedAlarmLevels(codes: CodeSet): Record<string, 0 | 1 | 2> {
   const levels: Record<string, 0 | 1 | 2> = {};
   for (const [path, source] of Object.entries(ALARM_MAP)) {
-    const alarm = source.protection.some((c) => codes.protections.includes(c)) || (source.anyFault === true && codes.faults.length > 0);
+    const alarm =
+      source.protection.some((c) => codes.protections.includes(c)) ||
+      (source.anyFault === true && codes.faults.length > 0);
     levels[path] = alarm ? 2 : source.warning.some((c) => codes.alarms.includes(c)) ? 1 : 0;
   }
   return levels;

@@ -15,35 +15,67 @@ const I: ItemSpec = { type: 'i' };
 const S: ItemSpec = { type: 's' };
 
 const MANDATORY: Readonly<Record<string, ItemSpec>> = {
-  '/Mgmt/ProcessName': S, '/Mgmt/ProcessVersion': S, '/Mgmt/Connection': S,
-  '/DeviceInstance': I, '/ProductId': I, '/ProductName': S, '/FirmwareVersion': S, '/Serial': S,
-  '/Connected': I, '/CustomName': { type: 's', writable: true },
+  '/Mgmt/ProcessName': S,
+  '/Mgmt/ProcessVersion': S,
+  '/Mgmt/Connection': S,
+  '/DeviceInstance': I,
+  '/ProductId': I,
+  '/ProductName': S,
+  '/FirmwareVersion': S,
+  '/Serial': S,
+  '/Connected': I,
+  '/CustomName': { type: 's', writable: true },
 };
 
 const MEASUREMENTS: Readonly<Record<string, ItemSpec>> = {
-  '/Dc/0/Voltage': d('V', 2), '/Dc/0/Current': d('A', 1), '/Dc/0/Power': d('W', 0), '/Dc/0/Temperature': d('°C', 1),
-  '/Soc': d('%', 1), '/Soh': d('%', 1), '/Capacity': d('Ah', 1), '/InstalledCapacity': d('Ah', 1),
+  '/Dc/0/Voltage': d('V', 2),
+  '/Dc/0/Current': d('A', 1),
+  '/Dc/0/Power': d('W', 0),
+  '/Dc/0/Temperature': d('°C', 1),
+  '/Soc': d('%', 1),
+  '/Soh': d('%', 1),
+  '/Capacity': d('Ah', 1),
+  '/InstalledCapacity': d('Ah', 1),
   '/ConsumedAmphours': d('Ah', 1),
-  '/System/MinCellVoltage': d('V', 3), '/System/MaxCellVoltage': d('V', 3),
-  '/System/MinVoltageCellId': S, '/System/MaxVoltageCellId': S,
-  '/System/MinCellTemperature': d('°C', 1), '/System/MaxCellTemperature': d('°C', 1),
-  '/System/MinTemperatureCellId': S, '/System/MaxTemperatureCellId': S,
-  '/System/NrOfCellsPerBattery': I, '/Balancing': I,
-  '/Io/AllowToCharge': I, '/Io/AllowToDischarge': I,
+  '/System/MinCellVoltage': d('V', 3),
+  '/System/MaxCellVoltage': d('V', 3),
+  '/System/MinVoltageCellId': S,
+  '/System/MaxVoltageCellId': S,
+  '/System/MinCellTemperature': d('°C', 1),
+  '/System/MaxCellTemperature': d('°C', 1),
+  '/System/MinTemperatureCellId': S,
+  '/System/MaxTemperatureCellId': S,
+  '/System/NrOfCellsPerBattery': I,
+  '/Balancing': I,
+  '/Io/AllowToCharge': I,
+  '/Io/AllowToDischarge': I,
 };
 
 const BANK_ONLY: Readonly<Record<string, ItemSpec>> = {
   '/TimeToGo': d('s', 0),
-  '/Info/MaxChargeVoltage': d('V', 2), '/Info/MaxChargeCurrent': d('A', 1), '/Info/MaxDischargeCurrent': d('A', 1),
-  '/Info/BatteryLowVoltage': d('V', 2), '/Info/MaxChargeCellVoltage': d('V', 3),
-  '/Info/ChargeMode': S, '/Info/ChargeLimitation': S, '/Info/DischargeLimitation': S,
-  '/System/NrOfModulesOnline': I, '/System/NrOfModulesOffline': I,
-  '/System/NrOfModulesBlockingCharge': I, '/System/NrOfModulesBlockingDischarge': I,
-  '/System/NrOfBatteries': I, '/System/BatteriesParallel': I, '/System/BatteriesSeries': I,
-  '/History/ChargedEnergy': d('kWh', 2), '/History/DischargedEnergy': d('kWh', 2),
-  '/History/MinimumVoltage': d('V', 2), '/History/MaximumVoltage': d('V', 2),
-  '/History/MinimumCellVoltage': d('V', 3), '/History/MaximumCellVoltage': d('V', 3),
-  '/History/MinimumTemperature': d('°C', 1), '/History/MaximumTemperature': d('°C', 1),
+  '/Info/MaxChargeVoltage': d('V', 2),
+  '/Info/MaxChargeCurrent': d('A', 1),
+  '/Info/MaxDischargeCurrent': d('A', 1),
+  '/Info/BatteryLowVoltage': d('V', 2),
+  '/Info/MaxChargeCellVoltage': d('V', 3),
+  '/Info/ChargeMode': S,
+  '/Info/ChargeLimitation': S,
+  '/Info/DischargeLimitation': S,
+  '/System/NrOfModulesOnline': I,
+  '/System/NrOfModulesOffline': I,
+  '/System/NrOfModulesBlockingCharge': I,
+  '/System/NrOfModulesBlockingDischarge': I,
+  '/System/NrOfBatteries': I,
+  '/System/BatteriesParallel': I,
+  '/System/BatteriesSeries': I,
+  '/History/ChargedEnergy': d('kWh', 2),
+  '/History/DischargedEnergy': d('kWh', 2),
+  '/History/MinimumVoltage': d('V', 2),
+  '/History/MaximumVoltage': d('V', 2),
+  '/History/MinimumCellVoltage': d('V', 3),
+  '/History/MaximumCellVoltage': d('V', 3),
+  '/History/MinimumTemperature': d('°C', 1),
+  '/History/MaximumTemperature': d('°C', 1),
   '/History/TimeSinceLastFullCharge': d('s', 0),
   '/ConnectionInformation': S,
 };
@@ -58,7 +90,10 @@ const alarmSpecs = (): [string, ItemSpec][] => ALARM_PATHS.map((a) => [`/Alarms/
 /** The bank service: every path it will ever publish, fixed before the name is claimed. */
 export function bankSpecs(packNumbers: readonly number[]): Map<string, ItemSpec> {
   return new Map<string, ItemSpec>([
-    ...Object.entries(MANDATORY), ...Object.entries(MEASUREMENTS), ...Object.entries(BANK_ONLY), ...alarmSpecs(),
+    ...Object.entries(MANDATORY),
+    ...Object.entries(MEASUREMENTS),
+    ...Object.entries(BANK_ONLY),
+    ...alarmSpecs(),
     ...packNumbers.flatMap((p) => MODULE_ITEMS(p - 1)),
   ]);
 }
@@ -85,9 +120,15 @@ const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function mandatory(meta: ServiceMeta): Values {
   return {
-    '/Mgmt/ProcessName': meta.processName, '/Mgmt/ProcessVersion': meta.processVersion, '/Mgmt/Connection': meta.connection,
-    '/ProductId': PRODUCT_ID, '/ProductName': meta.productName, '/FirmwareVersion': meta.firmware, '/Serial': meta.serial,
-    '/Connected': 1, '/CustomName': meta.customName,
+    '/Mgmt/ProcessName': meta.processName,
+    '/Mgmt/ProcessVersion': meta.processVersion,
+    '/Mgmt/Connection': meta.connection,
+    '/ProductId': PRODUCT_ID,
+    '/ProductName': meta.productName,
+    '/FirmwareVersion': meta.firmware,
+    '/Serial': meta.serial,
+    '/Connected': 1,
+    '/CustomName': meta.customName,
   };
 }
 
@@ -119,32 +160,58 @@ function cellTemperatures(packs: readonly PackSummary[]): CellTemperatures {
   return { min, max, representative: worst };
 }
 
-function measurementsOf(packs: readonly PackSummary[], totals: {
-  voltage: number | null; current: number | null; power: number | null; soc: number | null; soh: number | null;
-  remainingAh: number | null; fullAh: number | null; installedAh: number | null; balancing: boolean;
-  allowToCharge: boolean; allowToDischarge: boolean;
-}): Values {
-  const cells = packs.flatMap((p) => (p.analog?.cellVoltages ?? []).map((v, i) => ({ v, id: `${pid(p.pack)}C${String(i + 1).padStart(2, '0')}` })));
-  const minCell = cells.reduce<typeof cells[number] | null>((a, b) => (a === null || b.v < a.v ? b : a), null);
-  const maxCell = cells.reduce<typeof cells[number] | null>((a, b) => (a === null || b.v > a.v ? b : a), null);
+function measurementsOf(
+  packs: readonly PackSummary[],
+  totals: {
+    voltage: number | null;
+    current: number | null;
+    power: number | null;
+    soc: number | null;
+    soh: number | null;
+    remainingAh: number | null;
+    fullAh: number | null;
+    installedAh: number | null;
+    balancing: boolean;
+    allowToCharge: boolean;
+    allowToDischarge: boolean;
+  },
+): Values {
+  const cells = packs.flatMap((p) =>
+    (p.analog?.cellVoltages ?? []).map((v, i) => ({ v, id: `${pid(p.pack)}C${String(i + 1).padStart(2, '0')}` })),
+  );
+  const minCell = cells.reduce<(typeof cells)[number] | null>((a, b) => (a === null || b.v < a.v ? b : a), null);
+  const maxCell = cells.reduce<(typeof cells)[number] | null>((a, b) => (a === null || b.v > a.v ? b : a), null);
   const temps = cellTemperatures(packs);
   const cellsPerPack = packs.length ? Math.max(...packs.map((p) => p.analog?.cellVoltages.length ?? 0)) : null;
   return {
-    '/Dc/0/Voltage': totals.voltage, '/Dc/0/Current': totals.current, '/Dc/0/Power': totals.power,
-    '/Dc/0/Temperature': temps.representative, '/Soc': totals.soc, '/Soh': totals.soh,
-    '/Capacity': totals.remainingAh, '/InstalledCapacity': totals.installedAh,
+    '/Dc/0/Voltage': totals.voltage,
+    '/Dc/0/Current': totals.current,
+    '/Dc/0/Power': totals.power,
+    '/Dc/0/Temperature': temps.representative,
+    '/Soc': totals.soc,
+    '/Soh': totals.soh,
+    '/Capacity': totals.remainingAh,
+    '/InstalledCapacity': totals.installedAh,
     // Victron monitors count Ah taken since full as negative.
-    '/ConsumedAmphours': totals.remainingAh !== null && totals.fullAh !== null ? -(totals.fullAh - totals.remainingAh) : null,
-    '/System/MinCellVoltage': minCell?.v ?? null, '/System/MaxCellVoltage': maxCell?.v ?? null,
-    '/System/MinVoltageCellId': minCell?.id ?? null, '/System/MaxVoltageCellId': maxCell?.id ?? null,
-    '/System/MinCellTemperature': temps.min?.value ?? null, '/System/MaxCellTemperature': temps.max?.value ?? null,
-    '/System/MinTemperatureCellId': temps.min?.id ?? null, '/System/MaxTemperatureCellId': temps.max?.id ?? null,
-    '/System/NrOfCellsPerBattery': cellsPerPack || null, '/Balancing': totals.balancing ? 1 : 0,
-    '/Io/AllowToCharge': totals.allowToCharge ? 1 : 0, '/Io/AllowToDischarge': totals.allowToDischarge ? 1 : 0,
+    '/ConsumedAmphours':
+      totals.remainingAh !== null && totals.fullAh !== null ? -(totals.fullAh - totals.remainingAh) : null,
+    '/System/MinCellVoltage': minCell?.v ?? null,
+    '/System/MaxCellVoltage': maxCell?.v ?? null,
+    '/System/MinVoltageCellId': minCell?.id ?? null,
+    '/System/MaxVoltageCellId': maxCell?.id ?? null,
+    '/System/MinCellTemperature': temps.min?.value ?? null,
+    '/System/MaxCellTemperature': temps.max?.value ?? null,
+    '/System/MinTemperatureCellId': temps.min?.id ?? null,
+    '/System/MaxTemperatureCellId': temps.max?.id ?? null,
+    '/System/NrOfCellsPerBattery': cellsPerPack || null,
+    '/Balancing': totals.balancing ? 1 : 0,
+    '/Io/AllowToCharge': totals.allowToCharge ? 1 : 0,
+    '/Io/AllowToDischarge': totals.allowToDischarge ? 1 : 0,
   };
 }
 
-const invalidAll = (specs: Readonly<Record<string, ItemSpec>>): Values => Object.fromEntries(Object.keys(specs).map((k) => [k, null]));
+const invalidAll = (specs: Readonly<Record<string, ItemSpec>>): Values =>
+  Object.fromEntries(Object.keys(specs).map((k) => [k, null]));
 
 export interface BankItemsInput {
   readonly bank: BankState;
@@ -168,20 +235,40 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
   const counted = bank.packs.filter((p) => !p.stale);
   const values: Values = { ...mandatory(meta) };
   const installedAh = counted.length ? sum(counted.map((p) => p.analog?.designAh ?? p.analog?.fullAh ?? 0)) : null;
-  Object.assign(values, lost ? invalidAll(MEASUREMENTS) : measurementsOf(counted, {
-    voltage: bank.voltage?.mean ?? null, current: bank.current, power: bank.power, soc: bank.soc, soh: bank.soh,
-    remainingAh: counted.length ? bank.remainingAh : null, fullAh: counted.length ? bank.fullAh : null, installedAh,
-    balancing: bank.balancing, allowToCharge: decision.allowToCharge, allowToDischarge: decision.allowToDischarge,
-  }));
-  if (lost) Object.assign(values, { '/Io/AllowToCharge': decision.allowToCharge ? 1 : 0, '/Io/AllowToDischarge': decision.allowToDischarge ? 1 : 0 });
+  Object.assign(
+    values,
+    lost
+      ? invalidAll(MEASUREMENTS)
+      : measurementsOf(counted, {
+          voltage: bank.voltage?.mean ?? null,
+          current: bank.current,
+          power: bank.power,
+          soc: bank.soc,
+          soh: bank.soh,
+          remainingAh: counted.length ? bank.remainingAh : null,
+          fullAh: counted.length ? bank.fullAh : null,
+          installedAh,
+          balancing: bank.balancing,
+          allowToCharge: decision.allowToCharge,
+          allowToDischarge: decision.allowToDischarge,
+        }),
+  );
+  if (lost)
+    Object.assign(values, {
+      '/Io/AllowToCharge': decision.allowToCharge ? 1 : 0,
+      '/Io/AllowToDischarge': decision.allowToDischarge ? 1 : 0,
+    });
 
   const discharging = !lost && bank.current !== null && bank.current < -0.5 && counted.length > 0;
   values['/TimeToGo'] = discharging ? Math.round((bank.remainingAh / -bank.current) * 3600) : null;
 
   const limits = decision.published;
   Object.assign(values, {
-    '/Info/MaxChargeVoltage': limits.cvl, '/Info/MaxChargeCurrent': limits.ccl, '/Info/MaxDischargeCurrent': limits.dcl,
-    '/Info/BatteryLowVoltage': decision.batteryLowVoltage, '/Info/MaxChargeCellVoltage': decision.maxChargeCellVoltage,
+    '/Info/MaxChargeVoltage': limits.cvl,
+    '/Info/MaxChargeCurrent': limits.ccl,
+    '/Info/MaxDischargeCurrent': limits.dcl,
+    '/Info/BatteryLowVoltage': decision.batteryLowVoltage,
+    '/Info/MaxChargeCellVoltage': decision.maxChargeCellVoltage,
     '/Info/ChargeMode': decision.modeText,
     '/Info/ChargeLimitation': decision.chargeLimitation,
     '/Info/DischargeLimitation': decision.dischargeLimitation,
@@ -189,18 +276,25 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
     '/System/NrOfModulesOffline': lost ? bank.packsExpected : bank.stalePacks.length,
     '/System/NrOfModulesBlockingCharge': lost ? null : decision.blockingCharge.length,
     '/System/NrOfModulesBlockingDischarge': lost ? null : decision.blockingDischarge.length,
-    '/System/NrOfBatteries': bank.packsExpected, '/System/BatteriesParallel': bank.packsExpected, '/System/BatteriesSeries': 1,
-    '/History/ChargedEnergy': history.chargedKwh, '/History/DischargedEnergy': history.dischargedKwh,
-    '/History/MinimumVoltage': history.minVoltage, '/History/MaximumVoltage': history.maxVoltage,
-    '/History/MinimumCellVoltage': history.minCellVoltage, '/History/MaximumCellVoltage': history.maxCellVoltage,
-    '/History/MinimumTemperature': history.minTemperature, '/History/MaximumTemperature': history.maxTemperature,
-    '/History/TimeSinceLastFullCharge': history.lastFullChargeAt === null ? null : Math.max(0, Math.round((now - history.lastFullChargeAt) / 1000)),
+    '/System/NrOfBatteries': bank.packsExpected,
+    '/System/BatteriesParallel': bank.packsExpected,
+    '/System/BatteriesSeries': 1,
+    '/History/ChargedEnergy': history.chargedKwh,
+    '/History/DischargedEnergy': history.dischargedKwh,
+    '/History/MinimumVoltage': history.minVoltage,
+    '/History/MaximumVoltage': history.maxVoltage,
+    '/History/MinimumCellVoltage': history.minCellVoltage,
+    '/History/MaximumCellVoltage': history.maxCellVoltage,
+    '/History/MinimumTemperature': history.minTemperature,
+    '/History/MaximumTemperature': history.maxTemperature,
+    '/History/TimeSinceLastFullCharge':
+      history.lastFullChargeAt === null ? null : Math.max(0, Math.round((now - history.lastFullChargeAt) / 1000)),
     '/ConnectionInformation': `${String(lost ? 0 : counted.length)}/${String(bank.packsExpected)} packs${freshness.reason ? ` · ${freshness.reason}` : ''}`,
   });
 
   // Alarms from stale data would be guesses: unknown (invalid) once the data is lost.
   const bankAlarms = mappedAlarmLevels(codesOf(bank.alarms, null));
-  for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = lost ? null : bankAlarms[name] ?? null;
+  for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = lost ? null : (bankAlarms[name] ?? null);
   values['/Alarms/CellImbalance'] = lost ? null : imbalanceLevel(counted, thresholds);
   values['/Alarms/StateOfHealth'] = lost ? null : sohLevel(bank.soh, thresholds);
   values['/Alarms/BmsCable'] = CABLE_LEVEL[freshness.stage];
@@ -211,7 +305,7 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
     values[`${base}/Id`] = `Pack ${String(p.pack)}${serial ? ` ${serial}` : ''}`;
     const packAlarms = mappedAlarmLevels(codesOf(bank.alarms, p.pack));
     const fresh = !p.stale && !lost;
-    for (const name of ALARM_PATHS) values[`${base}/Alarms/${name}`] = fresh ? packAlarms[name] ?? null : null;
+    for (const name of ALARM_PATHS) values[`${base}/Alarms/${name}`] = fresh ? (packAlarms[name] ?? null) : null;
     values[`${base}/Alarms/CellImbalance`] = fresh ? imbalanceLevel([p], thresholds) : null;
     values[`${base}/Alarms/StateOfHealth`] = fresh ? sohLevel(p.analog?.soh ?? null, thresholds) : null;
     values[`${base}/Alarms/BmsCable`] = lost ? CABLE_LEVEL[freshness.stage] : p.stale ? 1 : 0;
@@ -220,19 +314,37 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
 }
 
 /** One pack as its own (optional) service. */
-export function packItems(pack: PackSummary, bank: BankState, meta: ServiceMeta, thresholds: AlarmThresholds, stage: Freshness['stage']): Values {
+export function packItems(
+  pack: PackSummary,
+  bank: BankState,
+  meta: ServiceMeta,
+  thresholds: AlarmThresholds,
+  stage: Freshness['stage'],
+): Values {
   const values: Values = { ...mandatory(meta) };
   const lost = stage >= 2;
   const fresh = !pack.stale && !lost;
   const a = pack.analog;
-  Object.assign(values, !fresh || !a ? invalidAll(MEASUREMENTS) : measurementsOf([pack], {
-    voltage: a.voltage, current: a.current, power: a.voltage * a.current, soc: a.soc, soh: a.soh,
-    remainingAh: a.remainingAh, fullAh: a.fullAh, installedAh: a.designAh ?? a.fullAh,
-    balancing: (pack.alarms?.balancingCells.length ?? 0) > 0,
-    allowToCharge: pack.alarms?.chargeMos !== false, allowToDischarge: pack.alarms?.dischargeMos !== false,
-  }));
+  Object.assign(
+    values,
+    !fresh || !a
+      ? invalidAll(MEASUREMENTS)
+      : measurementsOf([pack], {
+          voltage: a.voltage,
+          current: a.current,
+          power: a.voltage * a.current,
+          soc: a.soc,
+          soh: a.soh,
+          remainingAh: a.remainingAh,
+          fullAh: a.fullAh,
+          installedAh: a.designAh ?? a.fullAh,
+          balancing: (pack.alarms?.balancingCells.length ?? 0) > 0,
+          allowToCharge: pack.alarms?.chargeMos !== false,
+          allowToDischarge: pack.alarms?.dischargeMos !== false,
+        }),
+  );
   const levels = mappedAlarmLevels(codesOf(bank.alarms, pack.pack));
-  for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = fresh ? levels[name] ?? null : null;
+  for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = fresh ? (levels[name] ?? null) : null;
   values['/Alarms/CellImbalance'] = fresh ? imbalanceLevel([pack], thresholds) : null;
   values['/Alarms/StateOfHealth'] = fresh ? sohLevel(a?.soh ?? null, thresholds) : null;
   values['/Alarms/BmsCable'] = lost ? CABLE_LEVEL[stage] : fresh ? 0 : 1;

@@ -1,8 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import {
-  ChargeController, DEFAULT_CHARGE_SETTINGS, FreshnessGuard, aggregateBank,
-  type BankState, type ChargeDecision, type ChargeSettings, type Freshness, type PackInput,
+  ChargeController,
+  DEFAULT_CHARGE_SETTINGS,
+  FreshnessGuard,
+  aggregateBank,
+  type BankState,
+  type ChargeDecision,
+  type ChargeSettings,
+  type Freshness,
+  type PackInput,
 } from '../bank';
 import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms';
 import { bankItems, bankSpecs, packItems, packSpecs, type ServiceMeta } from './battery-items';
@@ -127,9 +134,14 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
   constructor(readonly options: BridgeOptions) {
     super();
     this.controller = new ChargeController({ ...DEFAULT_CHARGE_SETTINGS, ...options.charge });
-    this.guard = new FreshnessGuard({ pollIntervalMs: options.pollIntervalMs, ...(options.lostAfterMs !== undefined ? { lostAfterMs: options.lostAfterMs } : {}) });
+    this.guard = new FreshnessGuard({
+      pollIntervalMs: options.pollIntervalMs,
+      ...(options.lostAfterMs !== undefined ? { lostAfterMs: options.lostAfterMs } : {}),
+    });
     this.now = options.clock ?? Date.now;
-    this.watchdog = setInterval(() => { this.evaluate(this.now(), 'watchdog'); }, options.watchdogMs ?? 1000);
+    this.watchdog = setInterval(() => {
+      this.evaluate(this.now(), 'watchdog');
+    }, options.watchdogMs ?? 1000);
   }
 
   get service(): VenusService | undefined {
@@ -162,13 +174,21 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     if (this.stopped) return null;
     // Between inputs nothing changes before a pack's data turns stale or the BMS-lost time runs
     // out: until then the watchdog has nothing to aggregate.
-    const unchanged = trigger === 'watchdog' && now < this.nextChangeAt && now - this.lastPublishAt < this.options.pollIntervalMs;
-    const nameFollowUp = this.options.releaseOnLoss === true && this.bankService !== undefined && this.lastStage !== null && (this.lastStage < 3) !== this.bankService.registered;
+    const unchanged =
+      trigger === 'watchdog' && now < this.nextChangeAt && now - this.lastPublishAt < this.options.pollIntervalMs;
+    const nameFollowUp =
+      this.options.releaseOnLoss === true &&
+      this.bankService !== undefined &&
+      this.lastStage !== null &&
+      this.lastStage < 3 !== this.bankService.registered;
     if (unchanged && !nameFollowUp && this.lastReport) {
       if (this.lastHadFresh) this.guard.stillFresh(now);
       return this.lastReport;
     }
-    const aged = [...this.inputs.values()].map(({ input, at }) => ({ ...input, ageMs: input.ageMs === null ? null : input.ageMs + (now - at) }));
+    const aged = [...this.inputs.values()].map(({ input, at }) => ({
+      ...input,
+      ageMs: input.ageMs === null ? null : input.ageMs + (now - at),
+    }));
     const bank = aggregateBank(aged, {
       staleAfterMs: this.guard.staleAfterMs,
       ...(this.options.expectedPacks?.length ? { expectedPacks: this.options.expectedPacks } : {}),
@@ -177,19 +197,37 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     this.nextChangeAt = this.nextChange(now, freshness);
     this.lastHadFresh = bank.packsOnline > 0;
     // A name to leave or claim again (releaseOnLoss) is followed up every time.
-    const nameDue = this.options.releaseOnLoss === true && this.bankService !== undefined && (freshness.stage < 3) !== this.bankService.registered;
-    const quiet = trigger === 'watchdog' && !nameDue && freshness.stage === this.lastStage && now - this.lastPublishAt < this.options.pollIntervalMs;
+    const nameDue =
+      this.options.releaseOnLoss === true &&
+      this.bankService !== undefined &&
+      freshness.stage < 3 !== this.bankService.registered;
+    const quiet =
+      trigger === 'watchdog' &&
+      !nameDue &&
+      freshness.stage === this.lastStage &&
+      now - this.lastPublishAt < this.options.pollIntervalMs;
     if (quiet && this.lastReport) return this.lastReport;
     this.lastPublishAt = now;
     if (!this.bankService && !this.startService(bank)) return null;
     const doubtful = freshness.stage >= 2;
-    const decision = doubtful ? this.controller.hold(now, freshness.reason, freshness.stage === 3) : this.controller.step(bank, now);
+    const decision = doubtful
+      ? this.controller.hold(now, freshness.reason, freshness.stage === 3)
+      : this.controller.step(bank, now);
     if (!doubtful) this.recordHistory(bank, decision, now);
     this.publish(bank, decision, freshness, now);
     const report = this.report(bank, decision, freshness);
     this.lastReport = report;
     const stageChanged = freshness.stage !== this.lastStage;
-    if (stageChanged) log.venus('%s: stage %d (%s), CVL %s V, CCL %d A, DCL %d A', this.serviceNameValue ?? '-', freshness.stage, freshness.reason, String(report.published.cvl), report.published.ccl, report.published.dcl);
+    if (stageChanged)
+      log.venus(
+        '%s: stage %d (%s), CVL %s V, CCL %d A, DCL %d A',
+        this.serviceNameValue ?? '-',
+        freshness.stage,
+        freshness.reason,
+        String(report.published.cvl),
+        report.published.ccl,
+        report.published.dcl,
+      );
     this.lastStage = freshness.stage;
     if (trigger === 'input' || stageChanged) this.emit('report', report);
     if (now - this.lastSaved >= SAVE_EVERY_MS) this.save(now);
@@ -220,11 +258,17 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     const master = bank.packs.find((p) => p.identity?.serial ?? p.identity?.packSerial);
     const serial = master?.identity?.serial ?? master?.identity?.packSerial;
     // The id this node used last time, so a serial read that fails once does not rename the bank.
-    const rememberedFile = this.options.stateDir ? join(this.options.stateDir, `venus-node-${serviceSuffix(this.options.fallbackId)}.json`) : undefined;
+    const rememberedFile = this.options.stateDir
+      ? join(this.options.stateDir, `venus-node-${serviceSuffix(this.options.fallbackId)}.json`)
+      : undefined;
     const id = this.options.bankId || serial;
     if (!id && this.inputsSeen < (this.options.identityWaitInputs ?? 3)) return false;
     const remembered = id ? undefined : rememberedFile ? loadRememberedId(rememberedFile) : undefined;
-    if (!id && !remembered) this.emit('warning', 'no pack serial: the bank is named after this node; set a bank id to keep its DeviceInstance when the flow is rebuilt');
+    if (!id && !remembered)
+      this.emit(
+        'warning',
+        'no pack serial: the bank is named after this node; set a bank id to keep its DeviceInstance when the flow is rebuilt',
+      );
     const suffix = serviceSuffix(id || remembered || this.options.fallbackId);
     if (rememberedFile && !this.options.bankId) {
       try {
@@ -257,22 +301,37 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     if (this.options.packServices) {
       for (const pack of packs) {
         const tag = `_p${String(pack).padStart(2, '0')}`;
-        this.packServices.set(pack, this.createService(`${name}${tag}`, `${suffix}${tag}`, preferred + pack, packSpecs()));
+        this.packServices.set(
+          pack,
+          this.createService(`${name}${tag}`, `${suffix}${tag}`, preferred + pack, packSpecs()),
+        );
       }
     }
     return true;
   }
 
-  private createService(serviceName: string, uniqueId: string, preferredInstance: number, specs: ReturnType<typeof packSpecs>): VenusService {
+  private createService(
+    serviceName: string,
+    uniqueId: string,
+    preferredInstance: number,
+    specs: ReturnType<typeof packSpecs>,
+  ): VenusService {
     const service = new VenusService({
-      serviceName, uniqueId, preferredInstance, specs,
+      serviceName,
+      uniqueId,
+      preferredInstance,
+      specs,
       ...(this.options.busAddress ? { busAddress: this.options.busAddress } : {}),
       ...(this.options.propertiesChanged !== undefined ? { propertiesChanged: this.options.propertiesChanged } : {}),
       ...(this.options.retryMinMs !== undefined ? { retryMinMs: this.options.retryMinMs } : {}),
       onWrite: (path, value) => this.onWrite(path, value),
     });
-    service.on('state', (state: ServiceState) => { this.emit('state', state, serviceName); });
-    service.on('warning', (text: string) => { this.emit('warning', text); });
+    service.on('state', (state: ServiceState) => {
+      this.emit('state', state, serviceName);
+    });
+    service.on('warning', (text: string) => {
+      this.emit('warning', text);
+    });
     // Values first, so the tree is complete when the name is claimed.
     service.start();
     return service;
@@ -290,12 +349,23 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
 
   private recordHistory(bank: BankState, decision: ChargeDecision, now: number): void {
     const counted = bank.packs.filter((p) => !p.stale);
-    const full = decision.reachedFloat || (counted.length > 0 && counted.every((p) => p.alarms?.protections.includes('FULLY')));
-    this.history = addSample(this.history, {
-      at: now, power: bank.power, voltage: bank.voltage?.mean ?? null,
-      minCellVoltage: bank.cellVoltage?.min.value ?? null, maxCellVoltage: bank.cellVoltage?.max.value ?? null,
-      minTemperature: bank.temperature?.min.value ?? null, maxTemperature: bank.temperature?.max.value ?? null, full,
-    }, this.lastSampleAt, this.guard.staleAfterMs);
+    const full =
+      decision.reachedFloat || (counted.length > 0 && counted.every((p) => p.alarms?.protections.includes('FULLY')));
+    this.history = addSample(
+      this.history,
+      {
+        at: now,
+        power: bank.power,
+        voltage: bank.voltage?.mean ?? null,
+        minCellVoltage: bank.cellVoltage?.min.value ?? null,
+        maxCellVoltage: bank.cellVoltage?.max.value ?? null,
+        minTemperature: bank.temperature?.min.value ?? null,
+        maxTemperature: bank.temperature?.max.value ?? null,
+        full,
+      },
+      this.lastSampleAt,
+      this.guard.staleAfterMs,
+    );
     this.lastSampleAt = now;
   }
 
@@ -309,30 +379,54 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
       if (freshness.stage === 3 && service.registered) void service.release();
       else if (freshness.stage < 3 && !service.registered && service.state.phase === 'released') void service.claim();
     }
-    if (this.packServices.size && (now - this.lastPackPublish >= (this.options.packPublishMs ?? 5000) || freshness.stage !== this.lastStage)) {
+    if (
+      this.packServices.size &&
+      (now - this.lastPackPublish >= (this.options.packPublishMs ?? 5000) || freshness.stage !== this.lastStage)
+    ) {
       this.lastPackPublish = now;
       for (const [pack, packService] of this.packServices) {
         const summary = bank.packs.find((p) => p.pack === pack);
         if (!summary) continue;
         const serial = summary.identity?.serial ?? summary.identity?.packSerial ?? null;
-        packService.update(packItems(summary, bank, { ...meta, serial, firmware: summary.identity?.firmware ?? null, productName: `${meta.productName}, pack ${String(pack)}` }, thresholds, freshness.stage));
+        packService.update(
+          packItems(
+            summary,
+            bank,
+            {
+              ...meta,
+              serial,
+              firmware: summary.identity?.firmware ?? null,
+              productName: `${meta.productName}, pack ${String(pack)}`,
+            },
+            thresholds,
+            freshness.stage,
+          ),
+        );
       }
     }
   }
 
   private report(bank: BankState, decision: ChargeDecision, freshness: Freshness): BridgeReport {
     return {
-      stage: freshness.stage, stageText: STAGE_TEXT[freshness.stage], reason: freshness.reason, serviceName: this.serviceNameValue,
-      instance: this.bankService?.instance ?? null, phase: this.bankService?.state.phase ?? 'waiting',
-      mode: decision.mode, modeText: decision.modeText,
-      published: decision.published, computed: decision.computed,
-      chargeLimitation: decision.chargeLimitation, dischargeLimitation: decision.dischargeLimitation,
-      shadow: this.controller.settings.shadow, packsOnline: freshness.stage >= 2 ? 0 : bank.packsOnline, packsExpected: bank.packsExpected,
+      stage: freshness.stage,
+      stageText: STAGE_TEXT[freshness.stage],
+      reason: freshness.reason,
+      serviceName: this.serviceNameValue,
+      instance: this.bankService?.instance ?? null,
+      phase: this.bankService?.state.phase ?? 'waiting',
+      mode: decision.mode,
+      modeText: decision.modeText,
+      published: decision.published,
+      computed: decision.computed,
+      chargeLimitation: decision.chargeLimitation,
+      dischargeLimitation: decision.dischargeLimitation,
+      shadow: this.controller.settings.shadow,
+      packsOnline: freshness.stage >= 2 ? 0 : bank.packsOnline,
+      packsExpected: bank.packsExpected,
       stalePacks: freshness.stalePacks,
       ...(freshness.lostInMs !== undefined ? { bmsLostInMs: freshness.lostInMs } : {}),
     };
   }
-
 
   /**
    * A name written over D-Bus is kept a few seconds later, once: a GUI or script setting it over and
@@ -351,7 +445,11 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     this.lastSaved = now;
     if (!this.stateFile) return;
     try {
-      saveMemory(this.stateFile, { customName: this.customName || null, history: this.history, chargeMode: this.controller.chargeMode });
+      saveMemory(this.stateFile, {
+        customName: this.customName || null,
+        history: this.history,
+        chargeMode: this.controller.chargeMode,
+      });
       this.emit('saved', this.stateFile);
     } catch (err) {
       this.emit('warning', `cannot save ${this.stateFile}: ${errorMessage(err)}`);

@@ -114,7 +114,8 @@ export class BusItemExporter {
     for (const path of paths) items[path] = this.tree.item(path);
     this.bus.send(Message.newSignal('/', BUSITEM, 'ItemsChanged', 'a{sa{sv}}', [items]));
     if (!this.propertiesChanged) return { signals: 1 };
-    for (const path of paths) this.bus.send(Message.newSignal(path, BUSITEM, 'PropertiesChanged', 'a{sv}', [items[path]]));
+    for (const path of paths)
+      this.bus.send(Message.newSignal(path, BUSITEM, 'PropertiesChanged', 'a{sv}', [items[path]]));
     return { signals: 1 + paths.length };
   }
 
@@ -135,11 +136,24 @@ export class BusItemExporter {
         this.reply(msg, 'a{sa{sv}}', [Object.fromEntries([...this.tree.paths].map((p) => [p, this.tree.item(p)]))]);
         return true;
       case 'GetValue':
-        this.reply(msg, 'v', [leaf ? this.tree.variant(path) : new Variant('a{sv}', Object.fromEntries(this.tree.leavesUnder(path).map(([k, p]) => [k, this.tree.variant(p)])))]);
+        this.reply(msg, 'v', [
+          leaf
+            ? this.tree.variant(path)
+            : new Variant(
+                'a{sv}',
+                Object.fromEntries(this.tree.leavesUnder(path).map(([k, p]) => [k, this.tree.variant(p)])),
+              ),
+        ]);
         return true;
       case 'GetText':
         if (leaf) this.reply(msg, 's', [this.tree.text(path)]);
-        else this.reply(msg, 'v', [new Variant('a{ss}', Object.fromEntries(this.tree.leavesUnder(path).map(([k, p]) => [k, this.tree.text(p)])))]);
+        else
+          this.reply(msg, 'v', [
+            new Variant(
+              'a{ss}',
+              Object.fromEntries(this.tree.leavesUnder(path).map(([k, p]) => [k, this.tree.text(p)])),
+            ),
+          ]);
         return true;
       case 'SetValue':
         this.reply(msg, 'i', [leaf ? this.setValue(path, msg.body[0]) : 1]);
@@ -153,7 +167,10 @@ export class BusItemExporter {
     const spec = this.tree.spec(path);
     if (!spec.writable || !(variant instanceof Variant)) return 1;
     const value: unknown = variant.value;
-    const fits = spec.type === 's' ? typeof value === 'string' : typeof value === 'number' && Number.isFinite(value) && (spec.type === 'd' || Number.isInteger(value));
+    const fits =
+      spec.type === 's'
+        ? typeof value === 'string'
+        : typeof value === 'number' && Number.isFinite(value) && (spec.type === 'd' || Number.isInteger(value));
     if (!fits) return 1;
     const result = this.onWrite(path, value as number | string);
     if (result === 0 && this.tree.set(path, value)) this.emitChanges([path]);
@@ -181,6 +198,8 @@ export class BusItemExporter {
       ' </interface>',
       ...children.map((c) => ` <node name="${c}"/>`),
       '</node>',
-    ].filter(Boolean).join('\n');
+    ]
+      .filter(Boolean)
+      .join('\n');
   }
 }

@@ -16,8 +16,15 @@ export interface BankHistory {
 }
 
 export const EMPTY_HISTORY: BankHistory = {
-  chargedKwh: 0, dischargedKwh: 0, minVoltage: null, maxVoltage: null, minCellVoltage: null, maxCellVoltage: null,
-  minTemperature: null, maxTemperature: null, lastFullChargeAt: null,
+  chargedKwh: 0,
+  dischargedKwh: 0,
+  minVoltage: null,
+  maxVoltage: null,
+  minCellVoltage: null,
+  maxCellVoltage: null,
+  minTemperature: null,
+  maxTemperature: null,
+  lastFullChargeAt: null,
 };
 
 export interface HistorySample {
@@ -32,13 +39,19 @@ export interface HistorySample {
 }
 
 const lower = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
-const higher = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
+const higher = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.max(a, b);
 
 /**
  * Adds one sample. Energy counts only across gaps up to `maxGapMs`: after an outage nothing is
  * invented for the time nobody measured.
  */
-export function addSample(history: BankHistory, sample: HistorySample, previousAt: number | null, maxGapMs: number): BankHistory {
+export function addSample(
+  history: BankHistory,
+  sample: HistorySample,
+  previousAt: number | null,
+  maxGapMs: number,
+): BankHistory {
   let { chargedKwh, dischargedKwh } = history;
   const dt = previousAt === null ? 0 : sample.at - previousAt;
   if (sample.power !== null && Number.isFinite(sample.power) && dt > 0 && dt <= maxGapMs) {
@@ -67,9 +80,12 @@ export function historyFrom(value: unknown): BankHistory {
   return {
     chargedKwh: Math.max(0, num('chargedKwh') ?? 0),
     dischargedKwh: Math.max(0, num('dischargedKwh') ?? 0),
-    minVoltage: num('minVoltage'), maxVoltage: num('maxVoltage'),
-    minCellVoltage: num('minCellVoltage'), maxCellVoltage: num('maxCellVoltage'),
-    minTemperature: num('minTemperature'), maxTemperature: num('maxTemperature'),
+    minVoltage: num('minVoltage'),
+    maxVoltage: num('maxVoltage'),
+    minCellVoltage: num('minCellVoltage'),
+    maxCellVoltage: num('maxCellVoltage'),
+    minTemperature: num('minTemperature'),
+    maxTemperature: num('maxTemperature'),
     lastFullChargeAt: num('lastFullChargeAt'),
   };
 }

@@ -6,6 +6,15 @@ export { EMPTY_HISTORY, addSample, type BankHistory } from './history';
 export { SETTINGS_SERVICE, instanceSettingPath, parseClassInstance } from './settings';
 export { VenusService, type ServicePhase, type ServiceState, type VenusServiceOptions } from './service';
 export { loadMemory, saveMemory, type BridgeMemory } from './store';
-export { INVALID_TEXT, fromVariant, normalize, textOf, toVariant, type ItemSpec, type ItemType, type ItemValue } from './values';
+export {
+  INVALID_TEXT,
+  fromVariant,
+  normalize,
+  textOf,
+  toVariant,
+  type ItemSpec,
+  type ItemType,
+  type ItemValue,
+} from './values';
 export { packageVersion } from './version';
 export { startPrivateBus, type PrivateBus } from './private-bus';

@@ -18,7 +18,9 @@ export interface PrivateBus {
   stop(): Promise<void>;
 }
 
-const CONFIG = (socket: string): string => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+const CONFIG = (
+  socket: string,
+): string => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
@@ -36,11 +38,17 @@ const CONFIG = (socket: string): string => `<!DOCTYPE busconfig PUBLIC "-//freed
 `;
 
 function launch(config: string): Promise<ChildProcess> {
-  const child = spawn('dbus-daemon', ['--config-file', config, '--nofork', '--print-address'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('dbus-daemon', ['--config-file', config, '--nofork', '--print-address'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => { reject(new Error(`dbus-daemon exited with ${String(code)}`)); });
-    child.stdout.once('data', () => { resolve(child); });
+    child.once('exit', (code) => {
+      reject(new Error(`dbus-daemon exited with ${String(code)}`));
+    });
+    child.stdout.once('data', () => {
+      resolve(child);
+    });
   });
 }
 
@@ -54,7 +62,9 @@ export async function startPrivateBus(): Promise<PrivateBus> {
     const child = daemon;
     daemon = undefined;
     if (!child || child.exitCode !== null) return;
-    const gone = new Promise((resolve) => { child.once('exit', resolve); });
+    const gone = new Promise((resolve) => {
+      child.once('exit', resolve);
+    });
     child.kill('SIGKILL');
     await gone;
     rmSync(socket, { force: true });

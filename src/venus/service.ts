@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { BusItemExporter, BusItemTree, type SetResult } from './busitem';
 import { MessageType, sessionBus, systemBus, type Message, type MessageBus } from './dbus';
-import { SETTINGS_SERVICE, addMatch, instanceFromSignal, instanceSettingPath, registerInstance, withTimeout } from './settings';
+import {
+  SETTINGS_SERVICE,
+  addMatch,
+  instanceFromSignal,
+  instanceSettingPath,
+  registerInstance,
+  withTimeout,
+} from './settings';
 import type { ItemSpec, ItemValue } from './values';
 import { errorMessage } from '../errors';
 
@@ -80,7 +87,9 @@ export class VenusService extends EventEmitter {
 
   /** Apply values; the changed ones go out as one batch. Returns the changed paths. */
   update(values: Readonly<Record<string, ItemValue>>): string[] {
-    const changed = Object.entries(values).filter(([path, value]) => path !== '/DeviceInstance' && this.tree.set(path, value)).map(([path]) => path);
+    const changed = Object.entries(values)
+      .filter(([path, value]) => path !== '/DeviceInstance' && this.tree.set(path, value))
+      .map(([path]) => path);
     this.emitChanges(changed);
     return changed;
   }
@@ -118,7 +127,12 @@ export class VenusService extends EventEmitter {
       const changed = paths.filter((p) => this.tree.set(p, null));
       try {
         if (changed.length && this.owned) exporter?.emitChanges(changed);
-        if (this.owned) await withTimeout(bus.releaseName(this.options.serviceName), this.options.callTimeoutMs ?? 2000, 'D-Bus ReleaseName');
+        if (this.owned)
+          await withTimeout(
+            bus.releaseName(this.options.serviceName),
+            this.options.callTimeoutMs ?? 2000,
+            'D-Bus ReleaseName',
+          );
       } catch {
         // The bus may already be gone; leaving is all that is left to do.
       }
@@ -152,22 +166,49 @@ export class VenusService extends EventEmitter {
     }
     this.bus = bus;
     // Without an `error` listener a daemon restart would take the whole Node-RED process down.
-    (bus as EventEmitter).on('error', (err: unknown) => { if (this.session === session) this.lost(err); });
+    (bus as EventEmitter).on('error', (err: unknown) => {
+      if (this.session === session) this.lost(err);
+    });
     // dbus-next reports a closed socket only on the next write; the connection's own `end` says it at once.
     (bus as unknown as { _connection?: EventEmitter })._connection?.on('end', () => {
       if (this.session === session) this.lost(new Error('D-Bus connection closed'));
     });
     try {
-      await withTimeout(new Promise<void>((resolve) => { if (bus.name) resolve(); else bus.once('connect', () => { resolve(); }); }), timeoutMs, 'D-Bus connection');
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          if (bus.name) resolve();
+          else
+            bus.once('connect', () => {
+              resolve();
+            });
+        }),
+        timeoutMs,
+        'D-Bus connection',
+      );
       if (this.session !== session) return;
-      this.exporter = new BusItemExporter(bus, this.tree, (path, value) => this.options.onWrite?.(path, value) ?? 1, this.options.propertiesChanged);
+      this.exporter = new BusItemExporter(
+        bus,
+        this.tree,
+        (path, value) => this.options.onWrite?.(path, value) ?? 1,
+        this.options.propertiesChanged,
+      );
       this.exporter.attach();
-      bus.on('message', (msg: Message) => { if (this.session === session) this.onSignal(msg); });
+      bus.on('message', (msg: Message) => {
+        if (this.session === session) this.onSignal(msg);
+      });
       await this.resolveInstance(bus, timeoutMs);
       if (this.session !== session) return;
-      await addMatch(bus, `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${SETTINGS_SERVICE}'`, timeoutMs);
+      await addMatch(
+        bus,
+        `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${SETTINGS_SERVICE}'`,
+        timeoutMs,
+      );
       const path = instanceSettingPath(this.options.uniqueId);
-      await addMatch(bus, `type='signal',sender='${SETTINGS_SERVICE}',path='${path}',member='PropertiesChanged'`, timeoutMs);
+      await addMatch(
+        bus,
+        `type='signal',sender='${SETTINGS_SERVICE}',path='${path}',member='PropertiesChanged'`,
+        timeoutMs,
+      );
       await addMatch(bus, `type='signal',sender='${SETTINGS_SERVICE}',path='/',member='ItemsChanged'`, timeoutMs);
       if (this.wantName) await this.requestName(bus);
       else this.setState({ phase: 'released', text: 'connected, name released' });
@@ -179,10 +220,19 @@ export class VenusService extends EventEmitter {
 
   private async resolveInstance(bus: MessageBus, timeoutMs: number): Promise<void> {
     const deviceClass = this.options.deviceClass ?? 'battery';
-    const fromSettings = await registerInstance(bus, this.options.uniqueId, deviceClass, this.options.preferredInstance, timeoutMs);
+    const fromSettings = await registerInstance(
+      bus,
+      this.options.uniqueId,
+      deviceClass,
+      this.options.preferredInstance,
+      timeoutMs,
+    );
     this.usingSettings = fromSettings !== null;
     if (fromSettings === null) {
-      this.emit('warning', `no ${SETTINGS_SERVICE} on the bus: using DeviceInstance ${String(this.options.preferredInstance)} without coordinating with other devices`);
+      this.emit(
+        'warning',
+        `no ${SETTINGS_SERVICE} on the bus: using DeviceInstance ${String(this.options.preferredInstance)} without coordinating with other devices`,
+      );
     }
     this.setInstance(fromSettings ?? this.options.preferredInstance);
   }
@@ -201,7 +251,10 @@ export class VenusService extends EventEmitter {
       throw new Error(`${this.options.serviceName} is already owned by another process`);
     }
     this.owned = true;
-    this.setState({ phase: 'registered', text: `${this.options.serviceName} (instance ${String(this.instanceValue)})` });
+    this.setState({
+      phase: 'registered',
+      text: `${this.options.serviceName} (instance ${String(this.instanceValue)})`,
+    });
   }
 
   private onSignal(msg: Message): void {
@@ -247,7 +300,11 @@ export class VenusService extends EventEmitter {
     clearTimeout(this.retryTimer);
     const wait = this.retryMs;
     this.retryMs = Math.min(this.options.retryMaxMs ?? 30_000, this.retryMs * 2);
-    this.setState({ phase: 'retrying', text: `D-Bus: ${message}; retry in ${String(Math.round(wait / 1000))} s`, error: message });
+    this.setState({
+      phase: 'retrying',
+      text: `D-Bus: ${message}; retry in ${String(Math.round(wait / 1000))} s`,
+      error: message,
+    });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (!this.stopped) void this.connect();
@@ -261,4 +318,14 @@ export class VenusService extends EventEmitter {
 }
 
 /** Paths that stay valid when the service leaves: consumers identify the service by them. */
-const MANDATORY_KEEP = new Set(['/DeviceInstance', '/ProductId', '/ProductName', '/Mgmt/ProcessName', '/Mgmt/ProcessVersion', '/Mgmt/Connection', '/CustomName', '/FirmwareVersion', '/Serial']);
+const MANDATORY_KEEP = new Set([
+  '/DeviceInstance',
+  '/ProductId',
+  '/ProductName',
+  '/Mgmt/ProcessName',
+  '/Mgmt/ProcessVersion',
+  '/Mgmt/Connection',
+  '/CustomName',
+  '/FirmwareVersion',
+  '/Serial',
+]);

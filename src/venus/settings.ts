@@ -17,7 +17,9 @@ export function parseClassInstance(value: unknown, deviceClass: string): number 
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what} timed out after ${String(ms)} ms`)); }, ms);
+    timer = setTimeout(() => {
+      reject(new Error(`${what} timed out after ${String(ms)} ms`));
+    }, ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -31,18 +33,34 @@ export function callWithTimeout(bus: MessageBus, msg: Message, timeoutMs: number
 }
 
 export async function nameHasOwner(bus: MessageBus, name: string, timeoutMs: number): Promise<boolean> {
-  const reply = await callWithTimeout(bus, new Message({
-    destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-    member: 'NameHasOwner', signature: 's', body: [name],
-  }), timeoutMs);
+  const reply = await callWithTimeout(
+    bus,
+    new Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'NameHasOwner',
+      signature: 's',
+      body: [name],
+    }),
+    timeoutMs,
+  );
   return reply?.body[0] === true;
 }
 
 export async function addMatch(bus: MessageBus, rule: string, timeoutMs: number): Promise<void> {
-  await callWithTimeout(bus, new Message({
-    destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-    member: 'AddMatch', signature: 's', body: [rule],
-  }), timeoutMs);
+  await callWithTimeout(
+    bus,
+    new Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'AddMatch',
+      signature: 's',
+      body: [rule],
+    }),
+    timeoutMs,
+  );
 }
 
 /**
@@ -50,14 +68,26 @@ export async function addMatch(bus: MessageBus, rule: string, timeoutMs: number)
  * next free number when the preferred one is taken). null when there is no settings service.
  */
 export async function registerInstance(
-  bus: MessageBus, uniqueId: string, deviceClass: string, preferred: number, timeoutMs: number,
+  bus: MessageBus,
+  uniqueId: string,
+  deviceClass: string,
+  preferred: number,
+  timeoutMs: number,
 ): Promise<number | null> {
   if (!(await nameHasOwner(bus, SETTINGS_SERVICE, timeoutMs))) return null;
   const path = instanceSettingPath(uniqueId);
-  const reply = await callWithTimeout(bus, new Message({
-    destination: SETTINGS_SERVICE, path: '/', interface: 'com.victronenergy.Settings', member: 'AddSettings',
-    signature: 'aa{sv}', body: [[{ path: new Variant('s', path), default: new Variant('s', `${deviceClass}:${String(preferred)}`) }]],
-  }), timeoutMs);
+  const reply = await callWithTimeout(
+    bus,
+    new Message({
+      destination: SETTINGS_SERVICE,
+      path: '/',
+      interface: 'com.victronenergy.Settings',
+      member: 'AddSettings',
+      signature: 'aa{sv}',
+      body: [[{ path: new Variant('s', path), default: new Variant('s', `${deviceClass}:${String(preferred)}`) }]],
+    }),
+    timeoutMs,
+  );
   const results = reply?.body[0] as { value?: Variant }[] | undefined;
   const value = results?.[0]?.value?.value;
   const instance = parseClassInstance(value, deviceClass);

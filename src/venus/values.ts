@@ -20,7 +20,12 @@ export const INVALID_TEXT = '---';
 /** The value as it goes on the bus: rounded, integral where it must be, never NaN. */
 export function normalize(spec: ItemSpec, value: unknown): ItemValue {
   if (value === null || value === undefined) return null;
-  if (spec.type === 's') return typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : null;
+  if (spec.type === 's')
+    return typeof value === 'string'
+      ? value
+      : typeof value === 'number' && Number.isFinite(value)
+        ? String(value)
+        : null;
   const n = typeof value === 'boolean' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n)) return null;
   if (spec.type === 'i') return Math.round(n);

@@ -4,18 +4,39 @@ import type { PackAnalog } from '../../src/protocol';
 
 function pack(n: number, over: Partial<PackAnalog> = {}, extra: Partial<PackInput> = {}): PackInput {
   const analog: PackAnalog = {
-    pack: n, cellVoltages: Array.from({ length: 16 }, (_, i) => 3.3 + i / 1000), temperatures: [25, 26, null, 24],
-    current: -10, voltage: 52.92, remainingAh: 50, fullAh: 100, designAh: 100, cycles: 10, soc: 50, soh: 100, online: true, ...over,
+    pack: n,
+    cellVoltages: Array.from({ length: 16 }, (_, i) => 3.3 + i / 1000),
+    temperatures: [25, 26, null, 24],
+    current: -10,
+    voltage: 52.92,
+    remainingAh: 50,
+    fullAh: 100,
+    designAh: 100,
+    cycles: 10,
+    soc: 50,
+    soh: 100,
+    online: true,
+    ...over,
   };
-  return { pack: n, analog, alarms: { balancingCells: [], alarms: [], protections: [], faults: [], chargeMos: true, dischargeMos: true }, online: true, ageMs: 1000, ...extra };
+  return {
+    pack: n,
+    analog,
+    alarms: { balancingCells: [], alarms: [], protections: [], faults: [], chargeMos: true, dischargeMos: true },
+    online: true,
+    ageMs: 1000,
+    ...extra,
+  };
 }
 
 describe('bank: aggregateBank', () => {
   it('sums currents and capacities, weights SOC by full capacity and SOH by design capacity', () => {
-    const state = aggregateBank([
-      pack(1, { remainingAh: 90, fullAh: 100, soc: 90, soh: 100, designAh: 100 }),
-      pack(2, { remainingAh: 100, fullAh: 200, soc: 50, soh: 80, designAh: 250, current: -5 }),
-    ], { staleAfterMs: 5000 });
+    const state = aggregateBank(
+      [
+        pack(1, { remainingAh: 90, fullAh: 100, soc: 90, soh: 100, designAh: 100 }),
+        pack(2, { remainingAh: 100, fullAh: 200, soc: 50, soh: 80, designAh: 250, current: -5 }),
+      ],
+      { staleAfterMs: 5000 },
+    );
     assert.equal(state.current, -15);
     assert.equal(state.remainingAh, 190);
     assert.equal(state.fullAh, 300);
@@ -26,7 +47,10 @@ describe('bank: aggregateBank', () => {
   });
 
   it('names the extreme cells and sensors and the spread', () => {
-    const high = pack(3, { cellVoltages: Array.from({ length: 16 }, (_, i) => (i === 11 ? 3.45 : 3.3)), temperatures: [31.5, null] });
+    const high = pack(3, {
+      cellVoltages: Array.from({ length: 16 }, (_, i) => (i === 11 ? 3.45 : 3.3)),
+      temperatures: [31.5, null],
+    });
     const state = aggregateBank([pack(1), high], { staleAfterMs: 5000 });
     const { cellVoltage, temperature } = state;
     assert.ok(cellVoltage && temperature);
@@ -38,11 +62,10 @@ describe('bank: aggregateBank', () => {
   });
 
   it('leaves stale, offline and missing packs out of every total and lists them', () => {
-    const state = aggregateBank([
-      pack(1),
-      pack(2, { current: -99, soc: 5 }, { ageMs: 60_000 }),
-      pack(3, {}, { online: false }),
-    ], { staleAfterMs: 30_000, expectedPacks: [1, 2, 3, 4] });
+    const state = aggregateBank(
+      [pack(1), pack(2, { current: -99, soc: 5 }, { ageMs: 60_000 }), pack(3, {}, { online: false })],
+      { staleAfterMs: 30_000, expectedPacks: [1, 2, 3, 4] },
+    );
     assert.equal(state.packsExpected, 4);
     assert.equal(state.packsOnline, 1);
     assert.deepEqual(state.stalePacks, [2, 3, 4]);
@@ -63,41 +86,72 @@ describe('bank: aggregateBank', () => {
   it('unites alarm codes with the packs reporting them, worst level first, FULLY not an alarm', () => {
     const a = pack(1);
     const b = pack(2);
-    const state = aggregateBank([
-      { ...a, alarms: { ...a.alarms!, alarms: ['OV'], protections: ['FULLY'] } },
-      { ...b, alarms: { ...b.alarms!, alarms: ['OV'], faults: ['NTC'] } },
-    ], { staleAfterMs: 5000 });
+    const state = aggregateBank(
+      [
+        { ...a, alarms: { ...a.alarms!, alarms: ['OV'], protections: ['FULLY'] } },
+        { ...b, alarms: { ...b.alarms!, alarms: ['OV'], faults: ['NTC'] } },
+      ],
+      { staleAfterMs: 5000 },
+    );
     assert.equal(state.alarmLevel, 'fault');
     assert.deepEqual(state.alarms, [
       { code: 'NTC', level: 'fault', text: 'temperature sensor fault', packs: [2] },
       { code: 'OV', level: 'warning', text: 'cell over-voltage', packs: [1, 2] },
     ]);
-    assert.deepEqual(state.packs.map((p) => p.alarmLevel), ['warning', 'fault']);
+    assert.deepEqual(
+      state.packs.map((p) => p.alarmLevel),
+      ['warning', 'fault'],
+    );
   });
 });
 
 describe('bank: AlarmTracker', () => {
   it('a pack not answering raises OFFLINE at the chosen level, keeps its other alarms, and clears once it reports again', () => {
     const t = new AlarmTracker({ raiseAfterMs: 5000, clearAfterMs: 10_000, offlineLevel: 'protection' });
-    const codes = (pack: number, alarms: string[]): { pack: number; alarms: string[]; protections: string[]; faults: string[] } => ({ pack, alarms, protections: [], faults: [] });
+    const codes = (
+      pack: number,
+      alarms: string[],
+    ): { pack: number; alarms: string[]; protections: string[]; faults: string[] } => ({
+      pack,
+      alarms,
+      protections: [],
+      faults: [],
+    });
     assert.deepEqual(t.update([codes(2, ['OV'])], 0), []);
     assert.equal(t.update([codes(2, ['OV'])], 5000).length, 1, 'OV raised');
     assert.deepEqual(t.update([], 6000, [2]), [], 'not before the raise delay');
     const raised = t.update([], 11_000, [2]);
-    assert.deepEqual(raised.map((c) => [c.code, c.level, c.state, c.pack, c.text]), [['OFFLINE', 'protection', 'raised', 2, 'pack not answering']]);
+    assert.deepEqual(
+      raised.map((c) => [c.code, c.level, c.state, c.pack, c.text]),
+      [['OFFLINE', 'protection', 'raised', 2, 'pack not answering']],
+    );
     assert.deepEqual(t.update([], 60_000, [2]), [], 'OV stays raised while nothing is known about it');
-    assert.deepEqual(t.active().map((a) => a.code), ['OFFLINE', 'OV']);
+    assert.deepEqual(
+      t.active().map((a) => a.code),
+      ['OFFLINE', 'OV'],
+    );
     t.update([codes(2, ['OV'])], 61_000);
     const cleared = t.tick(71_000);
-    assert.deepEqual(cleared.map((c) => [c.code, c.state]), [['OFFLINE', 'cleared']]);
-    assert.deepEqual(t.active().map((a) => a.code), ['OV']);
+    assert.deepEqual(
+      cleared.map((c) => [c.code, c.state]),
+      [['OFFLINE', 'cleared']],
+    );
+    assert.deepEqual(
+      t.active().map((a) => a.code),
+      ['OV'],
+    );
     const silent = new AlarmTracker({});
     assert.deepEqual(silent.update([], 0, [3]), [], 'no offline level: no OFFLINE alarm');
     const excluded = new AlarmTracker({ offlineLevel: 'fault', exclude: ['OFFLINE'] });
     assert.deepEqual(excluded.update([], 0, [3]), [], 'excluded like any code');
   });
 
-  const codes = (pack: number, alarms: string[] = [], protections: string[] = [], faults: string[] = []) => ({ pack, alarms, protections, faults });
+  const codes = (pack: number, alarms: string[] = [], protections: string[] = [], faults: string[] = []) => ({
+    pack,
+    alarms,
+    protections,
+    faults,
+  });
 
   it('raises after the raise delay, clears after the clear delay, and ignores flicker', () => {
     const t = new AlarmTracker({ raiseAfterMs: 5000, clearAfterMs: 10_000 });
@@ -107,32 +161,74 @@ describe('bank: AlarmTracker', () => {
     t.update([codes(1, ['OV'])], 4000);
     assert.equal(t.nextDue(), 9000);
     const raised = t.tick(9000);
-    assert.deepEqual(raised, [{ code: 'OV', level: 'warning', state: 'raised', pack: 1, text: 'cell over-voltage', since: new Date(4000).toISOString() }]);
+    assert.deepEqual(raised, [
+      {
+        code: 'OV',
+        level: 'warning',
+        state: 'raised',
+        pack: 1,
+        text: 'cell over-voltage',
+        since: new Date(4000).toISOString(),
+      },
+    ]);
     assert.deepEqual(t.update([codes(1, [])], 10_000), []);
     assert.deepEqual(t.update([codes(1, ['OV'])], 15_000), [], 'back before the clear delay: stays raised');
     t.update([codes(1, [])], 16_000);
     assert.deepEqual(t.tick(25_999), []);
-    assert.deepEqual(t.tick(26_000).map((c) => c.state), ['cleared']);
+    assert.deepEqual(
+      t.tick(26_000).map((c) => c.state),
+      ['cleared'],
+    );
     assert.deepEqual(t.active(), []);
   });
 
   it('keeps the groups apart (EOT alarm vs EOT protection), filters, and leaves silent packs alone', () => {
     const t = new AlarmTracker({ exclude: ['USOC'], minLevel: 'warning' });
     const changes = t.update([codes(1, ['EOT', 'USOC'], ['EOT']), codes(2, [], [], ['NTC'])], 0);
-    assert.deepEqual(changes.map((c) => `${c.pack}:${c.level}:${c.code}`), ['1:protection:EOT', '1:warning:EOT', '2:fault:NTC']);
+    assert.deepEqual(
+      changes.map((c) => `${c.pack}:${c.level}:${c.code}`),
+      ['1:protection:EOT', '1:warning:EOT', '2:fault:NTC'],
+    );
     assert.deepEqual(t.update([codes(1, [], [])], 1), [
-      { code: 'EOT', level: 'protection', state: 'cleared', pack: 1, text: 'ambient over-temperature protection', since: new Date(0).toISOString() },
-      { code: 'EOT', level: 'warning', state: 'cleared', pack: 1, text: 'ambient over-temperature', since: new Date(0).toISOString() },
+      {
+        code: 'EOT',
+        level: 'protection',
+        state: 'cleared',
+        pack: 1,
+        text: 'ambient over-temperature protection',
+        since: new Date(0).toISOString(),
+      },
+      {
+        code: 'EOT',
+        level: 'warning',
+        state: 'cleared',
+        pack: 1,
+        text: 'ambient over-temperature',
+        since: new Date(0).toISOString(),
+      },
     ]);
-    assert.deepEqual(t.active().map((a) => a.code), ['NTC'], 'pack 2 sent nothing new: its fault stays');
+    assert.deepEqual(
+      t.active().map((a) => a.code),
+      ['NTC'],
+      'pack 2 sent nothing new: its fault stays',
+    );
     const protectionsOnly = new AlarmTracker({ minLevel: 'protection', include: ['OVP', 'OV'] });
-    assert.deepEqual(protectionsOnly.update([codes(1, ['OV'], ['OVP', 'UVP'])], 0).map((c) => c.code), ['OVP']);
+    assert.deepEqual(
+      protectionsOnly.update([codes(1, ['OV'], ['OVP', 'UVP'])], 0).map((c) => c.code),
+      ['OVP'],
+    );
   });
 });
 
 describe('bank: changedBeyond', () => {
   it('compares numbers within the deadband and everything else exactly, ignoring the data age', () => {
-    const a = { pack: 1, online: true, ageMs: 10, analog: { voltage: 52.3, cells: [3.3, 3.31] }, alarms: { alarms: [] as string[] } };
+    const a = {
+      pack: 1,
+      online: true,
+      ageMs: 10,
+      analog: { voltage: 52.3, cells: [3.3, 3.31] },
+      alarms: { alarms: [] as string[] },
+    };
     assert.equal(changedBeyond(a, { ...a, ageMs: 5000 }, 0), false);
     assert.equal(changedBeyond(a, { ...a, analog: { voltage: 52.31, cells: [3.3, 3.31] } }, 0.02), false);
     assert.equal(changedBeyond(a, { ...a, analog: { voltage: 52.35, cells: [3.3, 3.31] } }, 0.02), true);

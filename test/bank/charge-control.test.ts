@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import {
-  ChargeController, DEFAULT_CHARGE_SETTINGS, FreshnessGuard, aggregateBank, evaluateTable,
-  type BankState, type ChargeSettings, type PackInput,
+  ChargeController,
+  DEFAULT_CHARGE_SETTINGS,
+  FreshnessGuard,
+  aggregateBank,
+  evaluateTable,
+  type BankState,
+  type ChargeSettings,
+  type PackInput,
 } from '../../src/bank';
 import { addSample, EMPTY_HISTORY } from '../../src/venus/history';
 import { normalize, textOf } from '../../src/venus/values';
@@ -19,17 +25,37 @@ interface PackSpec {
 }
 
 function input(spec: PackSpec): PackInput {
-  const cells = typeof spec.cells === 'number' || spec.cells === undefined
-    ? new Array<number>(16).fill(typeof spec.cells === 'number' ? spec.cells : 3.3)
-    : spec.cells.length < 16 ? [...spec.cells, ...new Array<number>(16 - spec.cells.length).fill(spec.cells[spec.cells.length - 1] ?? 3.3)] : [...spec.cells];
+  const cells =
+    typeof spec.cells === 'number' || spec.cells === undefined
+      ? new Array<number>(16).fill(typeof spec.cells === 'number' ? spec.cells : 3.3)
+      : spec.cells.length < 16
+        ? [...spec.cells, ...new Array<number>(16 - spec.cells.length).fill(spec.cells[spec.cells.length - 1] ?? 3.3)]
+        : [...spec.cells];
   const sum = cells.reduce((a, b) => a + b, 0);
   return {
     pack: spec.pack,
     analog: {
-      pack: spec.pack, cellVoltages: cells, temperatures: spec.temps ?? [25, 25, 25, 25, 30, 24], current: 10, voltage: spec.voltage ?? sum,
-      remainingAh: spec.soc ?? 60, fullAh: 100, designAh: 100, cycles: 10, soc: spec.soc ?? 60, soh: 100, online: true,
+      pack: spec.pack,
+      cellVoltages: cells,
+      temperatures: spec.temps ?? [25, 25, 25, 25, 30, 24],
+      current: 10,
+      voltage: spec.voltage ?? sum,
+      remainingAh: spec.soc ?? 60,
+      fullAh: 100,
+      designAh: 100,
+      cycles: 10,
+      soc: spec.soc ?? 60,
+      soh: 100,
+      online: true,
     },
-    alarms: { balancingCells: [], alarms: [], protections: [], faults: [], chargeMos: spec.chargeMos ?? true, dischargeMos: spec.dischargeMos ?? true },
+    alarms: {
+      balancingCells: [],
+      alarms: [],
+      protections: [],
+      faults: [],
+      chargeMos: spec.chargeMos ?? true,
+      dischargeMos: spec.dischargeMos ?? true,
+    },
     online: true,
     ageMs: spec.ageMs ?? 0,
     ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
@@ -37,7 +63,8 @@ function input(spec: PackSpec): PackInput {
 }
 
 const bankOf = (...packs: PackSpec[]): BankState => aggregateBank(packs.map(input), { staleAfterMs: 15_000 });
-const controller = (settings: Partial<ChargeSettings> = {}): ChargeController => new ChargeController({ ...DEFAULT_CHARGE_SETTINGS, ...settings });
+const controller = (settings: Partial<ChargeSettings> = {}): ChargeController =>
+  new ChargeController({ ...DEFAULT_CHARGE_SETTINGS, ...settings });
 
 describe('charge control', () => {
   describe('limit tables', () => {
@@ -145,14 +172,36 @@ describe('charge control', () => {
 
     it('can also limit by SOC (off by default)', () => {
       assert.equal(controller().step(bankOf({ pack: 1, soc: 97 }), 0).published.ccl, 50);
-      const bySoc = controller({ tables: { ...DEFAULT_CHARGE_SETTINGS.tables, chargeSoc: [[98, 0.1], [95, 0.2], [90, 0.5], [85, 1]], dischargeSoc: [[5, 0.1], [10, 0.2], [15, 0.5], [20, 1]] } });
+      const bySoc = controller({
+        tables: {
+          ...DEFAULT_CHARGE_SETTINGS.tables,
+          chargeSoc: [
+            [98, 0.1],
+            [95, 0.2],
+            [90, 0.5],
+            [85, 1],
+          ],
+          dischargeSoc: [
+            [5, 0.1],
+            [10, 0.2],
+            [15, 0.5],
+            [20, 1],
+          ],
+        },
+      });
       const full = bySoc.step(bankOf({ pack: 1, soc: 95 }), 0);
       assert.deepEqual([full.published.ccl, full.chargeLimitation], [10, 'SOC P01']);
       assert.equal(bySoc.step(bankOf({ pack: 1, soc: 10 }), 1000).published.dcl, 20);
     });
 
     it('uses the BMS-reported limits as a ceiling and the user maximum as a cap', () => {
-      const limits = { chargeVoltage: 53.2, chargeCurrent: 20, dischargeCurrent: -150, chargeEnabled: true, dischargeEnabled: true };
+      const limits = {
+        chargeVoltage: 53.2,
+        chargeCurrent: 20,
+        dischargeCurrent: -150,
+        chargeEnabled: true,
+        dischargeEnabled: true,
+      };
       const d = controller().step(bankOf({ pack: 1, limits }, { pack: 2 }), 0);
       assert.equal(d.published.ccl, 40);
       assert.equal(d.chargeLimitation, 'BMS limit P01');
@@ -179,14 +228,26 @@ describe('charge control', () => {
 
   describe('shadow mode', () => {
     it('keeps the safety floor: protections, temperature and cell-voltage derating and the BMS limits are published', () => {
-      const limits = { chargeVoltage: 54.8, chargeCurrent: 40, dischargeCurrent: -80, chargeEnabled: true, dischargeEnabled: true };
-      const d = controller({ shadow: true }).step(bankOf({ pack: 1, limits }, { pack: 2, temps: [3, 20, 20, 20, 30, 20] }), 0);
+      const limits = {
+        chargeVoltage: 54.8,
+        chargeCurrent: 40,
+        dischargeCurrent: -80,
+        chargeEnabled: true,
+        dischargeEnabled: true,
+      };
+      const d = controller({ shadow: true }).step(
+        bankOf({ pack: 1, limits }, { pack: 2, temps: [3, 20, 20, 20, 30, 20] }),
+        0,
+      );
       // 3 °C: a third of the pack current for charge (0.25 at 2 °C, 0.5 at 5 °C), 0.4 for discharge.
       assert.deepEqual(d.published, { cvl: 54.8, ccl: 33.3, dcl: 80 });
       assert.equal(d.chargeLimitation, 'Temperature P02; shadow: would be 33.3 A (Temperature P02)');
       assert.match(d.modeText, /^Shadow: would be Bulk, CVL 55\.20 V$/);
       // Below freezing the cold pack takes nothing, so neither does the bank.
-      const frozen = controller({ shadow: true }).step(bankOf({ pack: 1 }, { pack: 2, temps: [-2, 20, 20, 20, 30, 20] }), 0);
+      const frozen = controller({ shadow: true }).step(
+        bankOf({ pack: 1 }, { pack: 2, temps: [-2, 20, 20, 20, 30, 20] }),
+        0,
+      );
       assert.equal(frozen.published.ccl, 0);
       // A cell at 3.62 V pulls CVL down, as without shadow.
       const high = controller({ shadow: true }).step(bankOf({ pack: 1, cells: [3.62, 3.4] }), 0);
@@ -194,8 +255,16 @@ describe('charge control', () => {
       assert.equal(high.published.ccl, 0);
     });
 
-    it('leaves the algorithm\'s own choices unapplied: float and the SOC tables stay text', () => {
-      const soc: ChargeSettings['tables'] = { ...DEFAULT_CHARGE_SETTINGS.tables, chargeSoc: [[85, 1], [90, 0.5], [95, 0.2], [98, 0.1]] };
+    it("leaves the algorithm's own choices unapplied: float and the SOC tables stay text", () => {
+      const soc: ChargeSettings['tables'] = {
+        ...DEFAULT_CHARGE_SETTINGS.tables,
+        chargeSoc: [
+          [85, 1],
+          [90, 0.5],
+          [95, 0.2],
+          [98, 0.1],
+        ],
+      };
       const bySoc = controller({ shadow: true, tables: soc }).step(bankOf({ pack: 1, cells: 3.35, soc: 96 }), 0);
       assert.deepEqual([bySoc.published.ccl, bySoc.computed.ccl], [50, 8.3]);
       assert.match(bySoc.chargeLimitation, /shadow: would be 8\.3 A \(SOC P01\)$/);
@@ -225,7 +294,8 @@ describe('charge control', () => {
       const back = c.step(bankOf({ pack: 1, cells: 3.35 }, { pack: 2, cells: 3.35 }), 321_000);
       assert.deepEqual(back.published, { cvl: 55.2, ccl: 0, dcl: 200 });
       const ccl: number[] = [];
-      for (let t = 322_000; t <= 351_000; t += 1000) ccl.push(c.step(bankOf({ pack: 1, cells: 3.35 }, { pack: 2, cells: 3.35 }), t).published.ccl);
+      for (let t = 322_000; t <= 351_000; t += 1000)
+        ccl.push(c.step(bankOf({ pack: 1, cells: 3.35 }, { pack: 2, cells: 3.35 }), t).published.ccl);
       // Held for 30 s after the last hold, then 5 A/s.
       assert.deepEqual(ccl.slice(-3), [0, 5, 10]);
     });
@@ -242,17 +312,39 @@ describe('charge control', () => {
 
 describe('freshness guard', () => {
   const guard = (): FreshnessGuard => new FreshnessGuard({ pollIntervalMs: 5000 });
-  const aged = (packs: PackSpec[]): BankState => aggregateBank(packs.map(input), { staleAfterMs: 15_000, expectedPacks: [1, 2] });
+  const aged = (packs: PackSpec[]): BankState =>
+    aggregateBank(packs.map(input), { staleAfterMs: 15_000, expectedPacks: [1, 2] });
 
   it('stage 0 with every pack fresh, 1 with one silent, 2 with none fresh, 3 after the BMS-lost time', () => {
     const g = guard();
     assert.equal(g.assess(aged([{ pack: 1 }, { pack: 2 }]), 0).stage, 0);
     const one = g.assess(aged([{ pack: 1 }, { pack: 2, ageMs: 15_001 }]), 1000);
     assert.deepEqual([one.stage, one.reason], [1, 'no fresh data from P02']);
-    const none = g.assess(aged([{ pack: 1, ageMs: 16_000 }, { pack: 2, ageMs: 16_000 }]), 16_000);
+    const none = g.assess(
+      aged([
+        { pack: 1, ageMs: 16_000 },
+        { pack: 2, ageMs: 16_000 },
+      ]),
+      16_000,
+    );
     assert.deepEqual([none.stage, none.reason, none.lostInMs], [2, 'no fresh data from any pack (15 s)', 285_000]);
-    assert.equal(g.assess(aged([{ pack: 1, ageMs: 300_000 }, { pack: 2, ageMs: 300_000 }]), 300_999).stage, 2);
-    const lost = g.assess(aged([{ pack: 1, ageMs: 301_000 }, { pack: 2, ageMs: 301_000 }]), 301_000);
+    assert.equal(
+      g.assess(
+        aged([
+          { pack: 1, ageMs: 300_000 },
+          { pack: 2, ageMs: 300_000 },
+        ]),
+        300_999,
+      ).stage,
+      2,
+    );
+    const lost = g.assess(
+      aged([
+        { pack: 1, ageMs: 301_000 },
+        { pack: 2, ageMs: 301_000 },
+      ]),
+      301_000,
+    );
     assert.deepEqual([lost.stage, lost.reason], [3, 'no fresh data from any pack (300 s)']);
     assert.equal(guard().assess(null, 0).stage, 3);
   });
@@ -260,7 +352,16 @@ describe('freshness guard', () => {
   it('recovers only on data read after the loss, and only if it is plausible', () => {
     const g = guard();
     g.assess(aged([{ pack: 1 }, { pack: 2 }]), 0);
-    assert.equal(g.assess(aged([{ pack: 1, ageMs: 16_000 }, { pack: 2, ageMs: 16_000 }]), 16_000).stage, 2);
+    assert.equal(
+      g.assess(
+        aged([
+          { pack: 1, ageMs: 16_000 },
+          { pack: 2, ageMs: 16_000 },
+        ]),
+        16_000,
+      ).stage,
+      2,
+    );
     // Pack 1 is back, but pack 2's data was read before the loss.
     const waiting = g.assess(aged([{ pack: 1 }, { pack: 2, ageMs: 14_000 }]), 20_000);
     assert.deepEqual([waiting.stage, waiting.reason], [2, 'waiting for fresh data from P02']);
@@ -272,12 +373,65 @@ describe('freshness guard', () => {
 
 describe('bank history and values on the wire', () => {
   it('integrates energy only across short gaps and only ever grows', () => {
-    let h = addSample(EMPTY_HISTORY, { at: 0, power: 1000, voltage: 53, minCellVoltage: 3.3, maxCellVoltage: 3.32, minTemperature: 20, maxTemperature: 22, full: false }, null, 15_000);
-    h = addSample(h, { at: 3_600_000 / 1000, power: 1000, voltage: 53.2, minCellVoltage: 3.31, maxCellVoltage: 3.33, minTemperature: 19, maxTemperature: 22, full: false }, 0, 15_000);
+    let h = addSample(
+      EMPTY_HISTORY,
+      {
+        at: 0,
+        power: 1000,
+        voltage: 53,
+        minCellVoltage: 3.3,
+        maxCellVoltage: 3.32,
+        minTemperature: 20,
+        maxTemperature: 22,
+        full: false,
+      },
+      null,
+      15_000,
+    );
+    h = addSample(
+      h,
+      {
+        at: 3_600_000 / 1000,
+        power: 1000,
+        voltage: 53.2,
+        minCellVoltage: 3.31,
+        maxCellVoltage: 3.33,
+        minTemperature: 19,
+        maxTemperature: 22,
+        full: false,
+      },
+      0,
+      15_000,
+    );
     assert.ok(Math.abs(h.chargedKwh - 1 / 1000) < 1e-12);
-    h = addSample(h, { at: 100_000, power: -2000, voltage: 52, minCellVoltage: 3.2, maxCellVoltage: 3.3, minTemperature: 19, maxTemperature: 25, full: true }, 3600, 15_000);
+    h = addSample(
+      h,
+      {
+        at: 100_000,
+        power: -2000,
+        voltage: 52,
+        minCellVoltage: 3.2,
+        maxCellVoltage: 3.3,
+        minTemperature: 19,
+        maxTemperature: 25,
+        full: true,
+      },
+      3600,
+      15_000,
+    );
     assert.equal(h.dischargedKwh, 0);
-    assert.deepEqual([h.minVoltage, h.maxVoltage, h.minCellVoltage, h.maxCellVoltage, h.minTemperature, h.maxTemperature, h.lastFullChargeAt], [52, 53.2, 3.2, 3.33, 19, 25, 100_000]);
+    assert.deepEqual(
+      [
+        h.minVoltage,
+        h.maxVoltage,
+        h.minCellVoltage,
+        h.maxCellVoltage,
+        h.minTemperature,
+        h.maxTemperature,
+        h.lastFullChargeAt,
+      ],
+      [52, 53.2, 3.2, 3.33, 19, 25, 100_000],
+    );
   });
 
   it('never puts NaN or Infinity on the bus and rounds to display precision', () => {

@@ -19,11 +19,14 @@ describe('admin API with adminAuth: the serial-port list needs the bms-link read
       },
     });
   });
-  after(async () => { await (red as RunningRed | undefined)?.stop(); });
+  after(async () => {
+    await (red as RunningRed | undefined)?.stop();
+  });
 
   const token = async (username: string, password: string, scope: string): Promise<string> => {
     const response = await fetch(`${red.base}/auth/token`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope, username, password }),
     });
     assert.equal(response.status, 200);
@@ -32,9 +35,13 @@ describe('admin API with adminAuth: the serial-port list needs the bms-link read
 
   it('refuses without a login and without the permission, lists the ports with it', async () => {
     assert.equal((await fetch(`${red.base}/lifepo4-bms/ports`)).status, 401);
-    const denied = await fetch(`${red.base}/lifepo4-bms/ports`, { headers: { Authorization: `Bearer ${await token('nobody', 'nobody-password', 'flows.read')}` } });
+    const denied = await fetch(`${red.base}/lifepo4-bms/ports`, {
+      headers: { Authorization: `Bearer ${await token('nobody', 'nobody-password', 'flows.read')}` },
+    });
     assert.equal(denied.status, 401, 'Node-RED answers a missing permission with 401 too');
-    const allowed = await fetch(`${red.base}/lifepo4-bms/ports`, { headers: { Authorization: `Bearer ${await token('reader', 'reader-password', 'read')}` } });
+    const allowed = await fetch(`${red.base}/lifepo4-bms/ports`, {
+      headers: { Authorization: `Bearer ${await token('reader', 'reader-password', 'read')}` },
+    });
     assert.equal(allowed.status, 200);
     assert.deepEqual(await allowed.json(), await listSerialPorts());
   });

@@ -8,7 +8,10 @@ import { startSim, type RunningSim } from '../helpers/sim';
 
 const root = path.resolve(__dirname, '../..');
 const SHOTS = path.join(root, 'screenshots');
-const SIZES = [{ name: 'desktop', width: 1280, height: 900 }, { name: 'phone', width: 390, height: 844 }] as const;
+const SIZES = [
+  { name: 'desktop', width: 1280, height: 900 },
+  { name: 'phone', width: 390, height: 844 },
+] as const;
 
 /**
  * The demo flow as `npm start` deploys it, pointed at the simulator; for the test: writes allowed with
@@ -16,7 +19,10 @@ const SIZES = [{ name: 'desktop', width: 1280, height: 900 }, { name: 'phone', w
  * directory with a bank row every 5 s.
  */
 function demoFlow(sim: RunningSim, recordDir: string): object[] {
-  const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'flows.json'), 'utf8')) as Record<string, unknown>[];
+  const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'flows.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >[];
   return flow.map((n) => {
     if (n.type === 'bms-link') return { ...n, port: sim.tcp, allowWrites: true };
     if (n.type === 'bms-params') return { ...n, credentials: { password: 'maintenance' } };
@@ -27,7 +33,10 @@ function demoFlow(sim: RunningSim, recordDir: string): object[] {
 
 /** The page fits its width: nothing scrolls sideways. */
 async function assertNoSidewaysScroll(page: Page, what: string): Promise<void> {
-  const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
   assert.ok(scroll <= client, `${what}: ${String(scroll)} px wide in a ${String(client)} px window`);
 }
 
@@ -44,7 +53,9 @@ describe('demo dashboard pages in a real browser', function () {
     sim = await startSim({ packs: 3, current: -15 }, { baudRate: 9600, latencyMs: 10 });
     red = await startNodeRed();
     const deployed = await fetch(`${red.base}/flows`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(demoFlow(sim, recordDir)),
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(demoFlow(sim, recordDir)),
     });
     assert.ok(deployed.ok, `deploy: ${String(deployed.status)} ${await deployed.text()}`);
     browser = await launchBrowser();
@@ -66,19 +77,22 @@ describe('demo dashboard pages in a real browser', function () {
 
   for (const size of SIZES) {
     describe(`at ${String(size.width)} px (${size.name})`, () => {
-      it('Bank: SOC, power with direction, packs online, cells and temperatures by role, every pack with the simulator\'s values', async () => {
+      it("Bank: SOC, power with direction, packs online, cells and temperatures by role, every pack with the simulator's values", async () => {
         const page = await open(size, 'bank');
         await page.waitForSelector('.bms-pack-card[data-pack="3"] .bms-pack-soc');
-        assert.match(await page.textContent('.bms-soc') ?? '', /^\d+\.\d %$/);
-        assert.match(await page.textContent('.bms-power') ?? '', /^\d+ W$/);
+        assert.match((await page.textContent('.bms-soc')) ?? '', /^\d+\.\d %$/);
+        assert.match((await page.textContent('.bms-power')) ?? '', /^\d+ W$/);
         assert.equal((await page.textContent('.bms-direction'))?.trim(), 'discharging', 'the simulator draws 15 A');
         assert.equal((await page.textContent('.bms-online'))?.trim(), '3 / 3');
-        assert.match(await page.textContent('.bms-cell-min') ?? '', /^min 3\.\d{3} V \(P0[1-3]C\d\d\)$/);
-        assert.match(await page.textContent('.bms-temps') ?? '', /cells.*MOSFET.*ambient/s);
+        assert.match((await page.textContent('.bms-cell-min')) ?? '', /^min 3\.\d{3} V \(P0[1-3]C\d\d\)$/);
+        assert.match((await page.textContent('.bms-temps')) ?? '', /cells.*MOSFET.*ambient/s);
         for (let n = 1; n <= 3; n++) {
           const card = page.locator(`.bms-pack-card[data-pack="${String(n)}"]`);
           const voltage = (await card.locator('.bms-pack-voltage').textContent())?.trim();
-          assert.ok(sim.bank.truthFor(n).some((t) => t.analog.voltage.toFixed(2) === voltage), `pack ${String(n)}: ${voltage ?? '?'} V is one the simulator sent`);
+          assert.ok(
+            sim.bank.truthFor(n).some((t) => t.analog.voltage.toFixed(2) === voltage),
+            `pack ${String(n)}: ${voltage ?? '?'} V is one the simulator sent`,
+          );
         }
         await assertNoSidewaysScroll(page, 'bank');
         await page.screenshot({ path: path.join(SHOTS, `page-bank-${size.name}.png`), fullPage: true });
@@ -90,21 +104,32 @@ describe('demo dashboard pages in a real browser', function () {
         await page.waitForSelector('.bms-chip[data-pack="2"]');
         await page.click('.bms-chip[data-pack="2"]');
         await page.waitForSelector('.bms-chip.bms-selected[data-pack="2"]');
-        await page.waitForFunction(() => /against this host/.test(document.querySelector('.bms-clock')?.textContent ?? ''));
+        await page.waitForFunction(() =>
+          /against this host/.test(document.querySelector('.bms-clock')?.textContent ?? ''),
+        );
         assert.equal(await page.locator('.bms-cellbar').count(), 16);
         const cells = (await page.locator('.bms-cellbar div:last-child').allTextContents()).map((t) => t.trim());
-        assert.ok(sim.bank.truthFor(2).some((t) => t.analog.cellVoltages.map((v) => v.toFixed(3)).join() === cells.join()), `cells ${cells.join(' ')} are a reading of pack 2`);
+        assert.ok(
+          sim.bank.truthFor(2).some((t) => t.analog.cellVoltages.map((v) => v.toFixed(3)).join() === cells.join()),
+          `cells ${cells.join(' ')} are a reading of pack 2`,
+        );
         const lowest = Math.min(...cells.map(Number)).toFixed(3);
         assert.equal((await page.locator('.bms-cellbar.bms-min div:last-child').first().textContent())?.trim(), lowest);
-        assert.deepEqual((await page.locator('.bms-pack-temps > div:nth-child(odd)').allTextContents()).map((t) => t.trim()), ['cell 1', 'cell 2', 'cell 3', 'cell 4', 'MOSFET', 'ambient']);
+        assert.deepEqual(
+          (await page.locator('.bms-pack-temps > div:nth-child(odd)').allTextContents()).map((t) => t.trim()),
+          ['cell 1', 'cell 2', 'cell 3', 'cell 4', 'MOSFET', 'ambient'],
+        );
         assert.equal((await page.textContent('[data-switch="charge MOSFET"]'))?.trim(), 'on');
         assert.equal((await page.textContent('[data-switch="buzzer"]'))?.trim(), 'enabled');
-        assert.match(await page.textContent('.bms-clock') ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d \([+−]\d+ s against this host\)$/);
+        assert.match(
+          (await page.textContent('.bms-clock')) ?? '',
+          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d \([+−]\d+ s against this host\)$/,
+        );
         // Identity as the link read it (the master's firmware and serial).
         await page.click('.bms-chip[data-pack="1"]');
         await page.waitForSelector('.bms-chip.bms-selected[data-pack="1"]');
-        assert.match(await page.textContent('.bms-serial') ?? '', /^SIM/);
-        assert.match(await page.textContent('.bms-firmware') ?? '', /^P16S100A/);
+        assert.match((await page.textContent('.bms-serial')) ?? '', /^SIM/);
+        assert.match((await page.textContent('.bms-firmware')) ?? '', /^P16S100A/);
         await assertNoSidewaysScroll(page, 'pack');
         await page.screenshot({ path: path.join(SHOTS, `page-pack-${size.name}.png`), fullPage: true });
         await page.close();
@@ -117,7 +142,10 @@ describe('demo dashboard pages in a real browser', function () {
         for (const series of ['soc', 'power', 'spreadMv']) {
           const points = Number(await page.getAttribute(`.bms-trend[data-series="${series}"] path`, 'data-points'));
           assert.ok(points >= 1, `${series}: ${String(points)} points`);
-          assert.match(await page.getAttribute(`.bms-trend[data-series="${series}"] path`, 'd') ?? '', /^M[\d.]+,[\d.]+/);
+          assert.match(
+            (await page.getAttribute(`.bms-trend[data-series="${series}"] path`, 'd')) ?? '',
+            /^M[\d.]+,[\d.]+/,
+          );
         }
         await assertNoSidewaysScroll(page, 'trends');
         await page.screenshot({ path: path.join(SHOTS, `page-trends-${size.name}.png`), fullPage: true });
@@ -128,14 +156,20 @@ describe('demo dashboard pages in a real browser', function () {
         const page = await open(size, 'recording');
         await page.waitForSelector('.bms-days .bms-row[data-day]');
         const href = await page.getAttribute('.bms-download-packs', 'href');
-        assert.match(href ?? '', /^\/lfp-bms\/record\/demo-record\/packs\.csv\?from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d$/);
+        assert.match(
+          href ?? '',
+          /^\/lfp-bms\/record\/demo-record\/packs\.csv\?from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d$/,
+        );
         const csv = await (await fetch(`${red.base}${href ?? ''}`)).text();
         const [header = '', ...rows] = csv.trim().split('\n');
         const columns = header.split(',');
         const row = rows.map((r) => r.split(',')).find((r) => r[columns.indexOf('pack')] === '1');
         assert.ok(row, 'a row of pack 1');
         const cell1 = row[columns.indexOf('cell1')];
-        assert.ok(sim.bank.truthFor(1).some((t) => String(t.analog.cellVoltages[0]) === cell1), `cell 1 at ${cell1 ?? '?'} V is one the simulator sent`);
+        assert.ok(
+          sim.bank.truthFor(1).some((t) => String(t.analog.cellVoltages[0]) === cell1),
+          `cell 1 at ${cell1 ?? '?'} V is one the simulator sent`,
+        );
         await assertNoSidewaysScroll(page, 'recording');
         await page.screenshot({ path: path.join(SHOTS, `page-recording-${size.name}.png`), fullPage: true });
         await page.close();
@@ -144,7 +178,7 @@ describe('demo dashboard pages in a real browser', function () {
       it('Maintenance: reading, planning and switching controls, and how writes are turned on', async () => {
         const page = await open(size, 'maintenance');
         await page.waitForSelector('.bms-writes-note');
-        assert.match(await page.textContent('.bms-writes-note') ?? '', /Allow writes.*admin password/s);
+        assert.match((await page.textContent('.bms-writes-note')) ?? '', /Allow writes.*admin password/s);
         await page.click('.bms-params-read');
         await page.waitForSelector('[data-group="cellOverVoltage"] [data-field="cellOverVoltage.delay"]');
         await assertNoSidewaysScroll(page, 'maintenance');
@@ -164,8 +198,14 @@ describe('demo dashboard pages in a real browser', function () {
     await page.waitForSelector('.bms-alarm-list .bms-level-fault:has-text("pack 2 · OFFLINE")', { timeout: 60_000 });
     await page.screenshot({ path: path.join(SHOTS, 'page-bank-pack-offline.png'), fullPage: true });
     sim.bank.setOffline(2, false);
-    await page.waitForFunction(() => document.querySelector('.bms-online')?.textContent.trim() === '3 / 3', undefined, { timeout: 60_000 });
-    await page.waitForFunction(() => !/OFFLINE/.test(document.querySelector('.bms-alarm-list')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector('.bms-online')?.textContent.trim() === '3 / 3', undefined, {
+      timeout: 60_000,
+    });
+    await page.waitForFunction(
+      () => !/OFFLINE/.test(document.querySelector('.bms-alarm-list')?.textContent ?? ''),
+      undefined,
+      { timeout: 60_000 },
+    );
     await page.close();
   });
 
@@ -180,22 +220,28 @@ describe('demo dashboard pages in a real browser', function () {
     await field.fill(String(wanted));
     await field.dispatchEvent('change');
     await page.click('.bms-params-plan');
-    await page.waitForSelector(`.bms-plan-change:has-text("cellOverVoltage.delay: ${String(before.delay)} → ${String(wanted)}")`);
+    await page.waitForSelector(
+      `.bms-plan-change:has-text("cellOverVoltage.delay: ${String(before.delay)} → ${String(wanted)}")`,
+    );
     assert.deepEqual(sim.bank.pack(1).parameters.cellOverVoltage, before, 'planning writes nothing');
     assert.equal(await page.isDisabled('.bms-params-apply'), true, 'no apply before the plan is acknowledged');
     await page.check('.bms-understood');
     await page.click('.bms-params-apply');
     await page.waitForSelector('.bms-log :text("applied and read back: cellOverVoltage")', { timeout: 30_000 });
     assert.equal(sim.bank.pack(1).parameters.cellOverVoltage?.delay, wanted, 'the pack holds the new value');
-    assert.deepEqual({ ...sim.bank.pack(1).parameters.cellOverVoltage, delay: before.delay }, before, 'and nothing else changed');
+    assert.deepEqual(
+      { ...sim.bank.pack(1).parameters.cellOverVoltage, delay: before.delay },
+      before,
+      'and nothing else changed',
+    );
     await page.close();
   });
 
-  it('history, clock and switches through the Maintenance page: each answer is the pack\'s own', async () => {
+  it("history, clock and switches through the Maintenance page: each answer is the pack's own", async () => {
     const page = await open(SIZES[1], 'maintenance');
     await page.click('.bms-history-download');
     await page.waitForSelector('.bms-log :text-matches("pack 1: [0-9]+ new history record")', { timeout: 120_000 });
-    assert.ok(await page.locator('.bms-history tr').count() > 1, 'records shown as a table');
+    assert.ok((await page.locator('.bms-history tr').count()) > 1, 'records shown as a table');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('.bms-history-csv')]);
     const csv = fs.readFileSync(await download.path(), 'utf8').split('\n');
     assert.match(csv[0] ?? '', /^time,voltage,current,remainingAh,fullAh,cycles,cell1,/);

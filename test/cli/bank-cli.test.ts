@@ -25,10 +25,17 @@ function start(...argv: string[]): Run {
     signal: controller.signal,
   };
   return {
-    out, err, done: main(argv, io), stop: () => { controller.abort(); },
+    out,
+    err,
+    done: main(argv, io),
+    stop: () => {
+      controller.abort();
+    },
     line: (pattern) => {
       const found = out.find((l) => pattern.test(l));
-      return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => waiters.push({ pattern, resolve }));
+      return found !== undefined
+        ? Promise.resolve(found)
+        : new Promise((resolve) => waiters.push({ pattern, resolve }));
     },
   };
 }
@@ -40,7 +47,21 @@ describe('cli: sim, scan, read', function () {
   let pty: string;
 
   before(async () => {
-    sim = start('sim', '--packs', '3', '--tcp', '127.0.0.1:0', '--pty', 'auto', '--baud', '115200', '--latency', '5', '--faults', 'offline=3');
+    sim = start(
+      'sim',
+      '--packs',
+      '3',
+      '--tcp',
+      '127.0.0.1:0',
+      '--pty',
+      'auto',
+      '--baud',
+      '115200',
+      '--latency',
+      '5',
+      '--faults',
+      'offline=3',
+    );
     tcp = (await sim.line(/tcp: /)).split('tcp: ')[1]!;
     pty = (await sim.line(/pty: /)).split('pty: ')[1]!;
   });
@@ -64,7 +85,10 @@ describe('cli: sim, scan, read', function () {
     const run = start('scan', '--port', tcp, '--json');
     assert.equal(await run.done, 0);
     const detection = JSON.parse(run.out[0]!);
-    assert.deepEqual([detection.dialect, detection.mode, detection.packs, detection.offlinePacks], ['pace', 'broadcast', [1, 2], [3]]);
+    assert.deepEqual(
+      [detection.dialect, detection.mode, detection.packs, detection.offlinePacks],
+      ['pace', 'broadcast', [1, 2], [3]],
+    );
   });
 
   it('read prints a table per pack', async () => {
@@ -79,23 +103,50 @@ describe('cli: sim, scan, read', function () {
   it('read of the whole bank says which pack is not answering, and exits 1', async () => {
     const run = start('read', '--port', tcp);
     assert.equal(await run.done, 1);
-    assert.ok(run.out.some((l) => l.startsWith('pack 1  online')) && run.out.some((l) => l.startsWith('pack 2  online')), 'the packs that answer are shown');
-    assert.deepEqual(run.err, ['lfp-bms read: pack 3 is not answering (the master reports it unreachable or it did not reply)']);
+    assert.ok(
+      run.out.some((l) => l.startsWith('pack 1  online')) && run.out.some((l) => l.startsWith('pack 2  online')),
+      'the packs that answer are shown',
+    );
+    assert.deepEqual(run.err, [
+      'lfp-bms read: pack 3 is not answering (the master reports it unreachable or it did not reply)',
+    ]);
   });
 
   it('read --json --watch prints the canonical payload each cycle until stopped', async () => {
     const run = start('read', '--port', tcp, '--json', '--watch', '--interval', '0.2');
     const lines: string[] = [];
-    while (lines.length < 4) lines.push(await run.line(new RegExp(`^\\{"pack":${(lines.length % 2) + 1},`)).then((l) => { run.out.splice(run.out.indexOf(l), 1); return l; }));
+    while (lines.length < 4)
+      lines.push(
+        await run.line(new RegExp(`^\\{"pack":${(lines.length % 2) + 1},`)).then((l) => {
+          run.out.splice(run.out.indexOf(l), 1);
+          return l;
+        }),
+      );
     run.stop();
     assert.equal(await run.done, 0);
     const payload = JSON.parse(lines[0]!);
-    assert.deepEqual(Object.keys(payload), ['pack', 'analog', 'alarms', 'identity', 'limits', 'online', 'status', 'ageMs', 'staleAfterMs']);
+    assert.deepEqual(Object.keys(payload), [
+      'pack',
+      'analog',
+      'alarms',
+      'identity',
+      'limits',
+      'online',
+      'status',
+      'ageMs',
+      'staleAfterMs',
+    ]);
     assert.equal(payload.analog.cellVoltages.length, 16);
   });
 
   it('errors are one line with a non-zero status', async () => {
-    for (const argv of [['read'], ['read', '--port', '/dev/no-such-port-lfp'], ['scan', '--port', 'tcp://127.0.0.1'], ['read', '--port', tcp, '--pack', '3'], ['sim', '--packs', '16']]) {
+    for (const argv of [
+      ['read'],
+      ['read', '--port', '/dev/no-such-port-lfp'],
+      ['scan', '--port', 'tcp://127.0.0.1'],
+      ['read', '--port', tcp, '--pack', '3'],
+      ['sim', '--packs', '16'],
+    ]) {
       const run = start(...argv);
       assert.equal(await run.done, 2, argv.join(' '));
       assert.equal(run.err.length, 1, run.err.join('|'));

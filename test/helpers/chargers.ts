@@ -13,8 +13,10 @@ const d = (unit: string): ItemSpec => ({ type: 'd', unit, decimals: 2, writable:
 const WRITTEN: Readonly<Record<ChargerKind, Readonly<Record<string, ItemSpec>>>> = {
   solarcharger: { '/Link/ChargeVoltage': d('V'), '/Link/ChargeCurrent': d('A') },
   vebus: {
-    '/BatteryOperationalLimits/MaxChargeVoltage': d('V'), '/BatteryOperationalLimits/MaxChargeCurrent': d('A'),
-    '/BatteryOperationalLimits/MaxDischargeCurrent': d('A'), '/BatteryOperationalLimits/BatteryLowVoltage': d('V'),
+    '/BatteryOperationalLimits/MaxChargeVoltage': d('V'),
+    '/BatteryOperationalLimits/MaxChargeCurrent': d('A'),
+    '/BatteryOperationalLimits/MaxDischargeCurrent': d('A'),
+    '/BatteryOperationalLimits/BatteryLowVoltage': d('V'),
   },
 };
 
@@ -39,11 +41,20 @@ export class FakeCharger {
     readonly linkTimeoutMs = 60_000,
   ) {
     const specs = new Map<string, ItemSpec>([
-      ['/Mgmt/ProcessName', { type: 's' }], ['/Mgmt/Connection', { type: 's' }], ['/ProductName', { type: 's' }],
-      ['/Connected', { type: 'i' }], ['/DeviceInstance', { type: 'i' }], ...Object.entries(WRITTEN[kind]),
+      ['/Mgmt/ProcessName', { type: 's' }],
+      ['/Mgmt/Connection', { type: 's' }],
+      ['/ProductName', { type: 's' }],
+      ['/Connected', { type: 'i' }],
+      ['/DeviceInstance', { type: 'i' }],
+      ...Object.entries(WRITTEN[kind]),
     ]);
     this.service = new VenusService({
-      busAddress, serviceName: name, uniqueId: name.replace(/\W/g, '_'), deviceClass: kind, preferredInstance: 0, specs,
+      busAddress,
+      serviceName: name,
+      uniqueId: name.replace(/\W/g, '_'),
+      deviceClass: kind,
+      preferredInstance: 0,
+      specs,
       onWrite: (path, value) => {
         if (typeof value !== 'number') return 1;
         this.writes.push({ at: this.clock(), path, value });
@@ -51,7 +62,12 @@ export class FakeCharger {
         return 0;
       },
     });
-    this.service.update({ '/Mgmt/ProcessName': 'fake', '/Mgmt/Connection': 'test', '/ProductName': `fake ${kind}`, '/Connected': 1 });
+    this.service.update({
+      '/Mgmt/ProcessName': 'fake',
+      '/Mgmt/Connection': 'test',
+      '/ProductName': `fake ${kind}`,
+      '/Connected': 1,
+    });
   }
 
   start(): Promise<void> {

@@ -38,7 +38,9 @@ export class FakeLocalSettings {
     const match = /^([a-z_]+):(\d+)$/.exec(preferred);
     if (!path.endsWith('/ClassAndVrmInstance') || !match) return preferred;
     const [, cls = '', n = '0'] = match;
-    const taken = new Set([...this.values.entries()].filter(([p]) => p.endsWith('/ClassAndVrmInstance')).map(([, v]) => v));
+    const taken = new Set(
+      [...this.values.entries()].filter(([p]) => p.endsWith('/ClassAndVrmInstance')).map(([, v]) => v),
+    );
     let instance = Number(n);
     while (taken.has(`${cls}:${String(instance)}`)) instance++;
     return `${cls}:${String(instance)}`;

@@ -17,7 +17,9 @@ export function assertDecodes(actual: unknown, expected: unknown, path = '$'): v
   if (Array.isArray(expected)) {
     assert.ok(Array.isArray(actual), `${path}: expected an array`);
     assert.equal(actual.length, expected.length, `${path}: length`);
-    expected.forEach((e, i) => { assertDecodes((actual as unknown[])[i], e, `${path}[${i}]`); });
+    expected.forEach((e, i) => {
+      assertDecodes((actual as unknown[])[i], e, `${path}[${i}]`);
+    });
     return;
   }
   if (expected !== null && typeof expected === 'object') {

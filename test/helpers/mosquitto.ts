@@ -17,12 +17,17 @@ export async function startBroker(port?: number): Promise<Broker> {
   const use = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'lfp-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${String(use)} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n`);
+  writeFileSync(
+    conf,
+    `listener ${String(use)} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n`,
+  );
   const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => { reject(new Error(`mosquitto exited with ${String(code)}: ${log}`)); });
+    child.once('exit', (code) => {
+      reject(new Error(`mosquitto exited with ${String(code)}: ${log}`));
+    });
     const collect = (d: Buffer): void => {
       // Kept only until it runs; read on so the pipe never fills.
       if (log.length < 10_000) log += d.toString();
@@ -80,7 +85,9 @@ export class Observer {
   next(test: (m: Received) => boolean, past = false): Promise<Received> {
     const seen = past ? this.messages.find(test) : undefined;
     if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => { this.waiters.push({ test, resolve }); });
+    return new Promise((resolve) => {
+      this.waiters.push({ test, resolve });
+    });
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,9 @@ export function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => { resolve(port); });
+      server.close(() => {
+        resolve(port);
+      });
     });
     server.on('error', reject);
   });
@@ -32,12 +34,23 @@ export async function startNodeRed(settings: Record<string, unknown> = {}): Prom
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lfp-bms-red-'));
   fs.mkdirSync(path.join(userDir, 'node_modules', '@flowfuse'), { recursive: true });
   fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-lifepo4-bms'), 'dir');
-  fs.symlinkSync(path.dirname(require.resolve('@flowfuse/node-red-dashboard/package.json')), path.join(userDir, 'node_modules', '@flowfuse', 'node-red-dashboard'), 'dir');
+  fs.symlinkSync(
+    path.dirname(require.resolve('@flowfuse/node-red-dashboard/package.json')),
+    path.join(userDir, 'node_modules', '@flowfuse', 'node-red-dashboard'),
+    'dir',
+  );
   fs.writeFileSync(path.join(userDir, 'flows.json'), '[]');
   // No first-run tour or update-notification prompt over the editor.
-  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify({ flowFile: 'flows.json', editorTheme: { tours: false }, telemetry: { enabled: false }, ...settings })};\n`);
+  fs.writeFileSync(
+    path.join(userDir, 'settings.js'),
+    `module.exports = ${JSON.stringify({ flowFile: 'flows.json', editorTheme: { tours: false }, telemetry: { enabled: false }, ...settings })};\n`,
+  );
   const port = await freePort();
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', String(port), 'flows.json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', String(port), 'flows.json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
@@ -46,7 +59,9 @@ export async function startNodeRed(settings: Record<string, unknown> = {}): Prom
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.once('exit', (code) => { reject(new Error(`Node-RED exited (${String(code)}): ${output.slice(-2000)}`)); });
+    child.once('exit', (code) => {
+      reject(new Error(`Node-RED exited (${String(code)}): ${output.slice(-2000)}`));
+    });
   });
   assert.doesNotMatch(output, /\[error\].*(bms|lifepo4)/i, 'the package loads without errors');
   return {
@@ -67,6 +82,14 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

@@ -44,14 +44,29 @@ export function nodeRedVersion(): string {
   return (require(join(dirname(nodeRedMain), '..', 'package.json')) as { version: string }).version;
 }
 
-export const NODES = [bmsLink, bmsPack, bmsParallel, bmsAlarms, bmsVenus, bmsParams, bmsHistory, bmsControl, bmsRecord, bmsMqtt];
+export const NODES = [
+  bmsLink,
+  bmsPack,
+  bmsParallel,
+  bmsAlarms,
+  bmsVenus,
+  bmsParams,
+  bmsHistory,
+  bmsControl,
+  bmsRecord,
+  bmsMqtt,
+];
 
 export function startServer(): Promise<void> {
-  return new Promise((resolve) => { helper.startServer(resolve); });
+  return new Promise((resolve) => {
+    helper.startServer(resolve);
+  });
 }
 
 export function stopServer(): Promise<void> {
-  return new Promise((resolve) => { helper.stopServer(resolve); });
+  return new Promise((resolve) => {
+    helper.stopServer(resolve);
+  });
 }
 
 export function node(id: string): TestNode {
@@ -67,7 +82,10 @@ export function events(id: string): EventEmitter {
 }
 
 /** The next message a helper (sink) node receives. */
-export function nextMessage<T = Record<string, unknown>>(id: string, where: (msg: T) => boolean = () => true): Promise<T> {
+export function nextMessage<T = Record<string, unknown>>(
+  id: string,
+  where: (msg: T) => boolean = () => true,
+): Promise<T> {
   const sink = events(id);
   return new Promise((resolve) => {
     const listener = (msg: T): void => {
@@ -80,7 +98,10 @@ export function nextMessage<T = Record<string, unknown>>(id: string, where: (msg
 }
 
 /** Resolves when the node's status matches. */
-export function statusOf(id: string, where: (status: { fill?: string; shape?: string; text?: string }) => boolean): Promise<{ fill?: string; shape?: string; text?: string }> {
+export function statusOf(
+  id: string,
+  where: (status: { fill?: string; shape?: string; text?: string }) => boolean,
+): Promise<{ fill?: string; shape?: string; text?: string }> {
   const last = node(id).status.lastCall?.args[0];
   if (last && where(last)) return Promise.resolve(last);
   const n = events(id);
@@ -95,7 +116,18 @@ export function statusOf(id: string, where: (status: { fill?: string; shape?: st
 }
 
 export const linkConfig = (id: string, port: string, extra: object = {}): object => ({
-  id, type: 'bms-link', port, baud: '9600', dialect: 'auto', mode: 'auto', packs: 'discover', interval: '1', timeout: '300', gap: '2', allowWrites: false, ...extra,
+  id,
+  type: 'bms-link',
+  port,
+  baud: '9600',
+  dialect: 'auto',
+  mode: 'auto',
+  packs: 'discover',
+  interval: '1',
+  timeout: '300',
+  gap: '2',
+  allowWrites: false,
+  ...extra,
 });
 
 /** One of Node-RED's own nodes (e.g. `core/network/10-mqtt.js`) from the Node-RED the tests run against. */

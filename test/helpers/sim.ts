@@ -26,5 +26,9 @@ export async function startSim(
 export function next<T = unknown>(emitter: object, event: string): Promise<T> {
   // Typed emitters (EventEmitter<Events>) take only their own event names; the tests name them as strings.
   const plain = emitter as NodeJS.EventEmitter;
-  return new Promise((resolve) => { plain.once(event, (value: T) => { resolve(value); }); });
+  return new Promise((resolve) => {
+    plain.once(event, (value: T) => {
+      resolve(value);
+    });
+  });
 }

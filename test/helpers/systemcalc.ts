@@ -67,14 +67,20 @@ export class SystemCalcEmulation extends EventEmitter {
     const bus = sessionBus({ busAddress: address });
     (bus as NodeJS.EventEmitter).on('error', () => undefined);
     this.bus = bus;
-    bus.on('message', (msg: Message) => { this.onMessage(msg); });
+    bus.on('message', (msg: Message) => {
+      this.onMessage(msg);
+    });
     await this.dbus('AddMatch', "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'");
     await this.dbus('AddMatch', "type='signal',interface='com.victronenergy.BusItem'");
     const names = (await this.dbus('ListNames')) as string[];
-    await Promise.all(names.filter((n) => n.startsWith(BATTERY)).map(async (n) => {
-      const owner = (await this.dbus('GetNameOwner', n)) as string;
-      await this.scan(n, owner);
-    }));
+    await Promise.all(
+      names
+        .filter((n) => n.startsWith(BATTERY))
+        .map(async (n) => {
+          const owner = (await this.dbus('GetNameOwner', n)) as string;
+          await this.scan(n, owner);
+        }),
+    );
   }
 
   stop(): void {
@@ -90,15 +96,25 @@ export class SystemCalcEmulation extends EventEmitter {
 
   /** `/Connected` = 1 with a valid ProductName and Mgmt/Connection. */
   connected(s: SeenService): boolean {
-    return s.values.get('/Connected') === 1 && typeof s.values.get('/ProductName') === 'string' && typeof s.values.get('/Mgmt/Connection') === 'string';
+    return (
+      s.values.get('/Connected') === 1 &&
+      typeof s.values.get('/ProductName') === 'string' &&
+      typeof s.values.get('/Mgmt/Connection') === 'string'
+    );
   }
 
   batteryMonitor(): string | null {
-    const key = (s: SeenService): [number, number, number] => [s.values.has(CVL) ? 0 : 1, s.name.startsWith(`${BATTERY}lynxparallel`) ? 0 : 1, s.instance ?? Infinity];
-    const candidates = [...this.services.values()].filter((s) => this.connected(s)).sort((a, b) => {
-      const [ka, kb] = [key(a), key(b)];
-      return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2];
-    });
+    const key = (s: SeenService): [number, number, number] => [
+      s.values.has(CVL) ? 0 : 1,
+      s.name.startsWith(`${BATTERY}lynxparallel`) ? 0 : 1,
+      s.instance ?? Infinity,
+    ];
+    const candidates = [...this.services.values()]
+      .filter((s) => this.connected(s))
+      .sort((a, b) => {
+        const [ka, kb] = [key(a), key(b)];
+        return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2];
+      });
     return candidates[0]?.name ?? null;
   }
 
@@ -142,16 +158,17 @@ export class SystemCalcEmulation extends EventEmitter {
     const dcl = value('/Info/MaxDischargeCurrent');
     const low = value('/Info/BatteryLowVoltage');
     if (cvl === null) return;
-    const solarLimit = setup.feedInExcessPv ? SOLAR_MAXIMUM : ccl ?? SOLAR_MAXIMUM;
+    const solarLimit = setup.feedInExcessPv ? SOLAR_MAXIMUM : (ccl ?? SOLAR_MAXIMUM);
     for (const charger of setup.solarChargers) {
       await this.setValue(charger, '/Link/ChargeVoltage', cvl);
       await this.setValue(charger, '/Link/ChargeCurrent', solarLimit);
     }
     if (setup.multi) {
       // Solar has priority: the Multi may charge with what CCL leaves after what the sun gives now.
-      const solar = Math.min(setup.solarProduction, setup.feedInExcessPv ? Infinity : ccl ?? 0);
+      const solar = Math.min(setup.solarProduction, setup.feedInExcessPv ? Infinity : (ccl ?? 0));
       await this.setValue(setup.multi, '/BatteryOperationalLimits/MaxChargeVoltage', cvl);
-      if (ccl !== null) await this.setValue(setup.multi, '/BatteryOperationalLimits/MaxChargeCurrent', Math.max(0, ccl - solar));
+      if (ccl !== null)
+        await this.setValue(setup.multi, '/BatteryOperationalLimits/MaxChargeCurrent', Math.max(0, ccl - solar));
       if (dcl !== null) await this.setValue(setup.multi, '/BatteryOperationalLimits/MaxDischargeCurrent', dcl);
       if (low !== null) await this.setValue(setup.multi, '/BatteryOperationalLimits/BatteryLowVoltage', low);
     }
@@ -167,16 +184,31 @@ export class SystemCalcEmulation extends EventEmitter {
    * the signals the service sent before it (one connection, in order).
    */
   async sync(service: string): Promise<void> {
-    await this.bus?.call(new Message({ destination: service, path: '/Connected', interface: 'com.victronenergy.BusItem', member: 'GetValue' }));
+    await this.bus?.call(
+      new Message({
+        destination: service,
+        path: '/Connected',
+        interface: 'com.victronenergy.BusItem',
+        member: 'GetValue',
+      }),
+    );
   }
 
   private async setValue(service: string, path: string, value: number): Promise<void> {
     const bus = this.bus;
     if (!bus) return;
-    const reply = await bus.call(new Message({
-      destination: service, path, interface: 'com.victronenergy.BusItem', member: 'SetValue', signature: 'v', body: [new Variant('d', value)],
-    }));
-    if (reply?.body[0] !== 0) throw new Error(`SetValue ${service} ${path} = ${String(value)} answered ${String(reply?.body[0])}`);
+    const reply = await bus.call(
+      new Message({
+        destination: service,
+        path,
+        interface: 'com.victronenergy.BusItem',
+        member: 'SetValue',
+        signature: 'v',
+        body: [new Variant('d', value)],
+      }),
+    );
+    if (reply?.body[0] !== 0)
+      throw new Error(`SetValue ${service} ${path} = ${String(value)} answered ${String(reply?.body[0])}`);
   }
 
   /** Resolves when `predicate` holds after some update; rejects with `what` after `ms`. */
@@ -200,17 +232,24 @@ export class SystemCalcEmulation extends EventEmitter {
   private async dbus(member: string, arg?: string): Promise<unknown> {
     const bus = this.bus;
     if (!bus) throw new Error('not connected');
-    const reply = await bus.call(new Message({
-      destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member,
-      ...(arg !== undefined ? { signature: 's', body: [arg] } : {}),
-    }));
+    const reply = await bus.call(
+      new Message({
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member,
+        ...(arg !== undefined ? { signature: 's', body: [arg] } : {}),
+      }),
+    );
     return reply?.body[0];
   }
 
   private async scan(name: string, owner: string): Promise<void> {
     const bus = this.bus;
     if (!bus) return;
-    const reply = await bus.call(new Message({ destination: name, path: '/', interface: 'com.victronenergy.BusItem', member: 'GetItems' }));
+    const reply = await bus.call(
+      new Message({ destination: name, path: '/', interface: 'com.victronenergy.BusItem', member: 'GetItems' }),
+    );
     const items = (reply?.body[0] ?? {}) as Record<string, { Value: Variant }>;
     const values = new Map<string, unknown>();
     const types = new Map<string, string>();
@@ -221,7 +260,16 @@ export class SystemCalcEmulation extends EventEmitter {
     const instance = values.get('/DeviceInstance');
     // DbusMonitor ignores services without a DeviceInstance.
     if (typeof instance !== 'number') return;
-    this.services.set(name, { name, owner, instance, values, types, itemsChanged: 0, propertiesChanged: 0, lastBatch: [] });
+    this.services.set(name, {
+      name,
+      owner,
+      instance,
+      values,
+      types,
+      itemsChanged: 0,
+      propertiesChanged: 0,
+      lastBatch: [],
+    });
     this.emit('update');
   }
 

@@ -2,18 +2,22 @@ import sinon from 'sinon';
 import { BankPoller, BmsClient, BmsLink, type BankCycle, type BankMode, type PackReading } from '../../src/link';
 import { SimBus, type SimulatedBank } from '../../src/sim';
 
-
 /**
  * Fake time for link, poller and job tests: timers and Date only, so promises still settle on their
  * own. `run` advances time until `promise` settles (or `limitMs` passes) and returns its outcome.
  */
 export function fakeTime(startAt = new Date(2026, 10, 30, 12, 0, 0).getTime()): FakeTime {
-  const clock = sinon.useFakeTimers({ now: startAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  const clock = sinon.useFakeTimers({
+    now: startAt,
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+  });
   return {
     clock,
     async run<T>(promise: Promise<T>, limitMs = 600_000): Promise<T> {
       const state = { settled: false };
-      const watched = promise.finally(() => { state.settled = true; });
+      const watched = promise.finally(() => {
+        state.settled = true;
+      });
       watched.catch(() => undefined);
       const until = Date.now() + limitMs;
       while (!state.settled && Date.now() < until) await clock.tickAsync(5);
@@ -49,16 +53,30 @@ export interface TimedCycle {
  */
 export async function pollCycles(
   bank: SimulatedBank,
-  options: { readonly startAt: number; readonly seconds: number; readonly intervalMs?: number; readonly mode?: BankMode; readonly wire?: (bus: SimBus, at: number) => void },
+  options: {
+    readonly startAt: number;
+    readonly seconds: number;
+    readonly intervalMs?: number;
+    readonly mode?: BankMode;
+    readonly wire?: (bus: SimBus, at: number) => void;
+  },
 ): Promise<TimedCycle[]> {
   const time = fakeTime(options.startAt);
   const bus = new SimBus(bank, { latencyMs: 30 });
-  const link = BmsLink.acquire({ port: `tcp://poll-cycles.test:${String(++cyclePorts)}`, transportFactory: bus.factory });
+  const link = BmsLink.acquire({
+    port: `tcp://poll-cycles.test:${String(++cyclePorts)}`,
+    transportFactory: bus.factory,
+  });
   const poller = new BankPoller(new BmsClient(link, { dialect: bank.dialect }), {
-    mode: options.mode ?? 'broadcast', packs: bank.packs.map((_, i) => i + 1), intervalMs: options.intervalMs ?? 5000, identity: false,
+    mode: options.mode ?? 'broadcast',
+    packs: bank.packs.map((_, i) => i + 1),
+    intervalMs: options.intervalMs ?? 5000,
+    identity: false,
   });
   const cycles: TimedCycle[] = [];
-  poller.on('cycle', (cycle: BankCycle) => { cycles.push({ at: Date.now(), packs: cycle.packs }); });
+  poller.on('cycle', (cycle: BankCycle) => {
+    cycles.push({ at: Date.now(), packs: cycle.packs });
+  });
   try {
     poller.start();
     for (let s = 0; s < options.seconds; s++) {

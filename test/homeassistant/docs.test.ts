@@ -19,11 +19,21 @@ function table(heading: string): string[][] {
   return rows;
 }
 
-const rowOf = (e: EntityDef<never>): string[] => [e.key, e.component, e.name, e.deviceClass ?? '', e.unit ?? '', e.stateClass ?? '', e.category ?? ''];
+const rowOf = (e: EntityDef<never>): string[] => [
+  e.key,
+  e.component,
+  e.name,
+  e.deviceClass ?? '',
+  e.unit ?? '',
+  e.stateClass ?? '',
+  e.category ?? '',
+];
 
 describe('docs/home-assistant.md says what the node announces', () => {
   for (const [heading, entities] of [
-    ['### Bank', BANK_ENTITIES], ['### Bank, once a bms-venus node reports (wire its output to bms-mqtt)', CONTROL_ENTITIES], ['### Pack', PACK_ENTITIES],
+    ['### Bank', BANK_ENTITIES],
+    ['### Bank, once a bms-venus node reports (wire its output to bms-mqtt)', CONTROL_ENTITIES],
+    ['### Pack', PACK_ENTITIES],
   ] as const) {
     it(`${heading.slice(4)}: every entity with its class, unit and state class`, () => {
       assert.deepEqual(table(heading), (entities as readonly EntityDef<never>[]).map(rowOf));
@@ -31,7 +41,10 @@ describe('docs/home-assistant.md says what the node announces', () => {
   }
 
   it('lists exactly the discovery keys the tests allow', () => {
-    const list = (label: string): string[] => [...(new RegExp(`\\n${label}: ([^]*?)\\.\\n`).exec(doc)?.[1] ?? '').matchAll(/`([a-z_]+)`/g)].map((m) => m[1] ?? '');
+    const list = (label: string): string[] =>
+      [...(new RegExp(`\\n${label}: ([^]*?)\\.\\n`).exec(doc)?.[1] ?? '').matchAll(/`([a-z_]+)`/g)].map(
+        (m) => m[1] ?? '',
+      );
     assert.deepEqual(new Set(list('Config')), CONFIG_KEYS);
     assert.deepEqual(new Set(list('Device')), DEVICE_KEYS);
   });

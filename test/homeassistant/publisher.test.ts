@@ -1,22 +1,44 @@
 import assert from 'node:assert/strict';
 import { aggregateBank, type BankState, type PackInput } from '../../src/bank';
-import { BANK_ENTITIES, EnergyCounter, HaPublisher, memoryFrom, type MqttMessage, type PublisherOptions } from '../../src/homeassistant';
+import {
+  BANK_ENTITIES,
+  EnergyCounter,
+  HaPublisher,
+  memoryFrom,
+  type MqttMessage,
+  type PublisherOptions,
+} from '../../src/homeassistant';
 import { SimulatedBank } from '../../src/sim';
 import { simInputs } from '../helpers/venus';
 import { CONFIG_KEYS, DEVICE_KEYS, UNITS_OF_CLASS } from './schema';
 
 const INTERVAL = 10_000;
 const options: PublisherOptions = {
-  prefix: 'homeassistant', base: 'lifepo4-bms', fallbackId: 'node1', bankName: 'Garage bank', cells: false,
-  intervalMs: INTERVAL, staleAfterMs: 30_000, bridgeTopic: 'lifepo4-bms/status',
+  prefix: 'homeassistant',
+  base: 'lifepo4-bms',
+  fallbackId: 'node1',
+  bankName: 'Garage bank',
+  cells: false,
+  intervalMs: INTERVAL,
+  staleAfterMs: 30_000,
+  bridgeTopic: 'lifepo4-bms/status',
 };
 
 const bankOf = (inputs: readonly PackInput[]): BankState => aggregateBank(inputs, { staleAfterMs: 30_000 });
 
 const configs = (out: readonly MqttMessage[]): Map<string, Record<string, unknown>> =>
-  new Map(out.filter((m) => m.topic.endsWith('/config') && m.payload).map((m) => [m.topic, JSON.parse(m.payload) as Record<string, unknown>]));
-const cleared = (out: readonly MqttMessage[]): string[] => out.filter((m) => m.payload === '' && m.retain).map((m) => m.topic).sort();
-const last = (out: readonly MqttMessage[], topic: string): MqttMessage | undefined => out.filter((m) => m.topic === topic).at(-1);
+  new Map(
+    out
+      .filter((m) => m.topic.endsWith('/config') && m.payload)
+      .map((m) => [m.topic, JSON.parse(m.payload) as Record<string, unknown>]),
+  );
+const cleared = (out: readonly MqttMessage[]): string[] =>
+  out
+    .filter((m) => m.payload === '' && m.retain)
+    .map((m) => m.topic)
+    .sort();
+const last = (out: readonly MqttMessage[], topic: string): MqttMessage | undefined =>
+  out.filter((m) => m.topic === topic).at(-1);
 const stateOf = (out: readonly MqttMessage[], topic: string): Record<string, unknown> => {
   const m = last(out, topic);
   assert.ok(m, `no message on ${topic}`);
@@ -25,7 +47,9 @@ const stateOf = (out: readonly MqttMessage[], topic: string): Record<string, unk
 
 describe('Home Assistant publisher', () => {
   let sim: SimulatedBank;
-  beforeEach(() => { sim = new SimulatedBank({ packs: 3, seed: 7, current: -20 }); });
+  beforeEach(() => {
+    sim = new SimulatedBank({ packs: 3, seed: 7, current: -20 });
+  });
 
   it('announces one bank device and one device per pack, named by serial, with configs Home Assistant accepts', () => {
     const publisher = new HaPublisher(options);
@@ -36,8 +60,12 @@ describe('Home Assistant publisher', () => {
     const devices = new Map<string, Record<string, unknown>>();
     const uniqueIds = new Set<string>();
     for (const [topic, config] of all) {
-      assert.match(topic, /^homeassistant\/(sensor|binary_sensor)\/lfpbms_(bank|pack)_[A-Za-z0-9_-]+\/[a-z0-9_]+\/config$/);
-      for (const key of Object.keys(config)) assert.ok(CONFIG_KEYS.has(key), `${topic}: ${key} is not a documented discovery key`);
+      assert.match(
+        topic,
+        /^homeassistant\/(sensor|binary_sensor)\/lfpbms_(bank|pack)_[A-Za-z0-9_-]+\/[a-z0-9_]+\/config$/,
+      );
+      for (const key of Object.keys(config))
+        assert.ok(CONFIG_KEYS.has(key), `${topic}: ${key} is not a documented discovery key`);
       const device = config.device as Record<string, unknown>;
       for (const key of Object.keys(device)) assert.ok(DEVICE_KEYS.has(key), `${topic}: device.${key}`);
       const id = (device.identifiers as string[])[0] ?? '';
@@ -46,17 +74,28 @@ describe('Home Assistant publisher', () => {
       uniqueIds.add(config.unique_id as string);
       // Units go with their device class as Home Assistant's list has them; energy is never a measurement.
       const cls = config.device_class as string | undefined;
-      if (cls && topic.includes('/sensor/') && UNITS_OF_CLASS[cls]) assert.ok(UNITS_OF_CLASS[cls].includes(config.unit_of_measurement as string), `${topic}: ${cls} in ${String(config.unit_of_measurement)}`);
+      if (cls && topic.includes('/sensor/') && UNITS_OF_CLASS[cls])
+        assert.ok(
+          UNITS_OF_CLASS[cls].includes(config.unit_of_measurement as string),
+          `${topic}: ${cls} in ${String(config.unit_of_measurement)}`,
+        );
       if (cls === 'energy') assert.equal(config.state_class, 'total_increasing');
-      if (cls === 'enum') assert.ok(!config.state_class && !config.unit_of_measurement && Array.isArray(config.options));
+      if (cls === 'enum')
+        assert.ok(!config.state_class && !config.unit_of_measurement && Array.isArray(config.options));
       assert.deepEqual(config.availability_mode, 'all');
       assert.ok((config.expire_after as number) >= 3 * (INTERVAL / 1000));
       // The template reads a field the state carries.
       const key = /^\{\{ value_json\.([a-z0-9_]+) \}\}$/.exec(config.value_template as string)?.[1];
       assert.ok(key, `${topic}: template ${String(config.value_template)}`);
-      assert.ok(key in stateOf(out, config.state_topic as string), `${topic}: ${key} missing in ${String(config.state_topic)}`);
+      assert.ok(
+        key in stateOf(out, config.state_topic as string),
+        `${topic}: ${key} missing in ${String(config.state_topic)}`,
+      );
     }
-    assert.deepEqual([...devices.keys()].sort(), [`lfpbms_bank_${master}`, ...[1, 2, 3].map((n) => `lfpbms_pack_${sim.pack(n).serial}`)].sort());
+    assert.deepEqual(
+      [...devices.keys()].sort(),
+      [`lfpbms_bank_${master}`, ...[1, 2, 3].map((n) => `lfpbms_pack_${sim.pack(n).serial}`)].sort(),
+    );
     for (const n of [1, 2, 3]) {
       const pack = devices.get(`lfpbms_pack_${sim.pack(n).serial}`) ?? {};
       assert.equal(pack.via_device, `lfpbms_bank_${master}`);
@@ -67,7 +106,10 @@ describe('Home Assistant publisher', () => {
     const firstState = out.findIndex((m) => m.topic.endsWith('/state'));
     assert.ok(out.slice(firstState).every((m) => !m.topic.endsWith('/config')));
     assert.ok(out.filter((m) => m.topic.endsWith('/availability')).every((m) => m.retain && m.payload === 'online'));
-    assert.ok(out.every((m) => m.topic !== options.bridgeTopic), 'the bridge topic is the broker connection\'s own');
+    assert.ok(
+      out.every((m) => m.topic !== options.bridgeTopic),
+      "the bridge topic is the broker connection's own",
+    );
     assert.ok(out.filter((m) => m.topic.endsWith('/state')).every((m) => !m.retain));
   });
 
@@ -112,7 +154,11 @@ describe('Home Assistant publisher', () => {
     publisher.update(bankOf(simInputs(sim)), 0);
     const silent = simInputs(sim).map((p) => (p.pack === 2 ? { ...p, online: false } : p));
     const out = publisher.update(bankOf(silent), 40_000);
-    assert.deepEqual(last(out, `${root}/pack02/availability`), { topic: `${root}/pack02/availability`, payload: 'offline', retain: true });
+    assert.deepEqual(last(out, `${root}/pack02/availability`), {
+      topic: `${root}/pack02/availability`,
+      payload: 'offline',
+      retain: true,
+    });
     assert.equal(last(out, `${root}/pack02/state`), undefined);
     assert.ok(last(out, `${root}/pack01/state`));
     assert.equal(cleared(out).length, 0, 'its entities stay');
@@ -131,7 +177,10 @@ describe('Home Assistant publisher', () => {
     publisher.update(bankOf(simInputs(sim)), 0);
     assert.deepEqual(publisher.tick(30_000), []);
     const out = publisher.tick(30_001);
-    assert.deepEqual(out.map((m) => `${m.topic}=${m.payload}`).sort(), ['bank', 'pack01', 'pack02', 'pack03'].map((d) => `${root}/${d}/availability=offline`));
+    assert.deepEqual(
+      out.map((m) => `${m.topic}=${m.payload}`).sort(),
+      ['bank', 'pack01', 'pack02', 'pack03'].map((d) => `${root}/${d}/availability=offline`),
+    );
     assert.deepEqual(publisher.tick(31_000), [], 'once');
   });
 
@@ -144,7 +193,7 @@ describe('Home Assistant publisher', () => {
     assert.deepEqual(cleared(out), [...pack3, `lifepo4-bms/${sim.pack(1).serial}/pack03/availability`].sort());
   });
 
-  it('after a restart with a new bank id, the last run\'s topics are deleted; energy counters continue', () => {
+  it("after a restart with a new bank id, the last run's topics are deleted; energy counters continue", () => {
     const first = new HaPublisher(options);
     first.update(bankOf(simInputs(sim)), 0);
     first.update(bankOf(simInputs(sim)), 5_000);
@@ -154,7 +203,9 @@ describe('Home Assistant publisher', () => {
     const out = renamed.update(bankOf(simInputs(sim)), 3_600_000);
     // The bank's configs and the old topics' availability go; the packs keep their ids (serials).
     const master = sim.pack(1).serial;
-    const old = first.memory().retained.filter((t) => t.includes(`lfpbms_bank_${master}/`) || t.startsWith(`lifepo4-bms/${master}/`));
+    const old = first
+      .memory()
+      .retained.filter((t) => t.includes(`lfpbms_bank_${master}/`) || t.startsWith(`lifepo4-bms/${master}/`));
     assert.equal(old.length, BANK_ENTITIES.length + 4);
     assert.deepEqual(cleared(out), [...old].sort());
     assert.ok([...configs(out).keys()].every((t) => /lfpbms_bank_garage|lfpbms_pack_/.test(t)));
@@ -175,7 +226,10 @@ describe('Home Assistant publisher', () => {
   it('announce sends every config, availability and fresh state again', () => {
     const publisher = new HaPublisher(options);
     const first = publisher.update(bankOf(simInputs(sim)), 0);
-    assert.deepEqual(publisher.update(bankOf(simInputs(sim)), 1_000).filter((m) => m.topic.endsWith('/config')), []);
+    assert.deepEqual(
+      publisher.update(bankOf(simInputs(sim)), 1_000).filter((m) => m.topic.endsWith('/config')),
+      [],
+    );
     const again = publisher.announce(2_000);
     assert.deepEqual(new Set(again.map((m) => m.topic)), new Set(first.map((m) => m.topic)));
   });
@@ -192,9 +246,16 @@ describe('Home Assistant publisher', () => {
 
   it('a serial several packs report names only the lowest address; the others are named by bank and address', () => {
     const inputs = simInputs(sim).map((p) => ({ ...p, identity: { serial: sim.pack(1).serial } }));
-    const devices = new Set([...configs(new HaPublisher(options).update(bankOf(inputs), 0)).keys()].map((t) => t.split('/')[2]));
+    const devices = new Set(
+      [...configs(new HaPublisher(options).update(bankOf(inputs), 0)).keys()].map((t) => t.split('/')[2]),
+    );
     const master = sim.pack(1).serial;
-    assert.deepEqual([...devices].sort(), [`lfpbms_bank_${master}`, `lfpbms_pack_${master}`, `lfpbms_pack_${master}_2`, `lfpbms_pack_${master}_3`]);
+    assert.deepEqual([...devices].sort(), [
+      `lfpbms_bank_${master}`,
+      `lfpbms_pack_${master}`,
+      `lfpbms_pack_${master}_2`,
+      `lfpbms_pack_${master}_3`,
+    ]);
   });
 
   it('pack serials with characters topics cannot carry are made safe', () => {
@@ -215,9 +276,19 @@ describe('Home Assistant publisher', () => {
   it('bms-venus limits join the bank device', () => {
     const publisher = new HaPublisher(options);
     publisher.update(bankOf(simInputs(sim)), 0);
-    const out = publisher.updateControl({ stage: 2, stageText: 'data doubtful', modeText: 'bulk', published: { cvl: 55.2, ccl: 0, dcl: 100 } }, 1_000);
+    const out = publisher.updateControl(
+      { stage: 2, stageText: 'data doubtful', modeText: 'bulk', published: { cvl: 55.2, ccl: 0, dcl: 100 } },
+      1_000,
+    );
     assert.ok(configs(out).has(`homeassistant/sensor/lfpbms_bank_${sim.pack(1).serial}/ccl/config`));
-    assert.deepEqual(stateOf(out, `lifepo4-bms/${sim.pack(1).serial}/bank/control`), { cvl: 55.2, ccl: 0, dcl: 100, stage: 2, stage_text: 'data doubtful', charge_mode: 'bulk' });
+    assert.deepEqual(stateOf(out, `lifepo4-bms/${sim.pack(1).serial}/bank/control`), {
+      cvl: 55.2,
+      ccl: 0,
+      dcl: 100,
+      stage: 2,
+      stage_text: 'data doubtful',
+      charge_mode: 'bulk',
+    });
   });
 });
 

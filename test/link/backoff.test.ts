@@ -28,12 +28,16 @@ describe('link: reconnect backoff', () => {
     clock = sinon.useFakeTimers();
     UnopenablePort.made = 0;
   });
-  afterEach(() => { clock.restore(); });
+  afterEach(() => {
+    clock.restore();
+  });
 
   it('doubles the delay from the minimum up to the cap, with a new port object per attempt', async () => {
     sinon.stub(Math, 'random').returns(0);
     const link = BmsLink.acquire({
-      port: '/dev/backoff-test', reconnectMinMs: 100, reconnectMaxMs: 1000,
+      port: '/dev/backoff-test',
+      reconnectMinMs: 100,
+      reconnectMaxMs: 1000,
       transportFactory: () => new UnopenablePort(),
     });
     try {

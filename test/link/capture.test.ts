@@ -60,7 +60,10 @@ describe('capture and replay', function () {
       const read = await cli('read', '--port', tcp, '--json');
       assert.equal(read.code, 0, read.err.join('\n'));
       const payloads = read.out.map((l) => JSON.parse(l) as PackPayload);
-      assert.deepEqual(payloads.map((p) => p.pack), [1, 2, 3]);
+      assert.deepEqual(
+        payloads.map((p) => p.pack),
+        [1, 2, 3],
+      );
       // Every analog reading in the capture, decoded with the request it answered.
       const sent: { pack: number }[] = [];
       let asked = '';
@@ -72,7 +75,10 @@ describe('capture and replay', function () {
         }
       }
       for (const p of payloads) {
-        assert.ok(sent.some((s) => JSON.stringify(s) === JSON.stringify(p.analog)), `pack ${String(p.pack)} read values that were captured`);
+        assert.ok(
+          sent.some((s) => JSON.stringify(s) === JSON.stringify(p.analog)),
+          `pack ${String(p.pack)} read values that were captured`,
+        );
       }
       assert.deepEqual(replay.unknown, [], 'every request read sends was in the capture');
     } finally {
@@ -92,12 +98,21 @@ describe('capture and replay', function () {
       assert.notEqual(s, real);
       assert.equal(s.length, real.length);
     }
-    assert.ok(!readFileSync(file, 'utf8').includes(Buffer.from(real).toString('hex').toUpperCase()), 'the serial appears nowhere');
+    assert.ok(
+      !readFileSync(file, 'utf8').includes(Buffer.from(real).toString('hex').toUpperCase()),
+      'the serial appears nowhere',
+    );
   });
 
   it('every captured real frame replays through the link and decodes as the fixture says', async () => {
-    const pairs = VECTORS.flatMap((v) => v.responses.map((response, i) => ({ id: v.id, response, request: v.decodeRequests[i] ?? '', expected: v.expected[i] })))
-      .filter((p) => p.request && (p.expected as { ok?: boolean } | undefined)?.ok === true);
+    const pairs = VECTORS.flatMap((v) =>
+      v.responses.map((response, i) => ({
+        id: v.id,
+        response,
+        request: v.decodeRequests[i] ?? '',
+        expected: v.expected[i],
+      })),
+    ).filter((p) => p.request && (p.expected as { ok?: boolean } | undefined)?.ok === true);
     assert.ok(pairs.length > 40);
     const lines: CaptureLine[] = pairs.flatMap((p) => [
       { t: '2026-11-30T00:00:00.000Z', dir: 'tx', kind: 'request', text: p.request },
@@ -121,10 +136,17 @@ describe('capture and replay', function () {
   });
 
   it('DEBUG=lfp-bms:frames shows every frame and what the link made of it', async () => {
-    const { stderr } = await run(process.execPath, [join(__dirname, '..', '..', 'bin', 'lfp-bms.js'), 'read', '--port', sim.tcp, '--pack', '1'], {
-      env: { ...process.env, DEBUG: 'lfp-bms:*', DEBUG_COLORS: 'no' },
-    });
-    assert.match(stderr, new RegExp(`lfp-bms:frames ${sim.tcp.replace(/[/.]/g, '\\$&')} > request ~25014642E00201FD30`));
+    const { stderr } = await run(
+      process.execPath,
+      [join(__dirname, '..', '..', 'bin', 'lfp-bms.js'), 'read', '--port', sim.tcp, '--pack', '1'],
+      {
+        env: { ...process.env, DEBUG: 'lfp-bms:*', DEBUG_COLORS: 'no' },
+      },
+    );
+    assert.match(
+      stderr,
+      new RegExp(`lfp-bms:frames ${sim.tcp.replace(/[/.]/g, '\\$&')} > request ~25014642E00201FD30`),
+    );
     assert.match(stderr, /lfp-bms:frames \S+ < reply ~25014600[0-9A-F]+ \(\d+ ms\)/);
   });
 
@@ -150,4 +172,3 @@ function serialReplies(lines: readonly CaptureLine[]): string[] {
   }
   return out;
 }
-

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import { buildDiagnosis, type DiagnosisBundle, type WireEvent } from '../../src/link';
-import { ALL_PACKS, decodeResponse, encodeFrame, parseFrame, unknownStatusBits, type Dialect } from '../../src/protocol';
+import {
+  ALL_PACKS,
+  decodeResponse,
+  encodeFrame,
+  parseFrame,
+  unknownStatusBits,
+  type Dialect,
+} from '../../src/protocol';
 import { startSim, type RunningSim } from '../helpers/sim';
 import { VECTORS } from '../helpers/vectors';
 
@@ -19,12 +26,17 @@ describe('diagnosis', function () {
   this.timeout(30_000);
 
   it('names the status bits real packs set that no table row explains (captured frames)', () => {
-    const found = VECTORS.flatMap((v) => v.responses.map((r, i) => ({ id: v.id, response: r, request: v.decodeRequests[i] ?? '' })))
-      .flatMap(({ id, response, request }) => {
-        const d = decodeResponse(response, { request });
-        if (!d.ok || d.command !== 'alarms') return [];
-        return unknownStatusBits(parseFrame(response).info, d.dialect as Dialect, parseFrame(request).info[0] === ALL_PACKS).map((u) => ({ id, ...u }));
-      });
+    const found = VECTORS.flatMap((v) =>
+      v.responses.map((r, i) => ({ id: v.id, response: r, request: v.decodeRequests[i] ?? '' })),
+    ).flatMap(({ id, response, request }) => {
+      const d = decodeResponse(response, { request });
+      if (!d.ok || d.command !== 'alarms') return [];
+      return unknownStatusBits(
+        parseFrame(response).info,
+        d.dialect as Dialect,
+        parseFrame(request).info[0] === ALL_PACKS,
+      ).map((u) => ({ id, ...u }));
+    });
     // PACE instruction b3 ("pack power supply / discharging") and Pylontech status 2 b3 carry no name in the tables.
     assert.deepEqual(found, [
       { id: 'P25-44-A', pack: 1, field: 'instruction', bits: [3] },
@@ -54,7 +66,16 @@ describe('diagnosis', function () {
       { at: t + 2300, dir: 'rx', kind: 'damaged', text: '~2501', error: 'checksum' },
       { at: t + 2600, dir: 'rx', kind: 'reply', text: longer, ms: 600 },
     ];
-    const b = buildDiagnosis({ tool: 'test', port: 'tcp://x:1', baudRate: 9600, detection: null, silentAt: [], events, linkStats: null, anonymise: false });
+    const b = buildDiagnosis({
+      tool: 'test',
+      port: 'tcp://x:1',
+      baudRate: 9600,
+      detection: null,
+      silentAt: [],
+      events,
+      linkStats: null,
+      anonymise: false,
+    });
     assert.deepEqual(b.timing, [
       { command: 'unknown 0x44', requests: 2, replies: 2, timeouts: 0, latencyMs: { min: 120, median: 600, max: 600 } },
       { command: 'unknown 0x42', requests: 2, replies: 1, timeouts: 1, latencyMs: { min: 200, median: 200, max: 200 } },
@@ -66,7 +87,13 @@ describe('diagnosis', function () {
     assert.match(failure.error, /07 is not an alarm state \(cellAlarms\)/);
     assert.deepEqual(b.unknownStatusBits, [{ pack: 1, field: 'instruction', bits: [3], command: 'unknown 0x44' }]);
     assert.equal(b.frames.length, events.length);
-    assert.deepEqual(b.frames[1], { t: new Date(t + 120).toISOString(), dir: 'rx', kind: 'reply', text: alarms.response, ms: 120 });
+    assert.deepEqual(b.frames[1], {
+      t: new Date(t + 120).toISOString(),
+      dir: 'rx',
+      kind: 'reply',
+      text: alarms.response,
+      ms: 120,
+    });
   });
 
   describe('lfp-bms diagnose', () => {
@@ -85,13 +112,20 @@ describe('diagnosis', function () {
       const out: string[] = [];
       const io: CliIo = { out: (l) => out.push(l), err: (l) => out.push(l) };
       const file = join(dir, 'diag.json');
-      assert.equal(await main(['diagnose', '--port', sim.tcp, '--baud', '9600', '--cycles', '2', '--out', file], io), 0);
+      assert.equal(
+        await main(['diagnose', '--port', sim.tcp, '--baud', '9600', '--cycles', '2', '--out', file], io),
+        0,
+      );
       const text = readFileSync(file, 'utf8');
       const b = JSON.parse(text) as DiagnosisBundle;
       assert.equal(b.detection?.dialect, 'pace');
       assert.deepEqual(b.detection.packs, [1, 2, 3]);
       assert.equal('serial' in b.detection, false);
-      assert.ok(!text.includes(sim.bank.pack(1).serial) && !text.includes(Buffer.from(sim.bank.pack(1).serial).toString('hex').toUpperCase()), 'no serial in the file');
+      assert.ok(
+        !text.includes(sim.bank.pack(1).serial) &&
+          !text.includes(Buffer.from(sim.bank.pack(1).serial).toString('hex').toUpperCase()),
+        'no serial in the file',
+      );
       const analog = b.timing.find((x) => x.command === 'analog 0x42');
       assert.ok(analog && analog.replies === analog.requests && analog.requests >= 2 && analog.latencyMs);
       assert.deepEqual(b.decodeFailures, []);
@@ -108,7 +142,10 @@ describe('diagnosis', function () {
       sim.bank.setOffline(3, true);
       const out: string[] = [];
       const file = join(dir, 'none.json');
-      const code = await main(['diagnose', '--port', sim.tcp, '--baud', '9600', '--out', file], { out: (l) => out.push(l), err: (l) => out.push(l) });
+      const code = await main(['diagnose', '--port', sim.tcp, '--baud', '9600', '--out', file], {
+        out: (l) => out.push(l),
+        err: (l) => out.push(l),
+      });
       assert.equal(code, 1);
       const b = JSON.parse(readFileSync(file, 'utf8')) as DiagnosisBundle;
       assert.equal(b.detection, null);

@@ -21,21 +21,34 @@ function sample(spec: CommandSpec): { params: Fields; address?: number } {
     return { params: values };
   }
   switch (spec.name) {
-    case 'analog': case 'alarms': return { params: { pack: 1 }, address: 1 };
-    case 'switchControl': return { params: { code: 0x0d } };
-    case 'chargeMos': case 'dischargeMos': return { params: { on: true } };
-    case 'history': return { params: { index: 0 } };
-    case 'writeCapacity': return { params: { remainingAh: 60, fullAh: 100, designAh: 100 } };
-    case 'writeClock': return { params: { time: '2026-11-30T12:00:00' } };
-    case 'writeStorageInterval': return { params: { interval: 600 } };
-    case 'writeInverterProtocol': return { params: { canProtocol: 1, rs485Protocol: 1, manual: false } };
-    default: return { params: {} };
+    case 'analog':
+    case 'alarms':
+      return { params: { pack: 1 }, address: 1 };
+    case 'switchControl':
+      return { params: { code: 0x0d } };
+    case 'chargeMos':
+    case 'dischargeMos':
+      return { params: { on: true } };
+    case 'history':
+      return { params: { index: 0 } };
+    case 'writeCapacity':
+      return { params: { remainingAh: 60, fullAh: 100, designAh: 100 } };
+    case 'writeClock':
+      return { params: { time: '2026-11-30T12:00:00' } };
+    case 'writeStorageInterval':
+      return { params: { interval: 600 } };
+    case 'writeInverterProtocol':
+      return { params: { canProtocol: 1, rs485Protocol: 1, manual: false } };
+    default:
+      return { params: {} };
   }
 }
 
 const PACE = COMMANDS.filter((c) => c.dialects.includes('pace'));
 /** Every ordered pair of different commands whose replies have a shape in common. */
-const PAIRS = PACE.flatMap((a) => PACE.filter((b) => b !== a && b.replyShape.some((s) => a.replyShape.includes(s))).map((b) => [a, b] as const));
+const PAIRS = PACE.flatMap((a) =>
+  PACE.filter((b) => b !== a && b.replyShape.some((s) => a.replyShape.includes(s))).map((b) => [a, b] as const),
+);
 
 describe('link: a reply is never taken as the answer to another request (fake time, scripted wire)', function () {
   this.timeout(120_000);
@@ -49,7 +62,10 @@ describe('link: a reply is never taken as the answer to another request (fake ti
     time = fakeTime();
     bank = new SimulatedBank({ packs: 1, current: 0 });
     bus = new SimBus(bank, { latencyMs: LATENCY });
-    link = BmsLink.acquire({ port: `tcp://late-replies.test:${String(4000 + Math.floor(Math.random() * 1000))}`, transportFactory: bus.factory });
+    link = BmsLink.acquire({
+      port: `tcp://late-replies.test:${String(4000 + Math.floor(Math.random() * 1000))}`,
+      transportFactory: bus.factory,
+    });
     client = new BmsClient(link, { dialect: 'pace' });
   });
   afterEach(async () => {
@@ -72,14 +88,21 @@ describe('link: a reply is never taken as the answer to another request (fake ti
   const assertAnswered = (taken: { result: CallResult; at: number }, spec: CommandSpec): void => {
     const request = bus.answeredAt(taken.at);
     assert.ok(request, 'the reply taken is one the bank sent');
-    assert.equal(decodeRequest(request, 'pace').command, spec.name, `the reply taken answered ${request}, not ${spec.name}`);
+    assert.equal(
+      decodeRequest(request, 'pace').command,
+      spec.name,
+      `the reply taken answered ${request}, not ${spec.name}`,
+    );
   };
 
   it(`covers ${String(PAIRS.length)} ordered pairs of same-shape commands`, () => {
     assert.ok(PAIRS.some(([a, b]) => a.name === 'readCellOverVoltage' && b.name === 'readCellUnderVoltage'));
     assert.ok(PAIRS.some(([a, b]) => a.name === 'version' && b.name === 'serial'));
     assert.ok(PAIRS.some(([a, b]) => a.name === 'readClock' && b.name === 'readCapacity'));
-    assert.ok(PAIRS.some(([a, b]) => a.name === 'writeCellOverVoltage' && b.name === 'history'), 'a late write acknowledgement looks like the end of the history log');
+    assert.ok(
+      PAIRS.some(([a, b]) => a.name === 'writeCellOverVoltage' && b.name === 'history'),
+      'a late write acknowledgement looks like the end of the history log',
+    );
   });
 
   for (const [a, b] of PAIRS) {
@@ -93,7 +116,10 @@ describe('link: a reply is never taken as the answer to another request (fake ti
       await assert.rejects(time.run(call(a, 0)), (err: unknown) => err instanceof LinkError && err.kind === 'timeout');
       assertAnswered(await time.run(call(b, 0)), b);
       const firstLate = bus.received.find((r) => r.at > sentAt + 100);
-      assert.ok(firstLate && firstLate.at > sentAt + TIMEOUT && firstLate.at <= sentAt + TIMEOUT + 3, `A's reply began ${String((firstLate?.at ?? 0) - sentAt)} ms after A was sent`);
+      assert.ok(
+        firstLate && firstLate.at > sentAt + TIMEOUT && firstLate.at <= sentAt + TIMEOUT + 3,
+        `A's reply began ${String((firstLate?.at ?? 0) - sentAt)} ms after A was sent`,
+      );
 
       // 2. With a retry, A's first reply arrives while the retry waits for the line to settle: A
       //    gets an answer to A, and B still its own.
@@ -105,7 +131,10 @@ describe('link: a reply is never taken as the answer to another request (fake ti
       assert.equal(link.stats.late, late + 1, 'the late reply was discarded and counted');
       const retryAt = bus.written[writes + 1]?.at ?? 0;
       const lastByteBefore = Math.max(...bus.received.filter((r) => r.at < retryAt).map((r) => r.at));
-      assert.ok(retryAt - lastByteBefore >= SETTLE, `the retry went ${String(retryAt - lastByteBefore)} ms after the line was last heard`);
+      assert.ok(
+        retryAt - lastByteBefore >= SETTLE,
+        `the retry went ${String(retryAt - lastByteBefore)} ms after the line was last heard`,
+      );
       assertAnswered(await time.run(call(b, 0)), b);
 
       // 3. A's reply is so late it arrives after the next request went out: a request of another

@@ -13,7 +13,15 @@ for (const transport of ['tcp', 'pty'] as const) {
 
     beforeEach(async () => {
       sim = await startSim({ packs: 3 }, { pty: transport === 'pty' });
-      link = BmsLink.acquire({ port: port(), baudRate: 115200, timeoutMs: 300, gapMs: 5, retries: 1, reconnectMinMs: 50, reconnectMaxMs: 400 });
+      link = BmsLink.acquire({
+        port: port(),
+        baudRate: 115200,
+        timeoutMs: 300,
+        gapMs: 5,
+        retries: 1,
+        reconnectMinMs: 50,
+        reconnectMaxMs: 400,
+      });
     });
 
     afterEach(async () => {
@@ -37,7 +45,8 @@ for (const transport of ['tcp', 'pty'] as const) {
       await again.release();
       assert.equal(link.state, 'connected');
       assert.equal(BmsLink.users(port()), 1);
-      if (transport === 'pty') assert.throws(() => BmsLink.acquire({ port: port(), baudRate: 9600 }), /already in use at 115200 Bd/);
+      if (transport === 'pty')
+        assert.throws(() => BmsLink.acquire({ port: port(), baudRate: 9600 }), /already in use at 115200 Bd/);
       else {
         // A gateway sets the baud rate itself: the same tcp:// link serves every user.
         const third = BmsLink.acquire({ port: port(), baudRate: 9600 });
@@ -48,7 +57,10 @@ for (const transport of ['tcp', 'pty'] as const) {
 
     it('corrupt replies: a typed checksum error after the retries, then recovery', async () => {
       sim.server.faults.corruptRate = 1;
-      await assert.rejects(link.request(ANALOG_1), (err: unknown) => err instanceof FrameError && err.kind === 'checksum' && /after 2 attempts/.test(err.message));
+      await assert.rejects(
+        link.request(ANALOG_1),
+        (err: unknown) => err instanceof FrameError && err.kind === 'checksum' && /after 2 attempts/.test(err.message),
+      );
       assert.equal(link.stats.checksumErrors, 2);
       assert.equal(link.stats.retries, 1);
       sim.server.faults.corruptRate = 0;
@@ -57,7 +69,10 @@ for (const transport of ['tcp', 'pty'] as const) {
 
     it('dropped replies: a timeout error, then recovery', async () => {
       sim.server.faults.dropRate = 1;
-      await assert.rejects(link.request(ANALOG_1), (err: unknown) => isLinkError(err) && err.kind === 'timeout' && /no reply/.test(err.message));
+      await assert.rejects(
+        link.request(ANALOG_1),
+        (err: unknown) => isLinkError(err) && err.kind === 'timeout' && /no reply/.test(err.message),
+      );
       assert.equal(link.stats.timeouts, 2);
       sim.server.faults.dropRate = 0;
       await link.request(ANALOG_1);
@@ -97,8 +112,14 @@ for (const transport of ['tcp', 'pty'] as const) {
     it('serves interactive requests before queued polling requests', async () => {
       await link.open();
       const order: string[] = [];
-      const polls = Array.from({ length: 3 }, (_, i) => link.request(ANALOG_1).then(() => { order.push(`poll${i}`); }));
-      const interactive = link.request(ANALOG_1, { priority: 'interactive' }).then(() => { order.push('interactive'); });
+      const polls = Array.from({ length: 3 }, (_, i) =>
+        link.request(ANALOG_1).then(() => {
+          order.push(`poll${i}`);
+        }),
+      );
+      const interactive = link.request(ANALOG_1, { priority: 'interactive' }).then(() => {
+        order.push('interactive');
+      });
       await Promise.all([...polls, interactive]);
       assert.equal(order[0], 'poll0', 'the request already on the wire finishes first');
       assert.equal(order[1], 'interactive');
@@ -111,7 +132,11 @@ for (const transport of ['tcp', 'pty'] as const) {
       const disconnected = next(link, 'disconnected');
       const down = sim.server.disconnect(150);
       const failures = await Promise.allSettled(pending);
-      for (const r of failures) assert.ok(r.status === 'rejected' && r.reason instanceof LinkError && r.reason.kind === 'disconnected', String(r.status === 'rejected' ? r.reason : ''));
+      for (const r of failures)
+        assert.ok(
+          r.status === 'rejected' && r.reason instanceof LinkError && r.reason.kind === 'disconnected',
+          String(r.status === 'rejected' ? r.reason : ''),
+        );
       await disconnected;
       await assert.rejects(link.request(ANALOG_1), (err: unknown) => isLinkError(err) && err.kind === 'disconnected');
       await down;
@@ -124,7 +149,10 @@ for (const transport of ['tcp', 'pty'] as const) {
 
     it('close fails what is pending and releases the port: reopened 100 times in a row', async function () {
       this.timeout(60_000);
-      const pending = assert.rejects(link.request(ANALOG_1), (err: unknown) => isLinkError(err) && err.kind === 'closed');
+      const pending = assert.rejects(
+        link.request(ANALOG_1),
+        (err: unknown) => isLinkError(err) && err.kind === 'closed',
+      );
       await link.close();
       await pending;
       for (let i = 0; i < 100; i++) {
@@ -164,7 +192,9 @@ for (const transport of ['tcp', 'pty'] as const) {
         const request = encodeRequest('analog', { pack: 0xff }, { dialect: 'pace', address: 1 });
         await link.request(encodeRequest('packCount', {}, { dialect: 'pace', address: 1 }));
         let reads = 0;
-        (link as unknown as { transport: NodeJS.EventEmitter }).transport.on('data', () => { reads++; });
+        (link as unknown as { transport: NodeJS.EventEmitter }).transport.on('data', () => {
+          reads++;
+        });
         const bytesBefore = sim.server.stats.bytesOut;
         const reply = await link.request(request, { timeoutMs: 1000 });
         const bytes = sim.server.stats.bytesOut - bytesBefore;
@@ -183,7 +213,10 @@ describe('link: opening failures', () => {
   it('reports a port that cannot be opened with a one-line open-failed error and keeps retrying', async () => {
     const link = BmsLink.acquire({ port: '/dev/does-not-exist-lfp', reconnectMinMs: 20, reconnectMaxMs: 40 });
     try {
-      await assert.rejects(link.request(ANALOG_1), (err: unknown) => isLinkError(err) && err.kind === 'open-failed' && !err.message.includes('\n'));
+      await assert.rejects(
+        link.request(ANALOG_1),
+        (err: unknown) => isLinkError(err) && err.kind === 'open-failed' && !err.message.includes('\n'),
+      );
       assert.equal(link.state, 'disconnected');
       await next(link, 'reconnecting');
     } finally {

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import {
-  BmsClient, BmsLink, ParameterJobError, clearHistory, runParameterJob, setClock, setStorageInterval, setSwitch,
-  type AuditRecord, type PackOutcome, type ParameterJob,
+  BmsClient,
+  BmsLink,
+  ParameterJobError,
+  clearHistory,
+  runParameterJob,
+  setClock,
+  setStorageInterval,
+  setSwitch,
+  type AuditRecord,
+  type PackOutcome,
+  type ParameterJob,
 } from '../../src/link';
 import { SimBus, SimulatedBank } from '../../src/sim';
 import { defaultParameters } from '../../src/sim/defaults';
@@ -21,7 +30,12 @@ describe('maintenance jobs under late replies (fake time, scripted wire)', funct
   let link: BmsLink;
   let client: BmsClient;
   let audits: AuditRecord[];
-  const hooks = { backup: () => 'backup.json', audit: (r: AuditRecord) => { audits.push(r); } };
+  const hooks = {
+    backup: () => 'backup.json',
+    audit: (r: AuditRecord) => {
+      audits.push(r);
+    },
+  };
 
   beforeEach(() => {
     time = fakeTime();
@@ -53,7 +67,10 @@ describe('maintenance jobs under late replies (fake time, scripted wire)', funct
     assert.deepEqual(outcome[0]?.result?.written, ['packUnderVoltage']);
     assert.equal(audits.at(-1)?.result, 'applied and verified');
     const commands = bank.received.map((r) => r.command);
-    assert.deepEqual(commands.filter((c) => c.startsWith('write')), ['writePackUnderVoltage']);
+    assert.deepEqual(
+      commands.filter((c) => c.startsWith('write')),
+      ['writePackUnderVoltage'],
+    );
     // Every group read twice before, the written one twice after.
     assert.equal(commands.filter((c) => c === 'readPackUnderVoltage').length, 4);
     assert.equal(commands.filter((c) => c === 'readCellOverVoltage').length, 2);
@@ -80,14 +97,25 @@ describe('maintenance jobs under late replies (fake time, scripted wire)', funct
         const outcome = await run(JOB);
         const result = audits.at(-1)?.result ?? '';
         if (k < writeAt) {
-          assert.deepEqual(bank.pack(1).parameters, defaultParameters(), `k=${String(k)}: disturbed before the write, nothing is written`);
+          assert.deepEqual(
+            bank.pack(1).parameters,
+            defaultParameters(),
+            `k=${String(k)}: disturbed before the write, nothing is written`,
+          );
           assert.ok(outcome instanceof ParameterJobError, `k=${String(k)}`);
           assert.match(result, /^(not written: the bus was disturbed|failed: no reply)/, `k=${String(k)}: ${result}`);
-          assert.ok(!bank.received.some((r) => r.command.startsWith('write')), `k=${String(k)}: no write frame reached the pack`);
+          assert.ok(
+            !bank.received.some((r) => r.command.startsWith('write')),
+            `k=${String(k)}: no write frame reached the pack`,
+          );
         } else {
           assert.deepEqual(bank.pack(1).parameters, INTENDED, `k=${String(k)}: exactly the intended change`);
           assert.ok(Array.isArray(outcome), `k=${String(k)}: ${outcome instanceof Error ? outcome.message : ''}`);
-          assert.match(result, k === writeAt ? /^applied and verified \(acknowledgement lost/ : /^applied and verified$/, `k=${String(k)}: ${result}`);
+          assert.match(
+            result,
+            k === writeAt ? /^applied and verified \(acknowledgement lost/ : /^applied and verified$/,
+            `k=${String(k)}: ${result}`,
+          );
         }
       }
     });
@@ -106,8 +134,15 @@ describe('maintenance jobs under late replies (fake time, scripted wire)', funct
   });
 
   it('two confirmed jobs on the same pack at once run one after the other: both changes land, each says what it wrote', async () => {
-    const other: ParameterJob = { packs: [1], action: 'write', desired: { cellUnderVoltage: { delay: 3 } }, apply: true };
-    const [a, b] = await time.run(Promise.all([runParameterJob(client, JOB, hooks), runParameterJob(client, other, hooks)]));
+    const other: ParameterJob = {
+      packs: [1],
+      action: 'write',
+      desired: { cellUnderVoltage: { delay: 3 } },
+      apply: true,
+    };
+    const [a, b] = await time.run(
+      Promise.all([runParameterJob(client, JOB, hooks), runParameterJob(client, other, hooks)]),
+    );
     assert.deepEqual(a[0]?.result?.written, ['packUnderVoltage']);
     assert.deepEqual(b[0]?.result?.written, ['cellUnderVoltage']);
     assert.equal(bank.pack(1).parameters.packUnderVoltage?.delay, 2);
@@ -136,7 +171,11 @@ describe('maintenance jobs under late replies (fake time, scripted wire)', funct
       bus.script = (n) => (n === at ? { drop: true } : undefined);
     };
     dropNext();
-    assert.deepEqual(await time.run(setSwitch(client, 1, 'buzzer', false)), { switch: 'buzzer', requested: false, reported: false });
+    assert.deepEqual(await time.run(setSwitch(client, 1, 'buzzer', false)), {
+      switch: 'buzzer',
+      requested: false,
+      reported: false,
+    });
     dropNext();
     bank.pack(1).clockOffsetMs = -3_600_000;
     // The clock has whole seconds at both ends: within 2 s of the host is set.
@@ -147,7 +186,9 @@ describe('maintenance jobs under late replies (fake time, scripted wire)', funct
     await time.run(clearHistory(client, 1));
     assert.equal(bank.pack(1).history.length, 0);
     // Each change was sent once: a lost acknowledgement is never answered by writing again.
-    const writes = bank.received.map((r) => r.command).filter((c) => /^(switchControl|writeClock|writeStorageInterval|clearHistory)$/.test(c));
+    const writes = bank.received
+      .map((r) => r.command)
+      .filter((c) => /^(switchControl|writeClock|writeStorageInterval|clearHistory)$/.test(c));
     assert.deepEqual(writes, ['switchControl', 'writeClock', 'writeStorageInterval', 'clearHistory']);
   });
 });

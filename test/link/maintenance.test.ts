@@ -1,14 +1,31 @@
 import assert from 'node:assert/strict';
 import {
-  BmsClient, BmsLink, ControlError, SWITCH_NAMES, downloadHistory, historyToCsv, readClock, readInverterProtocol, readParameters,
-  restoreFactoryDefaults, restoreGroups, setClock, setSwitch, writeGroups, writeInverterProtocol, type HistoryCursor,
+  BmsClient,
+  BmsLink,
+  ControlError,
+  SWITCH_NAMES,
+  downloadHistory,
+  historyToCsv,
+  readClock,
+  readInverterProtocol,
+  readParameters,
+  restoreFactoryDefaults,
+  restoreGroups,
+  setClock,
+  setSwitch,
+  writeGroups,
+  writeInverterProtocol,
+  type HistoryCursor,
 } from '../../src/link';
 import { planParameters } from '../../src/protocol';
 import { defaultParameters } from '../../src/sim/defaults';
 import { startSim, type RunningSim } from '../helpers/sim';
 
 const CTX = { cellCount: 16, ratedCurrent: 120 };
-const writes = (sim: RunningSim): string[] => sim.bank.received.map((r) => r.command).filter((c) => /^(write|restore|clear|chargeMos|dischargeMos|switch|shutdown)/.test(c));
+const writes = (sim: RunningSim): string[] =>
+  sim.bank.received
+    .map((r) => r.command)
+    .filter((c) => /^(write|restore|clear|chargeMos|dischargeMos|switch|shutdown)/.test(c));
 
 describe('maintenance over the link (parameters, history, clock, switches, inverter protocol)', function () {
   this.timeout(60_000);
@@ -41,10 +58,29 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
     it('writes planned groups whole, reads them back, and the pack holds the new values', async () => {
       const before = await readParameters(client);
       // Lower cell protection needs the pack protection below 16 × it, too.
-      const plan = planParameters(before, { cellOverVoltage: { alarm: 3.55, protect: 3.65 }, packOverVoltage: { protect: 58.4 }, dischargeOverCurrent1: { alarm: 100 } }, CTX);
+      const plan = planParameters(
+        before,
+        {
+          cellOverVoltage: { alarm: 3.55, protect: 3.65 },
+          packOverVoltage: { protect: 58.4 },
+          dischargeOverCurrent1: { alarm: 100 },
+        },
+        CTX,
+      );
       const result = await writeGroups(client, undefined, before, plan);
-      assert.deepEqual(result, { ok: true, written: ['cellOverVoltage', 'packOverVoltage', 'dischargeOverCurrent1'], unacknowledged: [], notWritten: [] });
-      assert.deepEqual(sim.bank.pack(1).parameters.cellOverVoltage, { enabled: true, alarm: 3.55, protect: 3.65, release: 3.38, delay: 1 });
+      assert.deepEqual(result, {
+        ok: true,
+        written: ['cellOverVoltage', 'packOverVoltage', 'dischargeOverCurrent1'],
+        unacknowledged: [],
+        notWritten: [],
+      });
+      assert.deepEqual(sim.bank.pack(1).parameters.cellOverVoltage, {
+        enabled: true,
+        alarm: 3.55,
+        protect: 3.65,
+        release: 3.38,
+        delay: 1,
+      });
       // Written positive, stored (and read back) negative, as a real pack does.
       assert.equal(sim.bank.pack(1).parameters.dischargeOverCurrent1?.alarm, -100);
       assert.deepEqual(writes(sim), ['writeCellOverVoltage', 'writePackOverVoltage', 'writeDischargeOverCurrent1']);
@@ -52,7 +88,11 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
 
     it('stops at a refusal and at a read-back mismatch, says what was written, and a rollback restores it', async () => {
       const before = await readParameters(client);
-      const plan = planParameters(before, { cellOverVoltage: { protect: 3.65 }, packOverVoltage: { protect: 58 }, balancing: { startVoltage: 3.45 } }, CTX);
+      const plan = planParameters(
+        before,
+        { cellOverVoltage: { protect: 3.65 }, packOverVoltage: { protect: 58 }, balancing: { startVoltage: 3.45 } },
+        CTX,
+      );
       sim.bank.pack(1).refusedWrites.add('packOverVoltage');
       const refused = await writeGroups(client, undefined, before, plan);
       assert.equal(refused.ok, false);
@@ -87,10 +127,19 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
       assert.equal(truth.length, 500);
       const stop = new AbortController();
       const progress: number[] = [];
-      const first = await downloadHistory(client, { signal: stop.signal, onProgress: ({ done }) => { progress.push(done); if (done === 200) stop.abort(); } });
+      const first = await downloadHistory(client, {
+        signal: stop.signal,
+        onProgress: ({ done }) => {
+          progress.push(done);
+          if (done === 200) stop.abort();
+        },
+      });
       assert.equal(first.records.length, 200);
       assert.match(first.error ?? '', /stopped/);
-      assert.deepEqual(progress, Array.from({ length: 200 }, (_, i) => i + 1));
+      assert.deepEqual(
+        progress,
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
       assert.equal(first.cursor.complete, false);
 
       // 30 minutes later the pack has stored 3 more records (and dropped its 3 oldest).
@@ -117,9 +166,27 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
     });
 
     it('writes CSV with a column per cell and temperature', async () => {
-      const { records } = await downloadHistory(client, { maxRecords: 2, cursor: { times: [], complete: false } satisfies HistoryCursor });
+      const { records } = await downloadHistory(client, {
+        maxRecords: 2,
+        cursor: { times: [], complete: false } satisfies HistoryCursor,
+      });
       const csv = historyToCsv(records).split('\n');
-      assert.equal(csv[0], ['time', 'voltage', 'current', 'remainingAh', 'fullAh', 'cycles', ...Array.from({ length: 16 }, (_, i) => `cell${i + 1}`), ...Array.from({ length: 6 }, (_, i) => `temp${i + 1}`), 'alarms', 'protections', 'faults'].join(','));
+      assert.equal(
+        csv[0],
+        [
+          'time',
+          'voltage',
+          'current',
+          'remainingAh',
+          'fullAh',
+          'cycles',
+          ...Array.from({ length: 16 }, (_, i) => `cell${i + 1}`),
+          ...Array.from({ length: 6 }, (_, i) => `temp${i + 1}`),
+          'alarms',
+          'protections',
+          'faults',
+        ].join(','),
+      );
       assert.equal(csv.length, 4);
       assert.ok(csv[1]?.startsWith(`${String(records[0]?.time)},${String(records[0]?.voltage)},`));
     });
@@ -137,7 +204,7 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
   });
 
   describe('switches', () => {
-    it('every switch both ways, each confirmed by the pack\'s own status', async () => {
+    it("every switch both ways, each confirmed by the pack's own status", async () => {
       for (const name of SWITCH_NAMES) {
         for (const on of [false, true]) {
           const result = await setSwitch(client, undefined, name, on);
@@ -148,7 +215,13 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
 
     it('a MOSFET with current through it is refused (RTN 09): an error, not a success', async () => {
       sim.bank.setCurrent(-20);
-      await assert.rejects(setSwitch(client, undefined, 'dischargeMos', false), (err: unknown) => err instanceof ControlError && err.kind === 'refused' && /refused to switch dischargeMos off \(current is flowing/.test(err.message));
+      await assert.rejects(
+        setSwitch(client, undefined, 'dischargeMos', false),
+        (err: unknown) =>
+          err instanceof ControlError &&
+          err.kind === 'refused' &&
+          /refused to switch dischargeMos off \(current is flowing/.test(err.message),
+      );
       assert.equal(sim.bank.pack(1).dischargeAllowed(), true);
     });
 
@@ -157,16 +230,32 @@ describe('maintenance over the link (parameters, history, clock, switches, inver
       const pack = sim.bank.pack(1);
       const original = pack.switchControl.bind(pack);
       pack.switchControl = (code: number): boolean => original(code === 0x06 ? 0x07 : code === 0x07 ? 0x06 : code);
-      await assert.rejects(setSwitch(client, undefined, 'ledAlarm', false), /ledAlarm is still on after the command \(some firmware uses the opposite polarity/);
+      await assert.rejects(
+        setSwitch(client, undefined, 'ledAlarm', false),
+        /ledAlarm is still on after the command \(some firmware uses the opposite polarity/,
+      );
     });
   });
 
   describe('inverter protocol', () => {
     it('reads codes with names and writes by name or code, verified', async () => {
-      assert.deepEqual(await readInverterProtocol(client), { can: { code: 1, name: 'Pylon' }, rs485: { code: 1, name: 'Pylon 485' }, manual: false });
+      assert.deepEqual(await readInverterProtocol(client), {
+        can: { code: 1, name: 'Pylon' },
+        rs485: { code: 1, name: 'Pylon 485' },
+        manual: false,
+      });
       const set = await writeInverterProtocol(client, undefined, { can: 'victron', rs485: 0x0d });
-      assert.deepEqual([set.can, set.rs485], [{ code: 3, name: 'Victron' }, { code: 0x0d, name: 'WOW / SRNE' }]);
-      await assert.rejects(writeInverterProtocol(client, undefined, { can: 'Tesla' }), /unknown CAN protocol "Tesla" \(one of: PACE, Pylon, Growatt, Victron, /);
+      assert.deepEqual(
+        [set.can, set.rs485],
+        [
+          { code: 3, name: 'Victron' },
+          { code: 0x0d, name: 'WOW / SRNE' },
+        ],
+      );
+      await assert.rejects(
+        writeInverterProtocol(client, undefined, { can: 'Tesla' }),
+        /unknown CAN protocol "Tesla" \(one of: PACE, Pylon, Growatt, Victron, /,
+      );
     });
   });
 });

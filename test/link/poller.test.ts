@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { BankPoller, BmsClient, BmsLink, detect, type BankCycle, type BankMode, type PackReading } from '../../src/link';
+import {
+  BankPoller,
+  BmsClient,
+  BmsLink,
+  detect,
+  type BankCycle,
+  type BankMode,
+  type PackReading,
+} from '../../src/link';
 import { SimBus, SimulatedBank, type PaceTailBytes, type SimBusOptions } from '../../src/sim';
 import { next, startSim, type RunningSim } from '../helpers/sim';
 import { fakeTime, type FakeTime } from '../helpers/wire';
@@ -9,7 +17,10 @@ function assertTrue(sim: RunningSim, reading: PackReading): void {
   if (!reading.analog) return;
   const { pack: _pack, ...values } = reading.analog;
   const sent = sim.bank.truthFor(reading.pack).map((t) => t.analog);
-  assert.ok(sent.some((t) => JSON.stringify(t) === JSON.stringify(values)), `pack ${reading.pack}: a value the simulator never sent: ${JSON.stringify(values)}`);
+  assert.ok(
+    sent.some((t) => JSON.stringify(t) === JSON.stringify(values)),
+    `pack ${reading.pack}: a value the simulator never sent: ${JSON.stringify(values)}`,
+  );
 }
 
 const LINK = { baudRate: 115200, timeoutMs: 250, gapMs: 2, retries: 1, reconnectMinMs: 50, reconnectMaxMs: 300 };
@@ -26,12 +37,19 @@ describe('detection and polling against the simulator', function () {
           const detection = await detect(link, { scanAddresses: true, probeTimeoutMs: 150 });
           assert.equal(detection.dialect, 'pace');
           assert.equal(detection.mode, 'broadcast');
-          assert.deepEqual(detection.packs, Array.from({ length: packs }, (_, i) => i + 1));
+          assert.deepEqual(
+            detection.packs,
+            Array.from({ length: packs }, (_, i) => i + 1),
+          );
           assert.equal(detection.firmware, 'P16S100A-SIM-1.00');
           assert.equal(detection.serial, sim.bank.pack(1).serial);
           const client = new BmsClient(link, { dialect: detection.dialect });
           for (const mode of ['broadcast', 'relay'] as BankMode[]) {
-            const poller: BankPoller = new BankPoller(client, { mode, packs: detection.packs, identity: mode === 'relay' });
+            const poller: BankPoller = new BankPoller(client, {
+              mode,
+              packs: detection.packs,
+              identity: mode === 'relay',
+            });
             const cycle: BankCycle = await poller.pollNow();
             assert.equal(cycle.packs.length, packs);
             for (const reading of cycle.packs) {
@@ -56,7 +74,11 @@ describe('detection and polling against the simulator', function () {
     try {
       const detection = await detect(link, { probeTimeoutMs: 150 });
       assert.deepEqual([detection.dialect, detection.version, detection.packs], ['pace', 0x26, [1, 2]]);
-      const poller = new BankPoller(new BmsClient(link, { dialect: 'pace', version: detection.version }), { mode: detection.mode, packs: detection.packs, identity: false });
+      const poller = new BankPoller(new BmsClient(link, { dialect: 'pace', version: detection.version }), {
+        mode: detection.mode,
+        packs: detection.packs,
+        identity: false,
+      });
       for (const reading of (await poller.pollNow()).packs) {
         assert.equal(reading.online, true);
         assertTrue(sim, reading);
@@ -75,11 +97,20 @@ describe('detection and polling against the simulator', function () {
       assert.equal(detection.dialect, 'pylontech');
       assert.equal(detection.mode, 'broadcast');
       assert.deepEqual(detection.packs, [1, 2, 3]);
-      const poller = new BankPoller(new BmsClient(link, { dialect: 'pylontech' }), { mode: 'broadcast', packs: detection.packs });
+      const poller = new BankPoller(new BmsClient(link, { dialect: 'pylontech' }), {
+        mode: 'broadcast',
+        packs: detection.packs,
+      });
       for (const reading of (await poller.pollNow()).packs) {
         assertTrue(sim, reading);
         // The BMS's own limits (0x92), as the simulator sends them.
-        assert.deepEqual(reading.limits, { chargeVoltage: 56.8, chargeCurrent: 37, dischargeCurrent: -37, chargeEnabled: true, dischargeEnabled: true });
+        assert.deepEqual(reading.limits, {
+          chargeVoltage: 56.8,
+          chargeCurrent: 37,
+          dischargeCurrent: -37,
+          chargeEnabled: true,
+          dischargeEnabled: true,
+        });
       }
     } finally {
       await link.release();
@@ -104,7 +135,9 @@ describe('bank poller (fake time, simulated wire)', function () {
     client = new BmsClient(link, { dialect: 'pace' });
   };
 
-  beforeEach(() => { time = fakeTime(); });
+  beforeEach(() => {
+    time = fakeTime();
+  });
   afterEach(async () => {
     await link.close();
     time.restore();
@@ -130,7 +163,10 @@ describe('bank poller (fake time, simulated wire)', function () {
       const lost = bus.stats.requests + 1;
       bus.script = (n) => (n === lost || n === lost + 1 ? { drop: true } : undefined);
       const [glitch] = await cycles(poller, 1);
-      assert.ok(glitch!.packs.every((p) => p.online && p.status === 'online'), JSON.stringify(glitch!.packs.map((p) => [p.pack, p.status, p.error])));
+      assert.ok(
+        glitch!.packs.every((p) => p.online && p.status === 'online'),
+        JSON.stringify(glitch!.packs.map((p) => [p.pack, p.status, p.error])),
+      );
       assert.ok(link.stats.timeouts >= 1);
       bus.script = undefined;
       await cycles(poller, 1);
@@ -146,8 +182,13 @@ describe('bank poller (fake time, simulated wire)', function () {
         assert.equal(cycle.packs.find((p) => p.pack === 1)?.online, true);
       }
       // Online while silent for less than 3 intervals (15 s), offline from then on.
-      for (const [silentMs, online] of seen) assert.equal(online, silentMs < 15_000, `silent ${String(silentMs)} ms: online ${String(online)}`);
-      assert.deepEqual(seen.slice(0, 2).map(([, o]) => o), [true, true], 'two lost polls in a row do not drop it');
+      for (const [silentMs, online] of seen)
+        assert.equal(online, silentMs < 15_000, `silent ${String(silentMs)} ms: online ${String(online)}`);
+      assert.deepEqual(
+        seen.slice(0, 2).map(([, o]) => o),
+        [true, true],
+        'two lost polls in a row do not drop it',
+      );
       assert.equal(seen.at(-1)?.[1], false);
       const event = await offline;
       assert.equal(event.pack, 2);
@@ -171,12 +212,21 @@ describe('bank poller (fake time, simulated wire)', function () {
   it('relay: a cycle longer than 3 poll intervals never drops a pack (the interval stretches to the cycle)', async () => {
     // 15 packs at 9600 Bd with a slow BMS: a cycle takes far longer than 3 × 1 s.
     setUp({ packs: 15 }, { latencyMs: 400 });
-    const poller = new BankPoller(client, { mode: 'relay', packs: Array.from({ length: 15 }, (_, i) => i + 1), intervalMs: 1000, identity: false });
+    const poller = new BankPoller(client, {
+      mode: 'relay',
+      packs: Array.from({ length: 15 }, (_, i) => i + 1),
+      intervalMs: 1000,
+      identity: false,
+    });
     const offline: number[] = [];
     poller.on('offline', (r: PackReading) => offline.push(r.pack));
     const run = await cycles(poller, 4, 1000);
     assert.ok(run[0]!.durationMs > 3 * 1000, `cycle ${String(run[0]!.durationMs)} ms`);
-    for (const cycle of run) assert.ok(cycle.packs.every((p) => p.online), JSON.stringify(cycle.packs.filter((p) => !p.online).map((p) => p.pack)));
+    for (const cycle of run)
+      assert.ok(
+        cycle.packs.every((p) => p.online),
+        JSON.stringify(cycle.packs.filter((p) => !p.online).map((p) => p.pack)),
+      );
     assert.deepEqual(offline, []);
     assert.ok(run.at(-1)!.packs.every((p) => p.staleAfterMs >= 3 * run[0]!.durationMs));
   });
@@ -186,7 +236,10 @@ describe('bank poller (fake time, simulated wire)', function () {
     bank.setPresent(4, false);
     const poller = new BankPoller(client, { mode: 'broadcast', packs: [1, 2, 3], identity: false });
     const [first] = await cycles(poller, 1);
-    assert.deepEqual(first!.packs.map((p) => p.pack), [1, 2, 3]);
+    assert.deepEqual(
+      first!.packs.map((p) => p.pack),
+      [1, 2, 3],
+    );
     bank.setPresent(4, true);
     const change = next<{ added: number[]; packs: number[] }>(poller, 'packs');
     const [second] = await cycles(poller, 1);
@@ -197,7 +250,13 @@ describe('bank poller (fake time, simulated wire)', function () {
 
   it('tells a silent bank (asleep) from a lost pack, and wakes sleeping packs with a first request', async () => {
     setUp();
-    const poller = new BankPoller(client, { mode: 'relay', packs: [1, 2, 3], offlineAfter: 2, identity: false, wakeAfterIdleMs: 60_000 });
+    const poller = new BankPoller(client, {
+      mode: 'relay',
+      packs: [1, 2, 3],
+      offlineAfter: 2,
+      identity: false,
+      wakeAfterIdleMs: 60_000,
+    });
     await cycles(poller, 1);
     bus.faults.dropRate = 1;
     const asleep = next<PackReading>(poller, 'asleep');
@@ -211,13 +270,20 @@ describe('bank poller (fake time, simulated wire)', function () {
     const back = next<PackReading>(poller, 'online');
     for (let i = 0; i < 5 && !poller.readings().every((r) => r.online); i++) await cycles(poller, 1);
     await back;
-    assert.ok(poller.readings().every((r) => r.online), JSON.stringify(poller.readings().map((r) => [r.pack, r.status, r.error])));
+    assert.ok(
+      poller.readings().every((r) => r.online),
+      JSON.stringify(poller.readings().map((r) => [r.pack, r.status, r.error])),
+    );
     assert.equal(bank.asleep.has(3), false, 'pack 3 was woken');
   });
 
   it('stop abandons the cycle in progress at once: nothing more is reported and its requests leave the queue', async () => {
     setUp({ packs: 15 }, { latencyMs: 200 });
-    const poller = new BankPoller(client, { mode: 'relay', packs: Array.from({ length: 15 }, (_, i) => i + 1), identity: false });
+    const poller = new BankPoller(client, {
+      mode: 'relay',
+      packs: Array.from({ length: 15 }, (_, i) => i + 1),
+      identity: false,
+    });
     const reported: unknown[] = [];
     poller.on('cycle', (c: unknown) => reported.push(c));
     const cycle = poller.pollNow();
@@ -232,13 +298,28 @@ describe('bank poller (fake time, simulated wire)', function () {
   });
 
   const shapes: { tail: PaceTailBytes; status: 36 | 37 | 41 }[] = [
-    { tail: 2, status: 36 }, { tail: 3, status: 37 }, { tail: 12, status: 37 }, { tail: 16, status: 41 }, { tail: 24, status: 36 },
+    { tail: 2, status: 36 },
+    { tail: 3, status: 37 },
+    { tail: 12, status: 37 },
+    { tail: 16, status: 41 },
+    { tail: 24, status: 36 },
   ];
   for (const { tail, status } of shapes) {
     it(`soak (${String(tail)}-byte 0x42 tails, ${String(status)}-byte 0x44 blocks): under late, dropped, corrupt, garbled and echoed replies and silence bursts, no value or alarm state differs from what the simulator sent`, async () => {
-      setUp({ packs: 3, analogTailBytes: tail, alarmBlockBytes: status }, {
-        faults: { corruptRate: 0.08, dropRate: 0.05, lateRate: 0.1, lateMs: 1200 + tail * 50, garbageRate: 0.15, echo: true }, seed: tail * 100 + status,
-      });
+      setUp(
+        { packs: 3, analogTailBytes: tail, alarmBlockBytes: status },
+        {
+          faults: {
+            corruptRate: 0.08,
+            dropRate: 0.05,
+            lateRate: 0.1,
+            lateMs: 1200 + tail * 50,
+            garbageRate: 0.15,
+            echo: true,
+          },
+          seed: tail * 100 + status,
+        },
+      );
       bus.shared.halfDuplex = true;
       const emitted: PackReading[] = [];
       for (const mode of ['broadcast', 'relay'] as BankMode[]) {
@@ -251,7 +332,10 @@ describe('bank poller (fake time, simulated wire)', function () {
         }
       }
       const stats = bus.stats;
-      assert.ok(stats.late > 5 && stats.corrupted > 3 && stats.dropped > 3 && stats.garbageBursts > 5 && stats.silenced > 0, JSON.stringify(stats));
+      assert.ok(
+        stats.late > 5 && stats.corrupted > 3 && stats.dropped > 3 && stats.garbageBursts > 5 && stats.silenced > 0,
+        JSON.stringify(stats),
+      );
       assert.ok(link.stats.late + link.stats.foreign > 3, JSON.stringify(link.stats));
       assert.equal(stats.collisions, 0, 'never sent while the bank was still sending');
       assert.ok(emitted.filter((r) => r.online).length > 150, String(emitted.filter((r) => r.online).length));
@@ -283,7 +367,12 @@ describe('bank poller over TCP (the real socket stack)', function () {
   it('keeps polling through a disconnect and resumes when the port returns', async () => {
     const sim = await startSim({ packs: 3 });
     const link = BmsLink.acquire({ port: sim.tcp, ...LINK });
-    const poller = new BankPoller(new BmsClient(link, { dialect: 'pace' }), { mode: 'broadcast', packs: [1, 2, 3], intervalMs: 20, identity: false });
+    const poller = new BankPoller(new BmsClient(link, { dialect: 'pace' }), {
+      mode: 'broadcast',
+      packs: [1, 2, 3],
+      intervalMs: 20,
+      identity: false,
+    });
     poller.start();
     try {
       await next(poller, 'cycle');

@@ -33,7 +33,10 @@ describe('bms-link: frames in the trace log and a capture file', function () {
     await statusOf('b', (s) => /2\/2 packs/.test(s.text ?? ''));
     // The helper's spy on the node's trace(): read before the flow goes.
     const traced = (node('l') as unknown as { trace: { args: unknown[][] } }).trace.args.map((a) => String(a[0]));
-    assert.ok(traced.some((t) => /> request ~2501/.test(t)) && traced.some((t) => /< reply ~2501/.test(t)), traced.slice(0, 3).join('\n'));
+    assert.ok(
+      traced.some((t) => /> request ~2501/.test(t)) && traced.some((t) => /< reply ~2501/.test(t)),
+      traced.slice(0, 3).join('\n'),
+    );
     await helper.unload();
     const dir = join(userDir, 'lifepo4-bms', 'captures');
     const files = readdirSync(dir);
@@ -43,7 +46,10 @@ describe('bms-link: frames in the trace log and a capture file', function () {
     assert.equal(header?.anonymised, true);
     assert.equal(lines.filter((l) => l.dir === 'tx').length, sim.bank.received.length);
     const file = readFileSync(join(dir, files[0] ?? ''), 'utf8');
-    assert.ok(!file.includes(Buffer.from(sim.bank.pack(1).serial).toString('hex').toUpperCase()), 'no serial in the clear');
+    assert.ok(
+      !file.includes(Buffer.from(sim.bank.pack(1).serial).toString('hex').toUpperCase()),
+      'no serial in the clear',
+    );
   });
 
   it('capture is off unless it is exactly true', async () => {

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODES, coreNode, helper, linkConfig, nextMessage, node, startServer, statusOf, stopServer } from '../helpers/red';
+import {
+  NODES,
+  coreNode,
+  helper,
+  linkConfig,
+  nextMessage,
+  node,
+  startServer,
+  statusOf,
+  stopServer,
+} from '../helpers/red';
 import { freePort } from '../helpers/red-process';
 import { Observer, retained, startBroker, type Broker, type Received } from '../helpers/mosquitto';
 import { startSim, type RunningSim } from '../helpers/sim';
@@ -10,13 +20,55 @@ import { CONFIG_KEYS } from '../homeassistant/schema';
 
 /** What Home Assistant gets for the bank and for each simulated PACE pack (docs/home-assistant.md). */
 const BANK_KEYS = [
-  'alarm', 'balancing', 'cell_max', 'cell_max_id', 'cell_min', 'cell_min_id', 'cell_spread', 'charged', 'current', 'discharged',
-  'full_ah', 'packs_expected', 'packs_online', 'power', 'remaining_ah', 'soc', 'soh', 'temp_max', 'temp_min', 'temp_mosfet_max', 'voltage',
+  'alarm',
+  'balancing',
+  'cell_max',
+  'cell_max_id',
+  'cell_min',
+  'cell_min_id',
+  'cell_spread',
+  'charged',
+  'current',
+  'discharged',
+  'full_ah',
+  'packs_expected',
+  'packs_online',
+  'power',
+  'remaining_ah',
+  'soc',
+  'soh',
+  'temp_max',
+  'temp_min',
+  'temp_mosfet_max',
+  'voltage',
 ];
 const PACK_KEYS = [
-  'balancing', 'cell_max', 'cell_max_n', 'cell_min', 'cell_min_n', 'cell_spread', 'charge_mos', 'current', 'cycles', 'design_ah',
-  'discharge_mos', 'fault', 'full_ah', 'heater', 'mode', 'power', 'protection', 'remaining_ah', 'soc', 'soh', 'temp_ambient',
-  'temp_cells_max', 'temp_cells_min', 'temp_mosfet', 'voltage', 'warning',
+  'balancing',
+  'cell_max',
+  'cell_max_n',
+  'cell_min',
+  'cell_min_n',
+  'cell_spread',
+  'charge_mos',
+  'current',
+  'cycles',
+  'design_ah',
+  'discharge_mos',
+  'fault',
+  'full_ah',
+  'heater',
+  'mode',
+  'power',
+  'protection',
+  'remaining_ah',
+  'soc',
+  'soh',
+  'temp_ambient',
+  'temp_cells_max',
+  'temp_cells_min',
+  'temp_mosfet',
+  'voltage',
+  'warning',
 ];
 const BRIDGE = 'lifepo4-bms/status';
 
@@ -25,18 +77,22 @@ const BRIDGE = 'lifepo4-bms/status';
  * test's broker, polling every second; its comment, catch and debug nodes left out.
  */
 function flow(sim: RunningSim, brokerPort: number, extra: object = {}): object[] {
-  const example = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'home-assistant-mqtt.json'), 'utf8')) as Record<string, unknown>[];
-  return example.filter((n) => !['comment', 'catch', 'debug'].includes(n.type as string)).map((n) => {
-    if (n.type === 'bms-link') return { ...n, ...linkConfig(n.id as string, sim.tcp) };
-    if (n.type === 'mqtt-broker') return { ...n, broker: '127.0.0.1', port: String(brokerPort) };
-    if (n.type === 'bms-mqtt') return { ...n, interval: '1', stale: '5', ...extra };
-    return n;
-  });
+  const example = JSON.parse(
+    readFileSync(join(__dirname, '..', '..', 'examples', 'home-assistant-mqtt.json'), 'utf8'),
+  ) as Record<string, unknown>[];
+  return example
+    .filter((n) => !['comment', 'catch', 'debug'].includes(n.type as string))
+    .map((n) => {
+      if (n.type === 'bms-link') return { ...n, ...linkConfig(n.id as string, sim.tcp) };
+      if (n.type === 'mqtt-broker') return { ...n, broker: '127.0.0.1', port: String(brokerPort) };
+      if (n.type === 'bms-mqtt') return { ...n, interval: '1', stale: '5', ...extra };
+      return n;
+    });
 }
 
 const parse = (m: Received): Record<string, unknown> => JSON.parse(m.payload) as Record<string, unknown>;
 
-describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt nodes', function () {
+describe("bms-mqtt against a real broker (mosquitto) through Node-RED's mqtt nodes", function () {
   this.timeout(30_000);
   const nodes = [...NODES, coreNode('core/network/10-mqtt.js')];
   let sim: RunningSim;
@@ -81,10 +137,21 @@ describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt no
     for (const [topic, payload] of configs) {
       const [, component, device, key] = topic.split('/');
       const config = JSON.parse(payload) as Record<string, unknown>;
-      assert.equal(component, config.device_class === 'problem' || ['balancing', 'charge_mos', 'discharge_mos', 'heater'].includes(key ?? '') ? 'binary_sensor' : 'sensor');
+      assert.equal(
+        component,
+        config.device_class === 'problem' || ['balancing', 'charge_mos', 'discharge_mos', 'heater'].includes(key ?? '')
+          ? 'binary_sensor'
+          : 'sensor',
+      );
       for (const k of Object.keys(config)) assert.ok(CONFIG_KEYS.has(k), `${topic}: ${k}`);
       assert.equal(config.unique_id, `${device ?? ''}_${key ?? ''}`);
-      assert.deepEqual(config.availability, [{ topic: BRIDGE }, { topic: `${bankRoot()}/bank/availability` }, ...(device?.startsWith('lfpbms_pack_') ? [{ topic: `${bankRoot()}/pack0${String([1, 2, 3].find((n) => device === packDevice(n)))}/availability` }] : [])]);
+      assert.deepEqual(config.availability, [
+        { topic: BRIDGE },
+        { topic: `${bankRoot()}/bank/availability` },
+        ...(device?.startsWith('lfpbms_pack_')
+          ? [{ topic: `${bankRoot()}/pack0${String([1, 2, 3].find((n) => device === packDevice(n)))}/availability` }]
+          : []),
+      ]);
       byDevice.set(device ?? '', [...(byDevice.get(device ?? '') ?? []), key ?? '']);
     }
     assert.deepEqual([...byDevice.keys()].sort(), [`lfpbms_bank_${serial(1)}`, ...[1, 2, 3].map(packDevice)].sort());
@@ -100,7 +167,8 @@ describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt no
     assert.deepEqual(Object.keys(state).sort(), BANK_KEYS);
     const available = await retained(broker.url, 'lifepo4-bms/#');
     assert.equal(available.get(BRIDGE), 'online');
-    for (const device of ['bank', 'pack01', 'pack02', 'pack03']) assert.equal(available.get(`${bankRoot()}/${device}/availability`), 'online');
+    for (const device of ['bank', 'pack01', 'pack02', 'pack03'])
+      assert.equal(available.get(`${bankRoot()}/${device}/availability`), 'online');
 
     // Home Assistant restarts: it says so on its status topic and gets every config again.
     const again = observer.next((m) => m.topic === `homeassistant/sensor/lfpbms_bank_${serial(1)}/voltage/config`);
@@ -108,7 +176,7 @@ describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt no
     assert.equal(JSON.parse((await again).payload).name, 'Voltage');
   });
 
-  it('a pack that stops answering goes unavailable (after the link\'s 3 silent polls) and comes back', async () => {
+  it("a pack that stops answering goes unavailable (after the link's 3 silent polls) and comes back", async () => {
     broker = await startBroker();
     observer = await Observer.connect(broker.url, ['lifepo4-bms/#']);
     const online = observer.next((m) => m.topic === `${bankRoot()}/pack02/availability` && m.payload === 'online');
@@ -128,7 +196,7 @@ describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt no
     await back;
   });
 
-  it('when Node-RED stops, the broker\'s close message makes every entity unavailable', async () => {
+  it("when Node-RED stops, the broker's close message makes every entity unavailable", async () => {
     broker = await startBroker();
     observer = await Observer.connect(broker.url, ['lifepo4-bms/#']);
     const up = observer.next((m) => m.topic === `${bankRoot()}/bank/state`);
@@ -150,7 +218,10 @@ describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt no
     assert.ok((await retained(broker.url, 'homeassistant/#')).size > 50);
     assert.ok(existsSync(join(userDir, 'lifepo4-bms', 'mqtt-ha-mqtt.json')));
     const gone = observer.next((m) => m.topic === `${bankRoot()}/pack03/availability` && m.payload === '');
-    await helper.setFlows(full.filter((n) => (n as { id: string }).id !== 'ha-mqtt'), 'nodes');
+    await helper.setFlows(
+      full.filter((n) => (n as { id: string }).id !== 'ha-mqtt'),
+      'nodes',
+    );
     await gone;
     assert.deepEqual([...(await retained(broker.url, 'homeassistant/#')).keys()], []);
     assert.deepEqual([...(await retained(broker.url, 'lifepo4-bms/#')).keys()], [BRIDGE]);
@@ -161,11 +232,15 @@ describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt no
     sim.bank.setCurrent(-150);
     broker = await startBroker();
     observer = await Observer.connect(broker.url, ['lifepo4-bms/#']);
-    const counted = observer.next((m) => m.topic === `${bankRoot()}/bank/state` && (parse(m).discharged as number) >= 0.002);
+    const counted = observer.next(
+      (m) => m.topic === `${bankRoot()}/bank/state` && (parse(m).discharged as number) >= 0.002,
+    );
     await helper.load(nodes, flow(sim, broker.port));
     await counted;
     await helper.unload();
-    const before = observer.messages.filter((m) => m.topic === `${bankRoot()}/bank/state`).map((m) => parse(m).discharged as number);
+    const before = observer.messages
+      .filter((m) => m.topic === `${bankRoot()}/bank/state`)
+      .map((m) => parse(m).discharged as number);
     for (let i = 1; i < before.length; i++) assert.ok((before[i] ?? 0) >= (before[i - 1] ?? 0), 'total_increasing');
     const lastBefore = before.at(-1) ?? 0;
     const first = observer.next((m) => m.topic === `${bankRoot()}/bank/state`);
@@ -175,7 +250,7 @@ describe('bms-mqtt against a real broker (mosquitto) through Node-RED\'s mqtt no
     assert.equal(after.charged, 0);
   });
 
-  it('a broker that comes up after Node-RED still gets every config (announced on the broker\'s birth message)', async () => {
+  it("a broker that comes up after Node-RED still gets every config (announced on the broker's birth message)", async () => {
     const port = await freePort();
     await helper.load(nodes, flow(sim, port));
     // The bank is published into the void first: mqtt out drops messages while it is not connected.
@@ -205,7 +280,11 @@ describe('bms-mqtt in a flow', function () {
     rmSync(userDir, { recursive: true, force: true });
   });
 
-  interface Out { payload: string; topic: string; retain: boolean }
+  interface Out {
+    payload: string;
+    topic: string;
+    retain: boolean;
+  }
   const batch = (id: string, where: (msgs: Out[]) => boolean): Promise<Out[]> =>
     new Promise((resolve) => {
       const sink = node(id) as unknown as NodeJS.EventEmitter;
@@ -224,7 +303,17 @@ describe('bms-mqtt in a flow', function () {
       { id: 'f', type: 'tab' },
       linkConfig('l', sim.tcp),
       { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '30', packs: '', wires: [['m']] },
-      { id: 'm', type: 'bms-mqtt', z: 'f', source: 'input', bankId: 'garage', bankName: 'Garage', interval: '1', stale: '30', wires: [['h']] },
+      {
+        id: 'm',
+        type: 'bms-mqtt',
+        z: 'f',
+        source: 'input',
+        bankId: 'garage',
+        bankName: 'Garage',
+        interval: '1',
+        stale: '30',
+        wires: [['h']],
+      },
       { id: 'c', type: 'catch', z: 'f', scope: ['m'], uncaught: false, wires: [['e']] },
       { id: 'h', type: 'helper', z: 'f' },
       { id: 'e', type: 'helper', z: 'f' },
@@ -236,8 +325,19 @@ describe('bms-mqtt in a flow', function () {
     assert.equal(first.find((m) => m.topic === 'lifepo4-bms/garage/bank/state')?.retain, false);
 
     const control = batch('h', (msgs) => msgs.some((m) => m.topic === 'lifepo4-bms/garage/bank/control'));
-    node('m').receive({ topic: 'bms/venus', payload: { stage: 0, stageText: 'all packs fresh', modeText: 'bulk', published: { cvl: 55.2, ccl: 50, dcl: 100 } } });
-    assert.equal(JSON.parse((await control).find((m) => m.topic === 'lifepo4-bms/garage/bank/control')?.payload ?? '{}').ccl, 50);
+    node('m').receive({
+      topic: 'bms/venus',
+      payload: {
+        stage: 0,
+        stageText: 'all packs fresh',
+        modeText: 'bulk',
+        published: { cvl: 55.2, ccl: 50, dcl: 100 },
+      },
+    });
+    assert.equal(
+      JSON.parse((await control).find((m) => m.topic === 'lifepo4-bms/garage/bank/control')?.payload ?? '{}').ccl,
+      50,
+    );
 
     for (const [payload, problem] of [
       ['online', /^Error: bms-mqtt: msg.payload is none of/],
@@ -257,11 +357,28 @@ describe('bms-mqtt in a flow', function () {
       { id: 'f', type: 'tab' },
       linkConfig('l', sim.tcp),
       { id: 'p', type: 'bms-pack', z: 'f', link: 'l', pack: 'all', wires: [['m']] },
-      { id: 'm', type: 'bms-mqtt', z: 'f', source: 'input', bankId: 'shed', interval: '1', stale: '30', wires: [['h']] },
+      {
+        id: 'm',
+        type: 'bms-mqtt',
+        z: 'f',
+        source: 'input',
+        bankId: 'shed',
+        interval: '1',
+        stale: '30',
+        wires: [['h']],
+      },
       { id: 'h', type: 'helper', z: 'f' },
     ]);
-    const out = await batch('h', (msgs) => msgs.some((m) => m.topic === 'lifepo4-bms/shed/bank/state' && (JSON.parse(m.payload) as { packs_online: number }).packs_online === 3));
-    const state = JSON.parse(out.filter((m) => m.topic === 'lifepo4-bms/shed/bank/state').at(-1)?.payload ?? '{}') as { current: number };
+    const out = await batch('h', (msgs) =>
+      msgs.some(
+        (m) =>
+          m.topic === 'lifepo4-bms/shed/bank/state' &&
+          (JSON.parse(m.payload) as { packs_online: number }).packs_online === 3,
+      ),
+    );
+    const state = JSON.parse(out.filter((m) => m.topic === 'lifepo4-bms/shed/bank/state').at(-1)?.payload ?? '{}') as {
+      current: number;
+    };
     const truth = [1, 2, 3].map((n) => sim.bank.pack(n).analog('pace').current).reduce((a, b) => a + b, 0);
     assert.equal(state.current, Math.round(-truth * 10) / 10);
   });

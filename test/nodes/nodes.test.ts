@@ -4,16 +4,35 @@ import type { BankState } from '../../src/bank';
 import { BmsLink, type PackPayload } from '../../src/link';
 import { parseLinkConfig } from '../../nodes/shared/link-config';
 import type { BmsLinkConfigNode } from '../../nodes/shared/types';
-import { NODES, events, helper, linkConfig, nextMessage, node, nodeRedVersion, startServer, statusOf, stopServer } from '../helpers/red';
+import {
+  NODES,
+  events,
+  helper,
+  linkConfig,
+  nextMessage,
+  node,
+  nodeRedVersion,
+  startServer,
+  statusOf,
+  stopServer,
+} from '../helpers/red';
 import { startSim, type RunningSim } from '../helpers/sim';
 
-interface Msg<T> { topic?: string; payload: T; _msgid?: string; error?: { message: string; source?: { id: string } } }
+interface Msg<T> {
+  topic?: string;
+  payload: T;
+  _msgid?: string;
+  error?: { message: string; source?: { id: string } };
+}
 
 /** Every value must be one the simulator sent for that pack. */
 function assertSent(sim: RunningSim, payload: PackPayload): void {
   assert.ok(payload.analog);
   const { pack: _p, ...values } = payload.analog;
-  assert.ok(sim.bank.truthFor(payload.pack).some((t) => JSON.stringify(t.analog) === JSON.stringify(values)), `pack ${payload.pack}: never sent`);
+  assert.ok(
+    sim.bank.truthFor(payload.pack).some((t) => JSON.stringify(t.analog) === JSON.stringify(values)),
+    `pack ${payload.pack}: never sent`,
+  );
 }
 
 describe('nodes', function () {
@@ -28,7 +47,9 @@ describe('nodes', function () {
 
   before(startServer);
   after(stopServer);
-  beforeEach(async () => { sim = await startSim({ packs: 3, current: -12 }); });
+  beforeEach(async () => {
+    sim = await startSim({ packs: 3, current: -12 });
+  });
   afterEach(async () => {
     await helper.unload();
     await sim.stop();
@@ -36,9 +57,30 @@ describe('nodes', function () {
 
   describe('bms-link configuration', () => {
     it('accepts a complete configuration and names what is wrong with a bad one', () => {
-      assert.deepEqual(parseLinkConfig({ port: 'tcp://gw:4001', baud: '115200', dialect: 'pylontech', mode: 'relay', packs: '2, 3', interval: '10', timeout: '800', gap: '20' }), {
-        options: { port: 'tcp://gw:4001', baudRate: 115200, dialect: 'pylontech', mode: 'relay', packs: [2, 3], intervalMs: 10_000, timeoutMs: 800, gapMs: 20 },
-      });
+      assert.deepEqual(
+        parseLinkConfig({
+          port: 'tcp://gw:4001',
+          baud: '115200',
+          dialect: 'pylontech',
+          mode: 'relay',
+          packs: '2, 3',
+          interval: '10',
+          timeout: '800',
+          gap: '20',
+        }),
+        {
+          options: {
+            port: 'tcp://gw:4001',
+            baudRate: 115200,
+            dialect: 'pylontech',
+            mode: 'relay',
+            packs: [2, 3],
+            intervalMs: 10_000,
+            timeoutMs: 800,
+            gapMs: 20,
+          },
+        },
+      );
       const bad: [object, RegExp][] = [
         [{ port: '' }, /no port set/],
         [{ port: '/dev/x', baud: '1234' }, /baud rate 1234/],
@@ -63,7 +105,11 @@ describe('nodes', function () {
         { id: 'c', type: 'catch', z: 'f', scope: null, uncaught: false, wires: [['h']] },
         { id: 'h', type: 'helper', z: 'f' },
       ]);
-      assert.deepEqual(node('p').status.lastCall?.args[0], { fill: 'red', shape: 'ring', text: 'no port set (a serial device or tcp://host:port)' }, 'the reason, in the status');
+      assert.deepEqual(
+        node('p').status.lastCall?.args[0],
+        { fill: 'red', shape: 'ring', text: 'no port set (a serial device or tcp://host:port)' },
+        'the reason, in the status',
+      );
       const caught = nextMessage<Msg<unknown>>('h');
       node('p').receive({ payload: 'read' });
       const msg = await caught;
@@ -87,7 +133,17 @@ describe('nodes', function () {
       }
       for (const [pack, msg] of seen) {
         assert.equal(msg.topic, `bms/${pack}`);
-        assert.deepEqual(Object.keys(msg.payload), ['pack', 'analog', 'alarms', 'identity', 'limits', 'online', 'status', 'ageMs', 'staleAfterMs']);
+        assert.deepEqual(Object.keys(msg.payload), [
+          'pack',
+          'analog',
+          'alarms',
+          'identity',
+          'limits',
+          'online',
+          'status',
+          'ageMs',
+          'staleAfterMs',
+        ]);
         assert.equal(msg.payload.online, true);
         assert.equal(msg.payload.analog?.cellVoltages.length, 16);
         assert.deepEqual(msg.payload.alarms?.protections, []);
@@ -139,11 +195,22 @@ describe('nodes', function () {
         { id: 'h', type: 'helper', z: 'f' },
       ]);
       let count = 0;
-      events('h').on('input', () => { count++; });
+      events('h').on('input', () => {
+        count++;
+      });
       await statusOf('p', (s) => /^SOC/.test(s.text ?? ''));
       // Two more poll cycles of the link.
       const connection = (node('l') as unknown as BmsLinkConfigNode).connection!;
-      await new Promise<void>((resolve) => { let n = 0; const seen = (): void => { if (++n === 2) { connection.off('cycle', seen); resolve(); } }; connection.on('cycle', seen); });
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        const seen = (): void => {
+          if (++n === 2) {
+            connection.off('cycle', seen);
+            resolve();
+          }
+        };
+        connection.on('cycle', seen);
+      });
       assert.equal(count, 1, 'only the first reading');
       sim.bank.setOffline(1, true);
       await nextMessage<Msg<PackPayload>>('h', (m) => !m.payload.online);
@@ -183,7 +250,9 @@ describe('nodes', function () {
     }
     await sim.server.idle();
     assert.equal(sim.server.connections, 0);
-    await new Promise<void>((resolve) => { setImmediate(resolve); });
+    await new Promise<void>((resolve) => {
+      setImmediate(resolve);
+    });
     // One timer left per deploy would be 50 more; a timer of the test server may come and go.
     assert.ok(timers() <= before + 1, `timers before ${before}, after ${timers()}`);
   });
@@ -195,7 +264,11 @@ describe('nodes', function () {
       [{}, { type: 'bms-pack', pack: '99' }, 'pack "99" is not a pack of a bank (1 to 15, or all)'],
     ];
     for (const [link, user, reason] of cases) {
-      await helper.load(NODES, [{ id: 'f', type: 'tab' }, linkConfig('l', sim.tcp, link), { id: 'u', z: 'f', link: 'l', wires: [[]], ...user }]);
+      await helper.load(NODES, [
+        { id: 'f', type: 'tab' },
+        linkConfig('l', sim.tcp, link),
+        { id: 'u', z: 'f', link: 'l', wires: [[]], ...user },
+      ]);
       assert.deepEqual(node('u').status.lastCall?.args[0], { fill: 'red', shape: 'ring', text: reason });
       await helper.unload();
     }
@@ -210,11 +283,24 @@ describe('nodes', function () {
     ]);
     const status = await statusOf('p', (s) => s.text === 'port not found');
     assert.equal(status.fill, 'red');
-    const link = node('l') as unknown as { connection: NodeJS.EventEmitter; warn: { callCount: number; firstCall?: { args: unknown[] } } };
+    const link = node('l') as unknown as {
+      connection: NodeJS.EventEmitter;
+      warn: { callCount: number; firstCall?: { args: unknown[] } };
+    };
     // Two more attempts, each failing the same way.
-    for (let i = 0; i < 2; i++) await new Promise((resolve) => { link.connection.once('error', resolve); });
-    assert.equal(link.warn.callCount, 1, `one warning for a lasting condition: ${JSON.stringify((link.warn as unknown as { args: unknown[][] }).args)}`);
-    assert.match(String(link.warn.firstCall?.args[0]), new RegExp(`^bms-link: ${port} does not exist; serial ports here: `));
+    for (let i = 0; i < 2; i++)
+      await new Promise((resolve) => {
+        link.connection.once('error', resolve);
+      });
+    assert.equal(
+      link.warn.callCount,
+      1,
+      `one warning for a lasting condition: ${JSON.stringify((link.warn as unknown as { args: unknown[][] }).args)}`,
+    );
+    assert.match(
+      String(link.warn.firstCall?.args[0]),
+      new RegExp(`^bms-link: ${port} does not exist; serial ports here: `),
+    );
   });
 
   it('a deploy while a silent 15-pack bank is being polled ends at once, and the next flow finds the bank afresh', async () => {
@@ -230,7 +316,12 @@ describe('nodes', function () {
     await helper.load(NODES, flow);
     await nextMessage<Msg<BankState>>('h', (m) => m.payload.packsOnline === 15);
     // The bank goes quiet in the middle of a poll: that poll would wait up to 2 × 8.5 s.
-    await new Promise<void>((resolve) => { sim.server.script = () => { resolve(); return { drop: true }; }; });
+    await new Promise<void>((resolve) => {
+      sim.server.script = () => {
+        resolve();
+        return { drop: true };
+      };
+    });
     const started = Date.now();
     await helper.unload();
     const took = Date.now() - started;
@@ -249,7 +340,16 @@ describe('nodes', function () {
       await helper.load(NODES, [
         { id: 'f', type: 'tab' },
         linkConfig('l', sim.tcp),
-        { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '30', topic: 'bms/bank', wires: [['h']] },
+        {
+          id: 'b',
+          type: 'bms-parallel',
+          z: 'f',
+          source: 'link',
+          link: 'l',
+          stale: '30',
+          topic: 'bms/bank',
+          wires: [['h']],
+        },
         { id: 'h', type: 'helper', z: 'f' },
       ]);
       const msg = await nextMessage<Msg<BankState>>('h');
@@ -295,22 +395,43 @@ describe('nodes', function () {
     });
 
     const reading = (pack: number, alarms: string[], protections: string[] = []): object => ({
-      payload: { pack, online: true, ageMs: 0, analog: null, alarms: { balancingCells: [], alarms, protections, faults: [], chargeMos: true, dischargeMos: true } },
+      payload: {
+        pack,
+        online: true,
+        ageMs: 0,
+        analog: null,
+        alarms: { balancingCells: [], alarms, protections, faults: [], chargeMos: true, dischargeMos: true },
+      },
     });
 
     it('raises after the debounce, clears after its own delay, and lists what is active', async () => {
       clock = fake({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
       await helper.load(NODES, [
         { id: 'f', type: 'tab' },
-        { id: 'a', type: 'bms-alarms', z: 'f', raise: '5', clear: '10', include: '', exclude: '', minLevel: 'warning', topic: 'bms/alarms', wires: [['changes'], ['list']] },
+        {
+          id: 'a',
+          type: 'bms-alarms',
+          z: 'f',
+          raise: '5',
+          clear: '10',
+          include: '',
+          exclude: '',
+          minLevel: 'warning',
+          topic: 'bms/alarms',
+          wires: [['changes'], ['list']],
+        },
         { id: 'changes', type: 'helper', z: 'f' },
         { id: 'list', type: 'helper', z: 'f' },
       ]);
       type Change = Msg<{ code: string; state: string; level: string; pack: number; text: string; since: string }>;
       const changes: Change[] = [];
       const lists: Msg<unknown[]>[] = [];
-      events('changes').on('input', (m: Change) => { changes.push(m); });
-      events('list').on('input', (m: Msg<unknown[]>) => { lists.push(m); });
+      events('changes').on('input', (m: Change) => {
+        changes.push(m);
+      });
+      events('list').on('input', (m: Msg<unknown[]>) => {
+        lists.push(m);
+      });
 
       node('a').receive(reading(2, ['OV']));
       await clock.tickAsync(3000);
@@ -322,7 +443,13 @@ describe('nodes', function () {
       await clock.tickAsync(4999);
       assert.equal(changes.length, 0);
       await clock.tickAsync(1);
-      assert.deepEqual(changes.map((m) => [m.payload.code, m.payload.level, m.payload.state, m.payload.pack]), [['OVP', 'protection', 'raised', 2], ['OV', 'warning', 'raised', 2]]);
+      assert.deepEqual(
+        changes.map((m) => [m.payload.code, m.payload.level, m.payload.state, m.payload.pack]),
+        [
+          ['OVP', 'protection', 'raised', 2],
+          ['OV', 'warning', 'raised', 2],
+        ],
+      );
       const first = changes[0]!;
       assert.equal(first.payload.text, 'cell over-voltage protection');
       assert.equal(first.payload.since, new Date(Date.UTC(2026, 0, 1) + 13_000).toISOString());
@@ -333,7 +460,10 @@ describe('nodes', function () {
       await clock.tickAsync(9999);
       assert.equal(changes.length, 2);
       await clock.tickAsync(1);
-      assert.deepEqual(changes.slice(2).map((m) => m.payload.state), ['cleared', 'cleared']);
+      assert.deepEqual(
+        changes.slice(2).map((m) => m.payload.state),
+        ['cleared', 'cleared'],
+      );
       assert.deepEqual(lists.at(-1)?.payload, [], 'all clear');
       assert.deepEqual(node('a').status.lastCall?.args[0], { fill: 'green', shape: 'dot', text: 'no alarms' });
     });
@@ -343,7 +473,16 @@ describe('nodes', function () {
         { id: 'f', type: 'tab' },
         linkConfig('l', sim.tcp, { interval: '1', timeout: '300' }),
         { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '2', packs: '', wires: [['a']] },
-        { id: 'a', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', offline: 'fault', wires: [['changes'], []] },
+        {
+          id: 'a',
+          type: 'bms-alarms',
+          z: 'f',
+          raise: '0',
+          clear: '0',
+          minLevel: 'warning',
+          offline: 'fault',
+          wires: [['changes'], []],
+        },
         { id: 'changes', type: 'helper', z: 'f' },
       ]);
       type Change = Msg<{ code: string; state: string; level: string; pack: number }>;
@@ -361,13 +500,26 @@ describe('nodes', function () {
       await helper.load(NODES, [
         { id: 'f', type: 'tab' },
         { id: 'old', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', wires: [['h1'], []] },
-        { id: 'silent', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', offline: 'off', wires: [['h2'], []] },
+        {
+          id: 'silent',
+          type: 'bms-alarms',
+          z: 'f',
+          raise: '0',
+          clear: '0',
+          minLevel: 'warning',
+          offline: 'off',
+          wires: [['h2'], []],
+        },
         { id: 'h1', type: 'helper', z: 'f' },
         { id: 'h2', type: 'helper', z: 'f' },
       ]);
       const seen: string[] = [];
-      events('h1').on('input', (m: Msg<{ code: string; level: string }>) => { seen.push(`old ${m.payload.code} ${m.payload.level}`); });
-      events('h2').on('input', (m: Msg<{ code: string }>) => { seen.push(`off ${m.payload.code}`); });
+      events('h1').on('input', (m: Msg<{ code: string; level: string }>) => {
+        seen.push(`old ${m.payload.code} ${m.payload.level}`);
+      });
+      events('h2').on('input', (m: Msg<{ code: string }>) => {
+        seen.push(`off ${m.payload.code}`);
+      });
       const offline = { payload: { pack: 4, online: false, ageMs: null, analog: null, alarms: null } };
       node('old').receive(offline);
       node('silent').receive(offline);
@@ -385,7 +537,10 @@ describe('nodes', function () {
       ]);
       const caught = nextMessage<Msg<unknown>>('e');
       node('a').receive({ payload: 42 });
-      assert.match((await caught).error?.message ?? '', /^Error: bms-alarms: msg.payload is neither a bms-pack reading nor a bank state/);
+      assert.match(
+        (await caught).error?.message ?? '',
+        /^Error: bms-alarms: msg.payload is neither a bms-pack reading nor a bank state/,
+      );
     });
   });
 });

@@ -25,17 +25,38 @@ describe('bms-record in Node-RED', function () {
     http.listen(0, '127.0.0.1');
   };
   const load = async (): Promise<void> => {
-    await helper.load([serveHttpNode, ...NODES], [
-      { id: 'f', type: 'tab' },
-      linkConfig('l', sim.tcp),
-      { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '10', packs: '', wires: [['r']] },
-      { id: 'r', type: 'bms-record', z: 'f', dir, bankEvery: '5', packsEvery: '5', keepDays: '62', maxMb: '100', flushEvery: '0', http: true, wires: [['trend'], ['days']] },
-      { id: 'trend', type: 'helper', z: 'f' },
-      { id: 'days', type: 'helper', z: 'f' },
-      { id: 'c', type: 'catch', z: 'f', scope: ['r'], uncaught: false, wires: [['errors']] },
-      { id: 'errors', type: 'helper', z: 'f' },
-    ]);
-    await new Promise<void>((resolve) => { if (http?.listening) resolve(); else http?.once('listening', () => { resolve(); }); });
+    await helper.load(
+      [serveHttpNode, ...NODES],
+      [
+        { id: 'f', type: 'tab' },
+        linkConfig('l', sim.tcp),
+        { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '10', packs: '', wires: [['r']] },
+        {
+          id: 'r',
+          type: 'bms-record',
+          z: 'f',
+          dir,
+          bankEvery: '5',
+          packsEvery: '5',
+          keepDays: '62',
+          maxMb: '100',
+          flushEvery: '0',
+          http: true,
+          wires: [['trend'], ['days']],
+        },
+        { id: 'trend', type: 'helper', z: 'f' },
+        { id: 'days', type: 'helper', z: 'f' },
+        { id: 'c', type: 'catch', z: 'f', scope: ['r'], uncaught: false, wires: [['errors']] },
+        { id: 'errors', type: 'helper', z: 'f' },
+      ],
+    );
+    await new Promise<void>((resolve) => {
+      if (http?.listening) resolve();
+      else
+        http?.once('listening', () => {
+          resolve();
+        });
+    });
     base = `http://127.0.0.1:${String((http?.address() as AddressInfo).port)}`;
   };
 
@@ -70,19 +91,29 @@ describe('bms-record in Node-RED', function () {
     const today = localDay(Date.now());
     const response = await fetch(`${base}/lfp-bms/record/r/packs.csv?from=${today}`);
     assert.equal(response.status, 200);
-    assert.match(response.headers.get('content-disposition') ?? '', new RegExp(`filename="lfp-bms-packs-${today}_${today}.csv"`));
+    assert.match(
+      response.headers.get('content-disposition') ?? '',
+      new RegExp(`filename="lfp-bms-packs-${today}_${today}.csv"`),
+    );
     const [header = '', ...rows] = (await response.text()).trim().split('\n');
     const columns = header.split(',');
     const pack1 = rows.map((r) => r.split(',')).find((r) => r[columns.indexOf('pack')] === '1');
     assert.ok(pack1, 'a row for pack 1');
-    assert.ok(sentSoc.includes(Number(pack1[columns.indexOf('soc')])), `SOC ${String(pack1[columns.indexOf('soc')])} is one the simulator sent`);
+    assert.ok(
+      sentSoc.includes(Number(pack1[columns.indexOf('soc')])),
+      `SOC ${String(pack1[columns.indexOf('soc')])} is one the simulator sent`,
+    );
     const before = await askTrend();
     assert.ok(before.length >= 1);
 
     await helper.unload();
     await load();
     const after = await askTrend();
-    assert.deepEqual(after.slice(0, before.length).map((p) => [p.time, p.soc]), before.map((p) => [p.time, p.soc]), 'the samples before the restart are back');
+    assert.deepEqual(
+      after.slice(0, before.length).map((p) => [p.time, p.soc]),
+      before.map((p) => [p.time, p.soc]),
+      'the samples before the restart are back',
+    );
   });
 
   it('a directory that cannot be made is reported, and every input says why; nothing crashes', async () => {
@@ -90,21 +121,40 @@ describe('bms-record in Node-RED', function () {
     writeFileSync(blocker, 'not a directory');
     await helper.load(NODES, [
       { id: 'f', type: 'tab' },
-      { id: 'r', type: 'bms-record', z: 'f', dir: join(blocker, 'record'), bankEvery: '60', packsEvery: '300', keepDays: '62', maxMb: '100', flushEvery: '60', http: true, wires: [[], []] },
+      {
+        id: 'r',
+        type: 'bms-record',
+        z: 'f',
+        dir: join(blocker, 'record'),
+        bankEvery: '60',
+        packsEvery: '300',
+        keepDays: '62',
+        maxMb: '100',
+        flushEvery: '60',
+        http: true,
+        wires: [[], []],
+      },
       { id: 'c', type: 'catch', z: 'f', scope: ['r'], uncaught: false, wires: [['errors']] },
       { id: 'errors', type: 'helper', z: 'f' },
     ]);
     const caught = nextMessage<Msg<unknown>>('errors');
     node('r').receive({ action: 'days' });
     assert.match((await caught).error?.message ?? '', /cannot open .*a-file\/record: /);
-    assert.deepEqual(node('r').status.lastCall?.args[0], { fill: 'red', shape: 'ring', text: 'cannot open the record' });
+    assert.deepEqual(node('r').status.lastCall?.args[0], {
+      fill: 'red',
+      shape: 'ring',
+      text: 'cannot open the record',
+    });
   });
 
   it('refuses a range that is not days and an unknown record; a hostile action is an error, the node keeps running', async () => {
     await load();
     await askTrend();
     assert.equal((await fetch(`${base}/lfp-bms/record/r/bank.csv?from=../../etc/passwd`)).status, 400);
-    assert.equal(await (await fetch(`${base}/lfp-bms/record/r/bank.csv?from=2026-11-02&to=2026-11-01`)).text(), 'to is before from');
+    assert.equal(
+      await (await fetch(`${base}/lfp-bms/record/r/bank.csv?from=2026-11-02&to=2026-11-01`)).text(),
+      'to is before from',
+    );
     assert.equal((await fetch(`${base}/lfp-bms/record/nope/bank.csv?from=2026-11-01`)).status, 404);
     assert.equal((await fetch(`${base}/lfp-bms/record/r/secrets.csv?from=2026-11-01`)).status, 404);
     const caught = nextMessage<Msg<unknown>>('errors');
@@ -112,7 +162,10 @@ describe('bms-record in Node-RED', function () {
     assert.match((await caught).error?.message ?? '', /^Error: bms-record: unknown action "__proto__"/);
     const notBank = nextMessage<Msg<unknown>>('errors');
     node('r').receive({ payload: { packs: 'all' } });
-    assert.match((await notBank).error?.message ?? '', /^Error: bms-record: msg.payload is not a bms-parallel bank state/);
+    assert.match(
+      (await notBank).error?.message ?? '',
+      /^Error: bms-record: msg.payload is not a bms-parallel bank state/,
+    );
     const days = nextMessage<Msg<{ days: unknown[] }>>('days');
     node('r').receive({ action: 'days' });
     assert.ok(Array.isArray((await days).payload.days), 'still answering');

@@ -9,9 +9,16 @@ function fakeLink(): { link: BmsLinkConfigNode; users: Set<unknown>; connection:
   const connection = new BankConnection({ port: 'tcp://never.test:1' });
   const users = new Set<unknown>();
   const link = {
-    connection, allowWrites: false, configError: undefined,
-    register: (user: unknown) => { users.add(user); },
-    deregister: (user: unknown) => { users.delete(user); return Promise.resolve(); },
+    connection,
+    allowWrites: false,
+    configError: undefined,
+    register: (user: unknown) => {
+      users.add(user);
+    },
+    deregister: (user: unknown) => {
+      users.delete(user);
+      return Promise.resolve();
+    },
   } as unknown as BmsLinkConfigNode;
   return { link, users, connection };
 }
@@ -19,24 +26,42 @@ function fakeLink(): { link: BmsLinkConfigNode; users: Set<unknown>; connection:
 const cycle: BankCycle = { mode: 'broadcast', startedAt: 0, durationMs: 1, packs: [] };
 
 describe('nodes: one way to follow a link', () => {
-  it('a handler that throws is the node\'s error; the other nodes on the link still get the cycle', () => {
+  it("a handler that throws is the node's error; the other nodes on the link still get the cycle", () => {
     const { link, connection } = fakeLink();
     const errors: string[] = [];
-    const node = { type: 'bms-pack', error: (text: string) => { errors.push(text); } } as unknown as Node;
+    const node = {
+      type: 'bms-pack',
+      error: (text: string) => {
+        errors.push(text);
+      },
+    } as unknown as Node;
     const other = { type: 'bms-pack', error: () => undefined } as unknown as Node;
     let second = 0;
-    subscribe(node, link, { cycle: () => { throw new Error('no such field'); } });
-    subscribe(other, link, { cycle: () => { second++; } });
+    subscribe(node, link, {
+      cycle: () => {
+        throw new Error('no such field');
+      },
+    });
+    subscribe(other, link, {
+      cycle: () => {
+        second++;
+      },
+    });
     connection.emit('cycle', cycle);
     assert.deepEqual(errors, ['bms-pack: no such field']);
     assert.equal(second, 1);
   });
 
-  it('shows the link\'s phase until data arrives and again when the link leaves polling; close lets go of the port', async () => {
+  it("shows the link's phase until data arrives and again when the link leaves polling; close lets go of the port", async () => {
     const { link, users, connection } = fakeLink();
     const shown: NodeStatus[] = [];
     const node = { type: 'bms-parallel', error: () => undefined } as unknown as Node;
-    const subscription = subscribe(node, link, { cycle: () => undefined, status: (s) => { shown.push(s); } });
+    const subscription = subscribe(node, link, {
+      cycle: () => undefined,
+      status: (s) => {
+        shown.push(s);
+      },
+    });
     assert.equal(users.size, 1);
     connection.emit('state', { phase: 'detecting', text: 'detecting' });
     connection.emit('state', { phase: 'polling', text: 'pace, 3 packs' });

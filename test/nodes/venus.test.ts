@@ -14,7 +14,10 @@ import { startSim, type RunningSim } from '../helpers/sim';
 import { SystemCalcEmulation } from '../helpers/systemcalc';
 import { simInputs } from '../helpers/venus';
 
-interface Msg<T> { payload: T; error?: { message: string; source?: { id: string } } }
+interface Msg<T> {
+  payload: T;
+  error?: { message: string; source?: { id: string } };
+}
 
 describe('bms-venus node', function () {
   this.timeout(30_000);
@@ -47,10 +50,30 @@ describe('bms-venus node', function () {
   });
 
   const venus = (extra: object = {}): object => ({
-    id: 'venus', type: 'bms-venus', source: 'link', link: 'link', bus: bus.address, bankId: '', instance: '1', shadow: false,
-    packCharge: '50', packDischarge: '100', maxCharge: '', maxDischarge: '', cellMax: '3.45', cellFloat: '3.375', cellMin: '2.9',
-    absorption: '15', interval: '5', lost: '60', releaseOnLoss: false, packServices: false, productName: '', topic: 'bms/venus',
-    wires: [['out']], ...extra,
+    id: 'venus',
+    type: 'bms-venus',
+    source: 'link',
+    link: 'link',
+    bus: bus.address,
+    bankId: '',
+    instance: '1',
+    shadow: false,
+    packCharge: '50',
+    packDischarge: '100',
+    maxCharge: '',
+    maxDischarge: '',
+    cellMax: '3.45',
+    cellFloat: '3.375',
+    cellMin: '2.9',
+    absorption: '15',
+    interval: '5',
+    lost: '60',
+    releaseOnLoss: false,
+    packServices: false,
+    productName: '',
+    topic: 'bms/venus',
+    wires: [['out']],
+    ...extra,
   });
 
   it('validates its configuration with one-line reasons', () => {
@@ -74,8 +97,12 @@ describe('bms-venus node', function () {
 
   describe('fed by a bms-link', () => {
     let sim: RunningSim;
-    beforeEach(async () => { sim = await startSim({ packs: 3, current: 20 }); });
-    afterEach(async () => { await sim.stop(); });
+    beforeEach(async () => {
+      sim = await startSim({ packs: 3, current: 20 });
+    });
+    afterEach(async () => {
+      await sim.stop();
+    });
 
     it('publishes the simulated bank as battery monitor and BMS, and survives a dbus-daemon restart', async () => {
       await helper.load(NODES, [linkConfig('link', sim.tcp), venus(), { id: 'out', type: 'helper' }]);
@@ -90,7 +117,7 @@ describe('bms-venus node', function () {
         const last = [1, 2, 3].map((p) => sim.bank.truthFor(p).at(-1)?.analog.voltage ?? 0);
         return Math.round((last.reduce((a, b) => a + b, 0) / 3) * 100) / 100;
       };
-      await systemcalc.waitFor('the simulator\'s voltage', () => systemcalc.value(name, '/Dc/0/Voltage') === mean());
+      await systemcalc.waitFor("the simulator's voltage", () => systemcalc.value(name, '/Dc/0/Voltage') === mean());
       assert.equal(systemcalc.value(name, '/Mgmt/Connection'), `RS485 ${sim.tcp}`);
 
       systemcalc.stop();
@@ -108,7 +135,9 @@ describe('bms-venus node', function () {
   });
 
   describe('fed by messages', () => {
-    afterEach(() => { sinon.restore(); });
+    afterEach(() => {
+      sinon.restore();
+    });
 
     it('turns a malformed message into a caught error and keeps running', async () => {
       await helper.load(NODES, [
@@ -121,7 +150,10 @@ describe('bms-venus node', function () {
       const caught = nextMessage<Msg<unknown>>('caught');
       node('venus').receive({ payload: 42 });
       const msg = await caught;
-      assert.equal(msg.error?.message, 'Error: bms-venus: msg.payload is neither a bms-parallel bank state nor a bms-pack reading');
+      assert.equal(
+        msg.error?.message,
+        'Error: bms-venus: msg.payload is neither a bms-parallel bank state nor a bms-pack reading',
+      );
       const sim = new SimulatedBank({ packs: 2, seed: 3 });
       const out = nextMessage<Msg<BridgeReport>>('out');
       node('venus').receive({ payload: aggregateBank(simInputs(sim), { staleAfterMs: 30_000 }) });
@@ -144,7 +176,10 @@ describe('bms-venus node', function () {
       clock.tick(31_000);
       const stage2 = (await doubtful).payload;
       assert.deepEqual([stage2.published.ccl, stage2.published.dcl], [0, 200]);
-      assert.ok(stage2.published.cvl !== null && stage2.published.cvl <= trusted, `CVL ${String(stage2.published.cvl)} V`);
+      assert.ok(
+        stage2.published.cvl !== null && stage2.published.cvl <= trusted,
+        `CVL ${String(stage2.published.cvl)} V`,
+      );
       assert.equal(stage2.stageText, 'data doubtful: charging stopped, discharge held');
       assert.match(stage2.reason, /^no fresh data from any pack \(3\d s\)$/);
       await statusOf('venus', (s) => /^no charge · DCL 200 A · BMS lost in \d+ s$/.test(s.text ?? ''));
@@ -153,7 +188,10 @@ describe('bms-venus node', function () {
       const lost = nextMessage<Msg<BridgeReport>>('out', (m) => m.payload.stage === 3);
       clock.tick(300_000);
       assert.equal((await lost).payload.published.cvl, null);
-      await systemcalc.waitFor('CVL invalid on the bus', () => systemcalc.value(name, '/Info/MaxChargeVoltage') === null);
+      await systemcalc.waitFor(
+        'CVL invalid on the bus',
+        () => systemcalc.value(name, '/Info/MaxChargeVoltage') === null,
+      );
       await statusOf('venus', (s) => (s.text ?? '').startsWith('BMS lost · DCL 200 A'));
       await helper.unload();
       const file = join(userDir, 'lifepo4-bms', `venus-${name.split('.').pop() ?? ''}.json`);
@@ -162,6 +200,5 @@ describe('bms-venus node', function () {
       // 2 s at about 2 × 15 A × 53 V.
       assert.ok(saved.history.chargedKwh > 0 && saved.history.chargedKwh < 0.002, String(saved.history.chargedKwh));
     });
-
   });
 });

@@ -23,7 +23,11 @@ describe('protocol: a reply must fit its request exactly, not just decode', () =
     it(`${id}: an analog reply offered to an alarms request of the same pack does not fit`, () => {
       const { response, request } = capture(id);
       const asked = parseFrame(request);
-      const alarmsRequest = encodeRequest('alarms', { pack: asked.info[0] ?? 1 }, { dialect: asked.version === 0x25 ? 'pace' : 'pylontech', address: asked.address });
+      const alarmsRequest = encodeRequest(
+        'alarms',
+        { pack: asked.info[0] ?? 1 },
+        { dialect: asked.version === 0x25 ? 'pace' : 'pylontech', address: asked.address },
+      );
       const result = decodeResponse(response, { request: alarmsRequest });
       assert.equal(result.ok, false);
       assert.equal(result.error, 'layout', result.message);
@@ -52,7 +56,11 @@ describe('protocol: a reply must fit its request exactly, not just decode', () =
   });
 
   it('a write acknowledgement carries nothing: a reply with data does not acknowledge a write', () => {
-    const write = encodeRequest('writeCellOverVoltage', { enabled: true, alarm: 3.6, protect: 3.7, release: 3.38, delay: 1 }, { dialect: 'pace' });
+    const write = encodeRequest(
+      'writeCellOverVoltage',
+      { enabled: true, alarm: 3.6, protect: 3.7, release: 3.38, delay: 1 },
+      { dialect: 'pace' },
+    );
     assert.equal(decodeResponse(capture('P25-D0').response, { request: write }).ok, true);
     const result = decodeResponse(capture('P25-D1').response, { request: write });
     assert.equal(result.ok, false);
@@ -72,7 +80,8 @@ describe('protocol: a reply must fit its request exactly, not just decode', () =
 
   it('every command has a reply shape, and replies of commands sharing one can only be told apart by timing', () => {
     for (const spec of COMMANDS) assert.ok(spec.replyShape.length > 0, spec.name);
-    const shapeOf = (name: string): readonly string[] => COMMANDS.find((c) => c.name === name && c.dialects.includes('pace'))!.replyShape;
+    const shapeOf = (name: string): readonly string[] =>
+      COMMANDS.find((c) => c.name === name && c.dialects.includes('pace'))!.replyShape;
     assert.deepEqual(shapeOf('readCellOverVoltage'), shapeOf('readPackUnderVoltage'));
     assert.deepEqual(shapeOf('version'), shapeOf('serial'));
     assert.ok(shapeOf('history').includes('bytes:0') && shapeOf('writeClock').includes('bytes:0'));
@@ -80,7 +89,7 @@ describe('protocol: a reply must fit its request exactly, not just decode', () =
   });
 });
 
-describe('protocol: dialects the decoder does not speak, and the 0x20 dialects\' clock', () => {
+describe("protocol: dialects the decoder does not speak, and the 0x20 dialects' clock", () => {
   it('a reply in protocol version 0x26 is "unsupported dialect", not half-decoded as PACE', () => {
     const { response } = capture('P25-42-A');
     const info = parseFrame(response).info;
@@ -91,7 +100,11 @@ describe('protocol: dialects the decoder does not speak, and the 0x20 dialects\'
     assert.match(result.message ?? '', /^unsupported dialect: the reply speaks protocol version 0x26/);
     assert.deepEqual(result.data, {});
     // Told the dialect (a pack that only claims 0x26), it decodes.
-    assert.equal(decodeResponse(claimed, { request: encodeRequest('analog', { pack: 1 }, { dialect: 'pace' }), dialect: 'pace' }).ok, true);
+    assert.equal(
+      decodeResponse(claimed, { request: encodeRequest('analog', { pack: 1 }, { dialect: 'pace' }), dialect: 'pace' })
+        .ok,
+      true,
+    );
   });
 
   for (const [dialect, header, request] of [

@@ -2,14 +2,29 @@ import assert from 'node:assert/strict';
 import { FrameError, decodeResponse, encodeFrame, frameChecksum, lengthField, parseFrame } from '../../src/protocol';
 
 function expectFrameError(fn: () => unknown, kind: string): void {
-  assert.throws(fn, (err: unknown) => err instanceof FrameError && err.kind === kind && err.message.length > 0 && !err.message.includes('\n'));
+  assert.throws(
+    fn,
+    (err: unknown) =>
+      err instanceof FrameError && err.kind === kind && err.message.length > 0 && !err.message.includes('\n'),
+  );
 }
 
 describe('protocol: frame', () => {
   it('computes the LENGTH values worked in the reference, including the overflow case of docs/pitfalls.md#p-06', () => {
     const table: [number, string][] = [
-      [0x002, 'E002'], [0x004, 'C004'], [0x00c, '400C'], [0x010, 'F010'], [0x01a, '501A'], [0x028, '6028'],
-      [0x04c, '004C'], [0x050, 'B050'], [0x07a, 'F07A'], [0x090, '7090'], [0x0f0, '10F0'], [0x118, '6118'], [0x568, 'D568'],
+      [0x002, 'E002'],
+      [0x004, 'C004'],
+      [0x00c, '400C'],
+      [0x010, 'F010'],
+      [0x01a, '501A'],
+      [0x028, '6028'],
+      [0x04c, '004C'],
+      [0x050, 'B050'],
+      [0x07a, 'F07A'],
+      [0x090, '7090'],
+      [0x0f0, '10F0'],
+      [0x118, '6118'],
+      [0x568, 'D568'],
     ];
     for (const [lenid, hex] of table) assert.equal(lengthField(lenid).toString(16).toUpperCase().padStart(4, '0'), hex);
     assert.equal(lengthField(0), 0);
@@ -22,7 +37,10 @@ describe('protocol: frame', () => {
 
   it('builds the PbmsTools analog request of the worked example', () => {
     assert.equal(frameChecksum('25014642E00201'), 0xfd30);
-    assert.equal(encodeFrame({ version: 0x25, address: 1, cid1: 0x46, cid2: 0x42, info: Uint8Array.of(1) }), '~25014642E00201FD30');
+    assert.equal(
+      encodeFrame({ version: 0x25, address: 1, cid1: 0x46, cid2: 0x42, info: Uint8Array.of(1) }),
+      '~25014642E00201FD30',
+    );
   });
 
   it('reduces the checksum modulo 65536, as the correct vendor example shows (docs/pitfalls.md#p-01, docs/pitfalls.md#p-02)', () => {
@@ -35,7 +53,10 @@ describe('protocol: frame', () => {
 
   it('parses a frame with or without CR and checksums lowercase as received', () => {
     const frame = parseFrame('~25014600E00202FD35\r');
-    assert.deepEqual({ ...frame, info: [...frame.info] }, { version: 0x25, address: 1, cid1: 0x46, cid2: 0, info: [2] });
+    assert.deepEqual(
+      { ...frame, info: [...frame.info] },
+      { version: 0x25, address: 1, cid1: 0x46, cid2: 0, info: [2] },
+    );
     const lower = '~25014642e00201';
     const sum = frameChecksum(lower.slice(1));
     const text = lower + sum.toString(16).toUpperCase().padStart(4, '0');

@@ -38,9 +38,15 @@ describe('protocol: stream parser', () => {
     const parser = new FrameStreamParser();
     const flood = '~'.repeat(65_536);
     const events = [...parser.push(Buffer.from(flood, 'latin1')), ...parser.push(`~0~00~${A.slice(1, 10)}${A}\r`)];
-    assert.deepEqual(events.filter((e) => e.type === 'error'), []);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'error'),
+      [],
+    );
     assert.deepEqual(frames(events), [A]);
-    assert.equal(events.reduce((n, e) => n + (e.type === 'garbage' ? e.bytes : 0), 0), 65_536 + 2 + 3 + 10);
+    assert.equal(
+      events.reduce((n, e) => n + (e.type === 'garbage' ? e.bytes : 0), 0),
+      65_536 + 2 + 3 + 10,
+    );
   });
 
   it('gives the same events whatever the chunking, byte by byte included', () => {
@@ -48,9 +54,11 @@ describe('protocol: stream parser', () => {
     const whole = new FrameStreamParser().push(stream);
     const parser = new FrameStreamParser();
     const pieces = [...stream].flatMap((c) => parser.push(Buffer.from(c, 'latin1')));
-    const merged = (events: StreamEvent[]): unknown[] => events.filter((e) => e.type !== 'garbage').map((e) => [e.type, 'text' in e ? e.text : '']);
+    const merged = (events: StreamEvent[]): unknown[] =>
+      events.filter((e) => e.type !== 'garbage').map((e) => [e.type, 'text' in e ? e.text : '']);
     assert.deepEqual(merged(pieces), merged(whole));
-    const noise = (events: StreamEvent[]): number => events.reduce((n, e) => n + (e.type === 'garbage' ? e.bytes : 0), 0);
+    const noise = (events: StreamEvent[]): number =>
+      events.reduce((n, e) => n + (e.type === 'garbage' ? e.bytes : 0), 0);
     assert.equal(noise(pieces), noise(whole));
   });
 
@@ -76,7 +84,10 @@ describe('protocol: stream parser', () => {
     const parser = new FrameStreamParser();
     parser.expectEcho(`${request}\r`);
     const events = parser.push(`${request}\r${A}\r`);
-    assert.deepEqual(events.map((e) => e.type), ['echo', 'frame']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['echo', 'frame'],
+    );
     parser.expectEcho(undefined);
     assert.equal(parser.push(`${request}\r`)[0]?.type, 'frame');
   });

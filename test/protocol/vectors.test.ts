@@ -1,11 +1,24 @@
 import assert from 'node:assert/strict';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, findCommand, frameChecksum, type Dialect } from '../../src/protocol';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  findCommand,
+  frameChecksum,
+  type Dialect,
+} from '../../src/protocol';
 import { assertDecodes } from '../helpers/match';
 import { VECTORS } from '../helpers/vectors';
 
 /** Real captures that survived checksum verification, each with the request it answers. */
 const PAIRS = VECTORS.flatMap((v) =>
-  v.responses.map((response, i) => ({ id: `${v.id}#${i}`, response, request: v.decodeRequests[i]!, expected: v.expected[i]! })),
+  v.responses.map((response, i) => ({
+    id: `${v.id}#${i}`,
+    response,
+    request: v.decodeRequests[i]!,
+    expected: v.expected[i]!,
+  })),
 );
 
 describe('protocol: captured vectors', () => {
@@ -47,7 +60,10 @@ describe('protocol: captured vectors', () => {
         }
         const decoded = decodeRequest(pair.request, dialect);
         const again = encodeRequest(decoded.command, decoded.params, {
-          dialect, address: decoded.address, version: decoded.version, cid1: decoded.cid1,
+          dialect,
+          address: decoded.address,
+          version: decoded.version,
+          cid1: decoded.cid1,
         });
         assert.equal(again, pair.request);
       });
@@ -62,7 +78,11 @@ describe('protocol: captured vectors', () => {
         const request = decodeRequest(pair.request, dialect);
         const spec = findCommand(dialect, request.cid2)!;
         const frame = encodeResponse(spec.name, first.data, {
-          dialect, address: first.address!, version: first.version!, cid1: first.cid1!, request: request.params,
+          dialect,
+          address: first.address!,
+          version: first.version!,
+          cid1: first.cid1!,
+          request: request.params,
           options: paceTailFor(pair.response, first),
         });
         const second = decodeResponse(frame, { request: pair.request });

@@ -1,27 +1,50 @@
 import assert from 'node:assert/strict';
-import { COMMANDS, decodeResponse, encodeRequest, parseFrame, type DecodeResult, type Dialect, type Fields, type PackAlarms, type PackAnalog } from '../../src/protocol';
+import {
+  COMMANDS,
+  decodeResponse,
+  encodeRequest,
+  parseFrame,
+  type DecodeResult,
+  type Dialect,
+  type Fields,
+  type PackAlarms,
+  type PackAnalog,
+} from '../../src/protocol';
 import { SimulatedBank } from '../../src/sim';
 
 /** A bank on a clock the test moves. */
-function bankAt(options: ConstructorParameters<typeof SimulatedBank>[0] = {}): { bank: SimulatedBank; clock: { now: number } } {
+function bankAt(options: ConstructorParameters<typeof SimulatedBank>[0] = {}): {
+  bank: SimulatedBank;
+  clock: { now: number };
+} {
   const clock = { now: Date.UTC(2026, 5, 1, 12, 0, 0) };
   return { bank: new SimulatedBank({ packs: 3, ...options, now: () => clock.now }), clock };
 }
 
-function ask(bank: SimulatedBank, command: string, params: Fields = {}, address?: number, dialect: Dialect = 'pace'): DecodeResult {
+function ask(
+  bank: SimulatedBank,
+  command: string,
+  params: Fields = {},
+  address?: number,
+  dialect: Dialect = 'pace',
+): DecodeResult {
   const request = encodeRequest(command, params, { dialect, ...(address !== undefined ? { address } : {}) });
   const { reply } = bank.handle(request);
   assert.ok(reply, `${command}: no reply`);
   return decodeResponse(reply, { request, dialect });
 }
 
-const analogOf = (bank: SimulatedBank, pack = 1): PackAnalog => (ask(bank, 'analog', { pack }).data.packs as PackAnalog[])[0]!;
-const alarmsOf = (bank: SimulatedBank, pack = 1): PackAlarms => (ask(bank, 'alarms', { pack }).data.packs as PackAlarms[])[0]!;
+const analogOf = (bank: SimulatedBank, pack = 1): PackAnalog =>
+  (ask(bank, 'analog', { pack }).data.packs as PackAnalog[])[0]!;
+const alarmsOf = (bank: SimulatedBank, pack = 1): PackAlarms =>
+  (ask(bank, 'alarms', { pack }).data.packs as PackAlarms[])[0]!;
 
 describe('simulated bank', () => {
   it('answers every read command of the PACE command table', () => {
     const { bank } = bankAt();
-    const reads = COMMANDS.filter((c) => c.dialects.includes('pace') && !c.name.startsWith('write') && c.request.fields === undefined);
+    const reads = COMMANDS.filter(
+      (c) => c.dialects.includes('pace') && !c.name.startsWith('write') && c.request.fields === undefined,
+    );
     for (const spec of reads) {
       const params = spec.packAddressed ? { pack: 1 } : spec.name === 'history' ? { index: 0 } : {};
       if (['shutdown', 'restoreDefaults', 'clearHistory', 'chargeMos', 'dischargeMos'].includes(spec.name)) continue;
@@ -36,10 +59,16 @@ describe('simulated bank', () => {
     bank.setCurrent(-50);
     clock.now += 3_600_000;
     const after = analogOf(bank);
-    assert.ok(Math.abs(before.remainingAh - after.remainingAh - 50) < 0.02, `${before.remainingAh} → ${after.remainingAh}`);
+    assert.ok(
+      Math.abs(before.remainingAh - after.remainingAh - 50) < 0.02,
+      `${before.remainingAh} → ${after.remainingAh}`,
+    );
     assert.equal(after.current, -50);
     assert.ok(after.temperatures[4]! > before.temperatures[4]! + 2, 'the MOSFET sensor warms with current');
-    assert.ok(after.cellVoltages.every((v, i) => v < before.cellVoltages[i]!), 'cells sag under load and with lower charge');
+    assert.ok(
+      after.cellVoltages.every((v, i) => v < before.cellVoltages[i]!),
+      'cells sag under load and with lower charge',
+    );
     const sum = after.cellVoltages.reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(sum - after.voltage) < 0.001);
   });
@@ -64,16 +93,33 @@ describe('simulated bank', () => {
     assert.deepEqual(status.protections, []);
     assert.equal(status.chargeMos, true);
 
-    const write = ask(bank, 'writeCellOverVoltage', { enabled: true, alarm: 3.35, protect: 3.7, release: 3.38, delay: 1 });
+    const write = ask(bank, 'writeCellOverVoltage', {
+      enabled: true,
+      alarm: 3.35,
+      protect: 3.7,
+      release: 3.38,
+      delay: 1,
+    });
     assert.equal(write.ok, true);
-    assert.deepEqual(ask(bank, 'readCellOverVoltage').data, { enabled: true, alarm: 3.35, protect: 3.7, release: 3.38, delay: 1 });
+    assert.deepEqual(ask(bank, 'readCellOverVoltage').data, {
+      enabled: true,
+      alarm: 3.35,
+      protect: 3.7,
+      release: 3.38,
+      delay: 1,
+    });
     assert.deepEqual(alarmsOf(bank).alarms, ['OV']);
   });
 
   it('reads discharge over-current back negative after a positive write', () => {
     const { bank } = bankAt({ packs: 1 });
     ask(bank, 'writeDischargeOverCurrent1', { enabled: true, alarm: 90, protect: 100, delay: 2 });
-    assert.deepEqual(ask(bank, 'readDischargeOverCurrent1').data, { enabled: true, alarm: -90, protect: -100, delay: 2 });
+    assert.deepEqual(ask(bank, 'readDischargeOverCurrent1').data, {
+      enabled: true,
+      alarm: -90,
+      protect: -100,
+      delay: 2,
+    });
   });
 
   it('refuses to open a MOSFET that current flows through (RTN 09) and reports the real state', () => {
@@ -109,7 +155,10 @@ describe('simulated bank', () => {
     const { bank } = bankAt({ packs: 3 });
     bank.setOffline(2, true);
     const packs = ask(bank, 'analog', { pack: 0xff }).data.packs as PackAnalog[];
-    assert.deepEqual(packs.map((p) => p.online), [true, false, true]);
+    assert.deepEqual(
+      packs.map((p) => p.online),
+      [true, false, true],
+    );
     assert.equal(ask(bank, 'packCount', {}, 1).data.packCount, 2);
     bank.setAsleep(3, true);
     const request = encodeRequest('analog', { pack: 3 }, { dialect: 'pace' });
@@ -129,8 +178,14 @@ describe('simulated bank', () => {
 
   it('stays silent for other devices and answers unknown commands with RTN 04', () => {
     const { bank } = bankAt();
-    assert.match(bank.handle(encodeRequest('analog', { pack: 1 }, { dialect: 'eg4' })).silentBecause ?? '', /CID1 4a is not ours/);
-    assert.match(bank.handle(encodeRequest('analog', { pack: 9 }, { dialect: 'pace' })).silentBecause ?? '', /no pack at address 9/);
+    assert.match(
+      bank.handle(encodeRequest('analog', { pack: 1 }, { dialect: 'eg4' })).silentBecause ?? '',
+      /CID1 4a is not ours/,
+    );
+    assert.match(
+      bank.handle(encodeRequest('analog', { pack: 9 }, { dialect: 'pace' })).silentBecause ?? '',
+      /no pack at address 9/,
+    );
     const unknown = encodeRequest('analog', { pack: 1 }, { dialect: 'pace' }).replace('4642E002', '4660E002');
     const fixed = unknown.slice(0, -4) + checksum(unknown.slice(1, -4));
     const reply = bank.handle(fixed).reply;
@@ -147,7 +202,10 @@ describe('simulated bank', () => {
     it('"all packs" asked of a slave gets only that slave\'s own data; asked of the master, the whole bank', () => {
       const { bank } = bankAt({ packs: 3 });
       const fromSlave = ask(bank, 'analog', { pack: 0xff }, 2);
-      assert.deepEqual((fromSlave.data.packs as PackAnalog[]).map((p) => p.cellVoltages), [bank.truthFor(2).at(-1)?.analog.cellVoltages]);
+      assert.deepEqual(
+        (fromSlave.data.packs as PackAnalog[]).map((p) => p.cellVoltages),
+        [bank.truthFor(2).at(-1)?.analog.cellVoltages],
+      );
       assert.equal(infoOf(bank, 'alarms', { pack: 0xff }, 3)[1], 1, 'one block');
       assert.equal((ask(bank, 'analog', { pack: 0xff }, 1).data.packs as PackAnalog[]).length, 3);
     });
@@ -186,7 +244,7 @@ describe('simulated bank', () => {
       assert.equal(infoOf(bank, 'analog', { pack: 2 }, 2).length, 2 + 57 + 16);
     });
 
-    it('a pack switched on mid-run joins the master\'s replies and its pack count', () => {
+    it("a pack switched on mid-run joins the master's replies and its pack count", () => {
       const { bank } = bankAt({ packs: 4 });
       bank.setPresent(4, false);
       assert.equal(ask(bank, 'packCount', {}, 1).data.packCount, 3);

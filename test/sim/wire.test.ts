@@ -25,7 +25,7 @@ describe('simulated wire (fake time)', () => {
 
   const send = (text: string): Promise<void> => transport.write(`${text}\r`);
 
-  it('answers after the request\'s own wire time and the latency, paced at the baud rate in pieces', async () => {
+  it("answers after the request's own wire time and the latency, paced at the baud rate in pieces", async () => {
     const t0 = Date.now();
     await send(ANALOG);
     await time.advance(1000);
@@ -61,7 +61,10 @@ describe('simulated wire (fake time)', () => {
     assert.equal(bus.stats.silenced, 2);
     await send(COUNT);
     await time.advance(500);
-    assert.deepEqual(bus.answers.map((a) => a.request), [COUNT]);
+    assert.deepEqual(
+      bus.answers.map((a) => a.request),
+      [COUNT],
+    );
   });
 
   it('half duplex: a request sent while the bank is still sending garbles both', async () => {

@@ -3,7 +3,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedBank } from '../../src/sim';
-import { VenusBridge, VenusService, bankSpecs, packSpecs, type BridgeOptions, type ServiceState } from '../../src/venus';
+import {
+  VenusBridge,
+  VenusService,
+  bankSpecs,
+  packSpecs,
+  type BridgeOptions,
+  type ServiceState,
+} from '../../src/venus';
 import { Message, Variant, sessionBus, type MessageBus } from '../../src/venus/dbus';
 import { startBus, type RunningBus } from '../helpers/dbus';
 import { FakeLocalSettings } from '../helpers/localsettings';
@@ -38,14 +45,22 @@ describe('venus bridge on a real dbus-daemon', function () {
 
   function bridge(options: Partial<BridgeOptions> = {}): VenusBridge {
     const b = new VenusBridge({
-      busAddress: bus.address, fallbackId: 'node1', connection: 'tcp://sim (PACE)', pollIntervalMs: 5000, stateDir, ...options,
+      busAddress: bus.address,
+      fallbackId: 'node1',
+      connection: 'tcp://sim (PACE)',
+      pollIntervalMs: 5000,
+      stateDir,
+      ...options,
     });
     bridges.push(b);
     return b;
   }
 
   /** A bridge fed once from `sim`, seen on the bus by the systemcalc emulation. */
-  async function published(sim: SimulatedBank, options: Partial<BridgeOptions>): Promise<{ b: VenusBridge; name: string; v: (path: string) => unknown }> {
+  async function published(
+    sim: SimulatedBank,
+    options: Partial<BridgeOptions>,
+  ): Promise<{ b: VenusBridge; name: string; v: (path: string) => unknown }> {
     const b = bridge(options);
     b.feed(simInputs(sim));
     const name = b.serviceName ?? '';
@@ -63,9 +78,15 @@ describe('venus bridge on a real dbus-daemon', function () {
 
   function registered(b: VenusBridge): Promise<void> {
     return new Promise((resolve) => {
-      if (b.service?.registered) { resolve(); return; }
+      if (b.service?.registered) {
+        resolve();
+        return;
+      }
       const check = (state: ServiceState, name: string): void => {
-        if (state.phase === 'registered' && name === b.serviceName) { b.off('state', check); resolve(); }
+        if (state.phase === 'registered' && name === b.serviceName) {
+          b.off('state', check);
+          resolve();
+        }
       };
       b.on('state', check);
     });
@@ -74,12 +95,31 @@ describe('venus bridge on a real dbus-daemon', function () {
   async function client(): Promise<MessageBus> {
     const c = sessionBus({ busAddress: bus.address });
     (c as NodeJS.EventEmitter).on('error', () => undefined);
-    await new Promise<void>((resolve) => { c.once('connect', () => { resolve(); }); });
+    await new Promise<void>((resolve) => {
+      c.once('connect', () => {
+        resolve();
+      });
+    });
     return c;
   }
 
-  async function call(c: MessageBus, dest: string, path: string, member: string, signature?: string, body?: unknown[]): Promise<unknown> {
-    const reply = await c.call(new Message({ destination: dest, path, interface: member === 'Introspect' ? 'org.freedesktop.DBus.Introspectable' : 'com.victronenergy.BusItem', member, ...(signature ? { signature, body } : {}) }));
+  async function call(
+    c: MessageBus,
+    dest: string,
+    path: string,
+    member: string,
+    signature?: string,
+    body?: unknown[],
+  ): Promise<unknown> {
+    const reply = await c.call(
+      new Message({
+        destination: dest,
+        path,
+        interface: member === 'Introspect' ? 'org.freedesktop.DBus.Introspectable' : 'com.victronenergy.BusItem',
+        member,
+        ...(signature ? { signature, body } : {}),
+      }),
+    );
     return reply?.body[0];
   }
 
@@ -103,7 +143,10 @@ describe('venus bridge on a real dbus-daemon', function () {
     const truth = simInputs(sim);
     const voltage = truth.reduce((s, p) => s + (p.analog?.voltage ?? 0), 0) / 3;
     assert.equal(seen.values.get('/Dc/0/Voltage'), Math.round(voltage * 100) / 100);
-    assert.equal(seen.values.get('/Dc/0/Current'), Math.round(truth.reduce((s, p) => s + (p.analog?.current ?? 0), 0) * 10) / 10);
+    assert.equal(
+      seen.values.get('/Dc/0/Current'),
+      Math.round(truth.reduce((s, p) => s + (p.analog?.current ?? 0), 0) * 10) / 10,
+    );
     assert.equal(seen.values.get('/System/NrOfModulesOnline'), 3);
     assert.equal(seen.values.get('/System/NrOfCellsPerBattery'), 16);
     assert.equal(seen.values.get('/ProductId'), 0xc065);
@@ -139,7 +182,8 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(await call(c, name, '/CustomName', 'SetValue', 'v', [new Variant('s', 'Garage bank')]), 0);
       assert.equal(((await call(c, name, '/CustomName', 'GetValue')) as Variant).value, 'Garage bank');
       const rootXml = (await call(c, name, '/', 'Introspect')) as string;
-      for (const child of ['Dc', 'Info', 'System', 'Alarms', 'Diagnostics', 'History', 'Soc']) assert.ok(rootXml.includes(`<node name="${child}"/>`), child);
+      for (const child of ['Dc', 'Info', 'System', 'Alarms', 'Diagnostics', 'History', 'Soc'])
+        assert.ok(rootXml.includes(`<node name="${child}"/>`), child);
       assert.ok(rootXml.includes('GetItems'));
       const leafXml = (await call(c, name, '/Dc/0', 'Introspect')) as string;
       assert.ok(leafXml.includes('<node name="Voltage"/>'));
@@ -183,8 +227,16 @@ describe('venus bridge on a real dbus-daemon', function () {
     sim.setCurrent(25);
     const inputs = simInputs(sim);
     b.feed(inputs);
-    await systemcalc.waitFor('the new current', () => seen.values.get('/Dc/0/Current') === Math.round(inputs.reduce((s, p) => s + (p.analog?.current ?? 0), 0) * 10) / 10);
-    await systemcalc.waitFor('PropertiesChanged for every path of the batch', () => seen.propertiesChanged - before.props === seen.lastBatch.length);
+    await systemcalc.waitFor(
+      'the new current',
+      () =>
+        seen.values.get('/Dc/0/Current') ===
+        Math.round(inputs.reduce((s, p) => s + (p.analog?.current ?? 0), 0) * 10) / 10,
+    );
+    await systemcalc.waitFor(
+      'PropertiesChanged for every path of the batch',
+      () => seen.propertiesChanged - before.props === seen.lastBatch.length,
+    );
     assert.equal(seen.itemsChanged - before.items, 1);
     assert.ok(seen.lastBatch.includes('/Dc/0/Current'));
     assert.ok(!seen.lastBatch.includes('/ProductName') && !seen.lastBatch.includes('/System/NrOfCellsPerBattery'));
@@ -205,7 +257,10 @@ describe('venus bridge on a real dbus-daemon', function () {
     const name = b.serviceName ?? '';
     await systemcalc.waitFor('bank and 3 pack services', () => systemcalc.services.size === 4);
     const packs = [...systemcalc.services.values()].filter((s) => s.name !== name);
-    assert.deepEqual(packs.map((s) => s.name).sort(), [1, 2, 3].map((n) => `${name}_p0${String(n)}`));
+    assert.deepEqual(
+      packs.map((s) => s.name).sort(),
+      [1, 2, 3].map((n) => `${name}_p0${String(n)}`),
+    );
     for (const p of packs) {
       assert.ok(![...p.values.keys()].some((k) => k.startsWith('/Info/')), p.name);
       // Lower instances than the bank would not matter: they have no /Info/MaxChargeVoltage to be "seen".
@@ -242,7 +297,9 @@ describe('venus bridge on a real dbus-daemon', function () {
     settings.stop();
     const sim = new SimulatedBank({ packs: 1, seed: 7 });
     const b = bridge({ preferredInstance: 42 });
-    const warned = new Promise<string>((resolve) => { b.once('warning', resolve); });
+    const warned = new Promise<string>((resolve) => {
+      b.once('warning', resolve);
+    });
     b.feed(simInputs(sim));
     assert.match(await warned, /no com\.victronenergy\.settings.*DeviceInstance 42/);
     await systemcalc.waitFor('the bank', () => systemcalc.services.get(b.serviceName ?? '')?.instance === 42);
@@ -270,7 +327,10 @@ describe('venus bridge on a real dbus-daemon', function () {
     await systemcalc.waitFor('the bank on its fallback instance', () => systemcalc.services.get(name)?.instance === 42);
     settings.values.set(`/Settings/Devices/${name.split('.').pop() ?? ''}/ClassAndVrmInstance`, 'battery:9');
     await settings.start(bus.address);
-    await systemcalc.waitFor('the bank on the instance localsettings keeps for it', () => systemcalc.services.get(name)?.instance === 9);
+    await systemcalc.waitFor(
+      'the bank on the instance localsettings keeps for it',
+      () => systemcalc.services.get(name)?.instance === 9,
+    );
   });
 
   it('keeps a custom name written over D-Bus across a restart', async () => {
@@ -296,7 +356,8 @@ describe('venus bridge on a real dbus-daemon', function () {
     await registered(b);
     const name = b.serviceName ?? '';
     const file = join(stateDir, `venus-${name.replace('com.victronenergy.battery.', '')}.json`);
-    const stored = (): unknown => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { customName: unknown }).customName : undefined);
+    const stored = (): unknown =>
+      existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { customName: unknown }).customName : undefined;
     const before = stored();
     const c = await client();
     for (let i = 1; i <= 20; i++) {
@@ -304,7 +365,9 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(stored(), before, `not written at SetValue ${String(i)}`);
     }
     c.disconnect();
-    const saved = new Promise<string>((resolve) => { b.once('saved', resolve); });
+    const saved = new Promise<string>((resolve) => {
+      b.once('saved', resolve);
+    });
     assert.equal(await saved, file);
     assert.equal(stored(), 'Bank 20');
   });
@@ -317,7 +380,13 @@ describe('venus bridge on a real dbus-daemon', function () {
     await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
     const specs = packSpecs();
     specs.set('/Info/MaxChargeVoltage', { type: 'd', unit: 'V', decimals: 2 });
-    const rogue = new VenusService({ busAddress: bus.address, serviceName: 'com.victronenergy.battery.rogue', uniqueId: 'rogue', preferredInstance: 3, specs });
+    const rogue = new VenusService({
+      busAddress: bus.address,
+      serviceName: 'com.victronenergy.battery.rogue',
+      uniqueId: 'rogue',
+      preferredInstance: 3,
+      specs,
+    });
     rogue.update({ '/Connected': 1, '/ProductName': 'rogue', '/Mgmt/Connection': 'test', '/Dc/0/Voltage': 52 });
     rogue.start();
     try {
@@ -341,7 +410,12 @@ describe('venus bridge on a real dbus-daemon', function () {
     const instance = b.service?.instance;
     await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
     const retrying = new Promise<void>((resolve) => {
-      const check = (state: ServiceState): void => { if (state.phase === 'retrying') { b.off('state', check); resolve(); } };
+      const check = (state: ServiceState): void => {
+        if (state.phase === 'retrying') {
+          b.off('state', check);
+          resolve();
+        }
+      };
       b.on('state', check);
     });
     systemcalc.stop();
@@ -385,7 +459,10 @@ describe('venus bridge on a real dbus-daemon', function () {
       await systemcalc.waitFor('stage 2', () => v('/Info/MaxChargeCurrent') === 0 && v('/Dc/0/Voltage') === null);
       assert.equal(v('/Info/MaxDischargeCurrent'), 200);
       const safeCvl = v('/Info/MaxChargeVoltage');
-      assert.ok(typeof safeCvl === 'number' && safeCvl <= lastVoltage, `CVL ${String(safeCvl)} V at most the bank's last voltage ${String(lastVoltage)} V`);
+      assert.ok(
+        typeof safeCvl === 'number' && safeCvl <= lastVoltage,
+        `CVL ${String(safeCvl)} V at most the bank's last voltage ${String(lastVoltage)} V`,
+      );
       assert.deepEqual([v('/Alarms/BmsCable'), v('/Io/AllowToCharge'), v('/Io/AllowToDischarge')], [1, 0, 1]);
       assert.match(String(v('/Info/ChargeMode')), /^Charging stopped: no fresh data from any pack/);
       assert.equal(systemcalc.bms(), name);
@@ -396,7 +473,10 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(systemcalc.bms(), null);
       // Fresh data from the packs it counts: values return, charging held at 0, then ramps; discharge never 0.
       b.feed(simInputs(sim, [1, 2]));
-      await systemcalc.waitFor('recovered', () => typeof v('/Info/MaxChargeVoltage') === 'number' && v('/Dc/0/Voltage') !== null);
+      await systemcalc.waitFor(
+        'recovered',
+        () => typeof v('/Info/MaxChargeVoltage') === 'number' && v('/Dc/0/Voltage') !== null,
+      );
       assert.equal(v('/Alarms/BmsCable'), 1);
       assert.equal(v('/Info/MaxChargeCurrent'), 0);
       assert.equal(v('/Info/MaxDischargeCurrent'), 200);
@@ -453,7 +533,7 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(again.v('/Info/MaxChargeVoltage'), 54);
     });
 
-    it('a cell running high pulls CVL down (P-controller), stops charge current and raises the pack\'s alarms', async () => {
+    it("a cell running high pulls CVL down (P-controller), stops charge current and raises the pack's alarms", async () => {
       let t = 30_000_000;
       const sim = new SimulatedBank({ packs: 2, seed: 14, current: 2 });
       for (const p of sim.packs) setCells(p, 3.4);
@@ -483,7 +563,10 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(v('/System/NrOfModulesBlockingCharge'), 1);
       // Still the P-controller value of pack 2's cells, now without charge current through them.
       const cells = simInputs(sim, [2])[0]?.analog?.cellVoltages ?? [];
-      assert.equal(v('/Info/MaxChargeVoltage'), Math.round(cells.reduce((sum, c) => sum + Math.min(c, 3.45), 0) * 100) / 100);
+      assert.equal(
+        v('/Info/MaxChargeVoltage'),
+        Math.round(cells.reduce((sum, c) => sum + Math.min(c, 3.45), 0) * 100) / 100,
+      );
     });
 
     it('a cold pack reduces CCL by the temperature table', async () => {
