@@ -13,7 +13,7 @@ import {
 import { CliError, parseByte, type CliIo } from './io';
 
 export const DIAGNOSE_USAGE =
-  'usage: lfp-bms diagnose --port <path|tcp://host:port> [--baud 9600|auto] [--cycles 3] [--out file.json] [--keep-serials]';
+  'usage: lfp-bms diagnose --port <path|tcp://host:port> [--baud 9600|auto] [--cycles 3] [--out file.json] [--keep-serials] [--addresses]';
 
 const AUTO_BAUDS = [9600, 19200, 115200];
 
@@ -32,6 +32,7 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
       cycles: { type: 'string', default: '3' },
       out: { type: 'string', short: 'o' },
       'keep-serials': { type: 'boolean' },
+      addresses: { type: 'boolean' },
     },
   });
   if (!values.port) throw new CliError('--port is missing (a serial device such as /dev/ttyUSB0, or tcp://host:port)');
@@ -52,7 +53,8 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
       link = BmsLink.acquire({ port, baudRate });
       link.on('wire', record);
       try {
-        detection = await detect(link);
+        // --addresses: every address 0–15 asked one by one too (slow where packs are missing).
+        detection = await detect(link, { scanAddresses: values.addresses === true });
         break;
       } catch {
         silentAt.push(baudRate);

@@ -136,6 +136,28 @@ describe('diagnosis', function () {
       assert.ok(out.some((l) => l.includes(file)));
     });
 
+    it('--addresses asks every address one by one too; the timeouts of the empty ones are in the file', async () => {
+      const file = join(dir, 'addresses.json');
+      const out: string[] = [];
+      const io: CliIo = { out: (l) => out.push(l), err: (l) => out.push(l) };
+      assert.equal(
+        await main(
+          ['diagnose', '--port', sim.tcp, '--baud', '9600', '--cycles', '1', '--addresses', '--out', file],
+          io,
+        ),
+        0,
+      );
+      const b = JSON.parse(readFileSync(file, 'utf8')) as DiagnosisBundle;
+      const asked = new Set(
+        b.frames.filter((f) => f.dir === 'tx' && f.kind === 'request').map((f) => parseFrame(f.text ?? '').address),
+      );
+      for (let address = 0; address <= 15; address++) assert.ok(asked.has(address), `address ${String(address)} asked`);
+      assert.ok(
+        b.timing.some((t) => t.command === 'analog 0x42' && t.timeouts >= 12),
+        'the 12 addresses without a pack timed out',
+      );
+    });
+
     it('a port where nothing answers: says at which baud rates, still writes the file, exits 1', async () => {
       sim.bank.setOffline(1, true);
       sim.bank.setOffline(2, true);
