@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   BankPoller,
-  BmsClient,
+  clientFor,
   BmsLink,
   detect,
   detectPort,
@@ -81,11 +81,7 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
     const packs = detection.mode === 'relay' && only !== undefined ? [only] : detection.packs;
     if (only !== undefined && !detection.packs.includes(only))
       throw new CliError(`pack ${only} did not answer (found: ${detection.packs.join(', ') || 'none'})`);
-    const client = new BmsClient(link, {
-      dialect: detection.dialect,
-      version: detection.version,
-      cid1: detection.cid1,
-    });
+    const client = clientFor(link, detection);
     const poller = new BankPoller(client, {
       mode: detection.mode,
       packs,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BankPoller, BmsClient, BmsLink, CaptureWriter, detect, type WireEvent } from '../link';
+import { BankPoller, BmsLink, CaptureWriter, clientFor, detect, type WireEvent } from '../link';
 import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
 export const CAPTURE_USAGE =
@@ -45,11 +45,7 @@ export async function captureCommand(args: readonly string[], io: CliIo): Promis
     io.out(
       `capturing ${detection.dialect} bank (${detection.mode}, packs ${detection.packs.join(', ') || 'none'}) on ${values.port} to ${values.out}`,
     );
-    const client = new BmsClient(link, {
-      dialect: detection.dialect,
-      version: detection.version,
-      cid1: detection.cid1,
-    });
+    const client = clientFor(link, detection);
     const poller = new BankPoller(client, {
       mode: detection.mode,
       packs: detection.packs,

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   BankPoller,
-  BmsClient,
+  clientFor,
   BmsLink,
   buildDiagnosis,
   describeDiagnosis,
@@ -64,11 +64,7 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
       }
     }
     if (link && detection) {
-      const client = new BmsClient(link, {
-        dialect: detection.dialect,
-        version: detection.version,
-        cid1: detection.cid1,
-      });
+      const client = clientFor(link, detection);
       const poller = new BankPoller(client, { mode: detection.mode, packs: detection.packs, intervalMs: 1000 });
       for (let i = 0; i < cycles; i++) {
         io.out(`poll ${String(i + 1)} of ${String(cycles)} …`);

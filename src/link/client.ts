@@ -227,3 +227,11 @@ export async function readSerial(client: BmsClient, address?: number): Promise<s
   const { data } = await client.call('serial', {}, { priority: 'interactive', ...addressed(address) });
   return data.bmsSerial ? data.bmsSerial : null;
 }
+
+/** A client for a bank as detection found it: its dialect and the VER / CID1 its packs claim. */
+export function clientFor(
+  link: BmsLink,
+  detection: { readonly dialect: Dialect; readonly version: number; readonly cid1: number },
+): BmsClient {
+  return new BmsClient(link, { dialect: detection.dialect, version: detection.version, cid1: detection.cid1 });
+}

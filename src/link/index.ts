@@ -14,6 +14,7 @@ export {
 export {
   BmsClient,
   addressed,
+  clientFor,
   readSerial,
   type CallOptions,
   type CallResult,
