@@ -140,6 +140,8 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
     const record = (e: WireEvent): void => {
       events.push(e);
     };
+    // A read in progress would be recorded from its middle: let it end first (reads join a running one).
+    await this.pollNow().catch(() => undefined);
     this.on('wire', record);
     try {
       for (let i = 0; i < cycles; i++) await this.pollNow();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
-import { buildDiagnosis, type DiagnosisBundle, type WireEvent } from '../../src/link';
+import { BankConnection, buildDiagnosis, type DiagnosisBundle, type WireEvent } from '../../src/link';
 import {
   ALL_PACKS,
   decodeResponse,
@@ -134,6 +134,33 @@ describe('diagnosis', function () {
       assert.ok(out.some((l) => /pace, broadcast, packs 1, 2, 3/.test(l)));
       assert.ok(out.some((l) => /every reply decoded; no unknown status bits/.test(l)));
       assert.ok(out.some((l) => l.includes(file)));
+    });
+
+    it("a running link's diagnosis (the Diagnose button) records whole reads only, even when one was under way", async () => {
+      const connection = new BankConnection({ port: sim.tcp, intervalMs: 60_000 });
+      const polling = new Promise<void>((resolve) => {
+        connection.on('state', (s) => {
+          if (s.phase === 'polling') resolve();
+        });
+      });
+      connection.start();
+      try {
+        await polling;
+        // A read is on the wire (its request sent) when the diagnosis starts.
+        const sent = new Promise((resolve) => connection.once('wire', resolve));
+        void connection.pollNow();
+        await sent;
+        const b = await connection.diagnose(3);
+        assert.deepEqual(b.frames[0] && { dir: b.frames[0].dir, kind: b.frames[0].kind }, {
+          dir: 'tx',
+          kind: 'request',
+        });
+        const analog = b.timing.find((t) => t.command === 'analog 0x42');
+        assert.deepEqual(analog && { requests: analog.requests, replies: analog.replies }, { requests: 3, replies: 3 });
+        assert.equal(b.detection?.dialect, 'pace');
+      } finally {
+        await connection.stop();
+      }
     });
 
     it('--addresses asks every address one by one too; the timeouts of the empty ones are in the file', async () => {
