@@ -10,19 +10,12 @@ import {
   type PackReading,
 } from '../link';
 import { ALL_PACKS, DIALECT_PROFILES } from '../protocol';
-import { CliError, parseByte, untilAborted, type CliIo } from './io';
+import { AUTO_BAUDS, CliError, parseByte, portOption, untilAborted, type CliIo } from './io';
 
 export const SCAN_USAGE =
   'usage: lfp-bms scan --port <path|tcp://host:port> [--baud 9600|19200|115200|auto] [--addresses] [--json]';
 export const READ_USAGE =
   'usage: lfp-bms read --port <path|tcp://host:port> [--pack N|all] [--watch] [--interval s] [--baud N] [--json]';
-
-const AUTO_BAUDS = [9600, 19200, 115200];
-
-function portOption(port: string | undefined): string {
-  if (!port) throw new CliError('--port is missing (a serial device such as /dev/ttyUSB0, or tcp://host:port)');
-  return port;
-}
 
 /** What is on the bus: dialect, mode, packs, firmware. */
 export async function scanCommand(args: readonly string[], io: CliIo): Promise<number> {

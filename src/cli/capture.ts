@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { BankPoller, BmsLink, CaptureWriter, clientFor, detect, type WireEvent } from '../link';
-import { CliError, parseByte, untilAborted, type CliIo } from './io';
+import { CliError, parseByte, portOption, untilAborted, type CliIo } from './io';
 
 export const CAPTURE_USAGE =
   'usage: lfp-bms capture --port <path|tcp://host:port> --out <file.jsonl> [--baud 9600] [--interval s] [--cycles N] [--anonymise]';
@@ -23,15 +23,15 @@ export async function captureCommand(args: readonly string[], io: CliIo): Promis
       anonymize: { type: 'boolean' },
     },
   });
-  if (!values.port) throw new CliError('--port is missing (a serial device such as /dev/ttyUSB0, or tcp://host:port)');
+  const port = portOption(values.port);
   if (!values.out) throw new CliError('--out is missing (the capture file to write, e.g. bank.jsonl)');
   const intervalS = Number(values.interval);
   if (!Number.isFinite(intervalS) || intervalS < 0.2) throw new CliError('--interval must be at least 0.2 seconds');
   const cycles = values.cycles === undefined ? undefined : parseByte(values.cycles, '--cycles', 1_000_000);
   const baudRate = parseByte(values.baud, '--baud', 4_000_000);
-  const link = BmsLink.acquire({ port: values.port, baudRate });
+  const link = BmsLink.acquire({ port: port, baudRate });
   const writer = new CaptureWriter(values.out, {
-    port: values.port,
+    port: port,
     baudRate,
     anonymised: values.anonymise === true || values.anonymize === true,
     tool: 'lfp-bms capture',
@@ -43,7 +43,7 @@ export async function captureCommand(args: readonly string[], io: CliIo): Promis
   try {
     const detection = await detect(link);
     io.out(
-      `capturing ${detection.dialect} bank (${detection.mode}, packs ${detection.packs.join(', ') || 'none'}) on ${values.port} to ${values.out}`,
+      `capturing ${detection.dialect} bank (${detection.mode}, packs ${detection.packs.join(', ') || 'none'}) on ${port} to ${values.out}`,
     );
     const client = clientFor(link, detection);
     const poller = new BankPoller(client, {

@@ -10,12 +10,10 @@ import {
   type Detection,
   type WireEvent,
 } from '../link';
-import { CliError, parseByte, type CliIo } from './io';
+import { AUTO_BAUDS, parseByte, portOption, type CliIo } from './io';
 
 export const DIAGNOSE_USAGE =
   'usage: lfp-bms diagnose --port <path|tcp://host:port> [--baud 9600|auto] [--cycles 3] [--out file.json] [--keep-serials] [--addresses]';
-
-const AUTO_BAUDS = [9600, 19200, 115200];
 
 /**
  * Probes a port as bms-link would — baud rate, dialect, mode, packs, identity — polls it a few
@@ -35,8 +33,7 @@ export async function diagnoseCommand(args: readonly string[], io: CliIo): Promi
       addresses: { type: 'boolean' },
     },
   });
-  if (!values.port) throw new CliError('--port is missing (a serial device such as /dev/ttyUSB0, or tcp://host:port)');
-  const port = values.port;
+  const port = portOption(values.port);
   const bauds = values.baud === 'auto' ? AUTO_BAUDS : [parseByte(values.baud, '--baud', 4_000_000)];
   const cycles = parseByte(values.cycles, '--cycles', 100);
   const out = values.out ?? `lfp-bms-diagnose-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;

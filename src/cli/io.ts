@@ -48,3 +48,12 @@ export function parseByte(text: string, what: string, max = 0xff): number {
     throw new CliError(`${what} must be a number from 0 to ${max} (decimal or 0x hex), not "${text}"`);
   return value;
 }
+
+/** Baud rates `--baud auto` tries: PACE consoles, some Seplos, Pylontech consoles. */
+export const AUTO_BAUDS: readonly number[] = [9600, 19200, 115200];
+
+/** The `--port` option, required. */
+export function portOption(port: string | undefined): string {
+  if (!port) throw new CliError('--port is missing (a serial device such as /dev/ttyUSB0, or tcp://host:port)');
+  return port;
+}

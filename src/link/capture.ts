@@ -19,6 +19,12 @@ export interface CaptureHeader {
 /** One wire event per line after the header, with its time as ISO text. */
 export type CaptureLine = Omit<WireEvent, 'at'> & { readonly t: string };
 
+/** A wire event as a capture line, with the text to record (scrambled or as heard). */
+export function captureLine(event: WireEvent, text: string | undefined): CaptureLine {
+  const { at, ...rest } = event;
+  return { t: new Date(at).toISOString(), ...rest, ...(text !== undefined ? { text } : {}) };
+}
+
 /** CID2 of the requests whose replies carry serial numbers: PACE 0xC2, Pylontech 0x93. */
 const SERIAL_REQUESTS = new Set([0xc2, 0x93]);
 
@@ -82,10 +88,8 @@ export class CaptureWriter {
 
   record(event: WireEvent): void {
     const text = this.scrambler ? this.scrambler.apply(event) : event.text;
-    const { at, ...rest } = event;
-    const line: CaptureLine = { t: new Date(at).toISOString(), ...rest, ...(text !== undefined ? { text } : {}) };
     this.lines++;
-    this.stream.write(`${JSON.stringify(line)}\n`);
+    this.stream.write(`${JSON.stringify(captureLine(event, text))}\n`);
   }
 
   close(): Promise<void> {

@@ -7,7 +7,7 @@ import {
   type Dialect,
   type UnknownBits,
 } from '../protocol';
-import { SerialScrambler, type CaptureLine } from './capture';
+import { SerialScrambler, captureLine, type CaptureLine } from './capture';
 import type { Detection } from './detect';
 import type { LinkStats } from './link';
 import type { WireEvent } from './trace';
@@ -90,8 +90,7 @@ export function buildDiagnosis(input: DiagnosisInput): DiagnosisBundle {
   let asked = '';
   for (const event of input.events) {
     const text = scrambler ? scrambler.apply(event) : event.text;
-    const { at, ...rest } = event;
-    frames.push({ t: new Date(at).toISOString(), ...rest, ...(text !== undefined ? { text } : {}) });
+    frames.push(captureLine(event, text));
     if (event.dir === 'tx') asked = event.text ?? '';
     const command = nameOf(asked);
     const entry = timing.get(command) ?? { requests: 0, replies: 0, timeouts: 0, latencies: [] };
