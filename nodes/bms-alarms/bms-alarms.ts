@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { AlarmTracker, LEVEL_RANK, type AlarmChange } from '../../src/bank';
+import { runtimeTexts } from '../shared/i18n';
 import { codesFrom } from '../shared/payloads';
 import type { Done, Send } from '../shared/types';
 
@@ -21,6 +22,7 @@ const codeList = (text: string): string[] =>
     .filter(Boolean);
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsAlarms(this: Node, config: BmsAlarmsDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -43,11 +45,11 @@ export = (RED: NodeAPI): void => {
       const worst = active[0]?.level;
       node.status(
         active.length === 0
-          ? { fill: 'green', shape: 'dot', text: 'no alarms' }
+          ? { fill: 'green', shape: 'dot', text: t('bms-alarms.status.none') }
           : {
               fill: worst && LEVEL_RANK[worst] >= LEVEL_RANK.protection ? 'red' : 'yellow',
               shape: 'dot',
-              text: `${active.length} active`,
+              text: t('bms-alarms.status.active', { count: active.length }),
             },
       );
     };
@@ -78,7 +80,7 @@ export = (RED: NodeAPI): void => {
 
     showStatus();
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      const codes = codesFrom(msg.payload);
+      const codes = codesFrom(msg.payload, t);
       if (typeof codes === 'string') {
         done(new Error(`bms-alarms: ${codes}`));
         return;

@@ -11,6 +11,7 @@ import {
   type BmsClient,
   type SwitchName,
 } from '../../src/link';
+import { runtimeTexts } from '../shared/i18n';
 import { WRITES_OFF, packsOf, paceClient } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
@@ -47,6 +48,7 @@ async function perform(client: BmsClient, pack: number, action: string, payload:
 }
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsControl(this: Node, config: BmsControlDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -56,36 +58,37 @@ export = (RED: NodeAPI): void => {
     if (link?.connection) link.register(node);
 
     const run = async (action: string, packs: number[], msg: ControlMsg, send: Send): Promise<void> => {
-      const client = await paceClient(link);
+      const client = await paceClient(link, t);
       for (const pack of packs) {
         const result = await perform(client, pack, action, msg.payload);
         send({ ...msg, topic, pack, action, payload: result });
       }
-      node.status({ fill: 'green', shape: 'dot', text: `${action}: done` });
+      node.status({ fill: 'green', shape: 'dot', text: t('bms-control.status.done', { action }) });
     };
 
     const setClocks = (): void => {
-      const packs = packsOf(config.pack, undefined, link);
+      const packs = packsOf(config.pack, undefined, link, t);
       if (typeof packs === 'string' || !link?.allowWrites) return;
       run('setClock', packs, { _msgid: RED.util.generateId(), payload: null }, (msg) => {
         node.send(msg);
       }).catch((err: unknown) => {
-        node.error(`bms-control: daily clock set failed: ${asError(err).message}`);
+        node.error(`bms-control: ${t('bms-control.errors.dailyClock', { reason: asError(err).message })}`);
       });
     };
     if ((config.dailyClock as unknown) === true) {
-      if (!link?.allowWrites) node.warn(`bms-control: daily clock setting is on, but ${WRITES_OFF}`);
+      if (!link?.allowWrites)
+        node.warn(`bms-control: ${t('bms-control.errors.dailyClockOff', { reason: t(WRITES_OFF) })}`);
       daily = setInterval(setClocks, DAY_MS);
     }
 
     node.on('input', (msg: ControlMsg, send: Send, done: Done) => {
       const action = typeof msg.action === 'string' ? msg.action : '';
-      const packs = packsOf(config.pack, msg.pack, link);
+      const packs = packsOf(config.pack, msg.pack, link, t);
       const fail = (text: string): void => {
         done(new Error(`bms-control: ${text}`));
       };
       if (!ACTIONS.includes(action)) {
-        fail(`msg.action must be one of ${ACTIONS.join(', ')}`);
+        fail(t('bms-control.errors.action', { actions: ACTIONS.join(', ') }));
         return;
       }
       if (typeof packs === 'string') {
@@ -93,24 +96,24 @@ export = (RED: NodeAPI): void => {
         return;
       }
       if (!READS.includes(action) && !link?.allowWrites) {
-        fail(WRITES_OFF);
+        fail(t(WRITES_OFF));
         return;
       }
       if ((SWITCH_NAMES as readonly string[]).includes(action) && typeof msg.payload !== 'boolean') {
-        fail(`${action}: msg.payload must be true (on) or false (off)`);
+        fail(t('bms-control.errors.switchPayload', { action }));
         return;
       }
       if (action === 'shutdown' && msg.confirm !== true) {
-        fail('shutdown puts the BMS to sleep: send msg.confirm = true to do it');
+        fail(t('bms-control.errors.confirmShutdown'));
         return;
       }
-      node.status({ fill: 'blue', shape: 'ring', text: `${action}…` });
+      node.status({ fill: 'blue', shape: 'ring', text: t('bms-control.status.running', { action }) });
       run(action, packs, msg, send)
         .then(() => {
           done();
         })
         .catch((err: unknown) => {
-          node.status({ fill: 'red', shape: 'ring', text: `${action}: failed` });
+          node.status({ fill: 'red', shape: 'ring', text: t('bms-control.status.failed', { action }) });
           fail(asError(err).message);
         });
     });

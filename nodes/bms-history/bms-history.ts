@@ -13,6 +13,7 @@ import {
   type BmsClient,
   type HistoryCursor,
 } from '../../src/link';
+import { runtimeTexts } from '../shared/i18n';
 import { WRITES_OFF, dataDir, packsOf, paceClient, safeFileName } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
@@ -43,6 +44,7 @@ async function cursorFile(client: BmsClient, dir: string, address: number): Prom
 }
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsHistory(this: Node, config: BmsHistoryDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -68,7 +70,7 @@ export = (RED: NodeAPI): void => {
         cursor,
         signal: stop.signal,
         onProgress: ({ done }) => {
-          node.status({ fill: 'blue', shape: 'ring', text: `pack ${String(pack)}: ${String(done)} records` });
+          node.status({ fill: 'blue', shape: 'ring', text: t('bms-history.status.progress', { pack, done }) });
           if (done - shown >= 10 || done === 1) {
             shown = done;
             send([null, { topic, pack, payload: { done } }]);
@@ -95,12 +97,10 @@ export = (RED: NodeAPI): void => {
       node.status({
         fill: result.error ? 'yellow' : 'green',
         shape: 'dot',
-        text: `pack ${String(pack)}: ${String(result.records.length)} new records`,
+        text: t('bms-history.status.downloaded', { pack, count: result.records.length }),
       });
       if (result.error)
-        throw new Error(
-          `download of pack ${String(pack)} stopped after ${String(result.records.length)} records (${result.error}); send again to resume`,
-        );
+        throw new Error(t('bms-history.errors.stopped', { pack, count: result.records.length, reason: result.error }));
     }
 
     async function run(client: BmsClient, action: string, packs: number[], msg: HistoryMsg, send: Send): Promise<void> {
@@ -111,7 +111,7 @@ export = (RED: NodeAPI): void => {
           send([{ ...msg, topic, pack, payload: { intervalMinutes: await readStorageInterval(client, pack) } }, null]);
         } else if (action === 'setInterval') {
           const minutes = await setStorageInterval(client, pack, Number(msg.payload)).catch((err: unknown) => {
-            throw new Error(`pack ${String(pack)}: ${asError(err).message}`);
+            throw new Error(t('bms-history.errors.pack', { pack, reason: asError(err).message }));
           });
           send([{ ...msg, topic, pack, payload: { intervalMinutes: minutes } }, null]);
         } else {
@@ -126,12 +126,12 @@ export = (RED: NodeAPI): void => {
 
     node.on('input', (msg: HistoryMsg, send: Send, done: Done) => {
       const action = typeof msg.action === 'string' ? msg.action : 'download';
-      const packs = packsOf(config.pack, msg.pack, link);
+      const packs = packsOf(config.pack, msg.pack, link, t);
       const fail = (text: string): void => {
         done(new Error(`bms-history: ${text}`));
       };
       if (!['download', 'redownload', 'clear', 'readInterval', 'setInterval'].includes(action)) {
-        fail(`unknown msg.action "${action}" (download, redownload, clear, readInterval, setInterval)`);
+        fail(t('bms-history.errors.action', { action }));
         return;
       }
       if (typeof packs === 'string') {
@@ -139,26 +139,26 @@ export = (RED: NodeAPI): void => {
         return;
       }
       if ((action === 'clear' || action === 'setInterval') && !link?.allowWrites) {
-        fail(WRITES_OFF);
+        fail(t(WRITES_OFF));
         return;
       }
       if (action === 'clear' && msg.confirm !== true) {
-        fail("clearing erases the pack's history log: send msg.confirm = true to do it");
+        fail(t('bms-history.errors.confirmClear'));
         return;
       }
       if (
         action === 'setInterval' &&
         !(typeof msg.payload === 'number' && Number.isInteger(msg.payload) && msg.payload >= 0 && msg.payload <= 120)
       ) {
-        fail('msg.payload must be the storage interval in whole minutes, 0..120');
+        fail(t('bms-history.errors.interval'));
         return;
       }
       if (busy) {
-        fail('a history operation is already running');
+        fail(t('bms-history.errors.busy'));
         return;
       }
       busy = true;
-      paceClient(link)
+      paceClient(link, t)
         .then((client) => run(client, action, packs, msg, send))
         .then(() => {
           busy = false;
@@ -166,7 +166,7 @@ export = (RED: NodeAPI): void => {
         })
         .catch((err: unknown) => {
           busy = false;
-          node.status({ fill: 'red', shape: 'ring', text: 'failed' });
+          node.status({ fill: 'red', shape: 'ring', text: t('bms-history.status.failed') });
           fail(asError(err).message);
         });
     });

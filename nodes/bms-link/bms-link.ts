@@ -5,6 +5,7 @@ import { dataDir } from '../shared/maintenance';
 import { parseLinkConfig, type LinkConfig } from '../shared/link-config';
 import { whenSettled, type BmsLinkConfigNode } from '../shared/types';
 import { errorMessage } from '../../src/errors';
+import { runtimeTexts } from '../shared/i18n';
 
 type BmsLinkDef = NodeDef & LinkConfig & { allowWrites: boolean; capture?: boolean; anonymise?: boolean };
 
@@ -18,6 +19,7 @@ type BmsLinkNode = BmsLinkConfigNode & {
 const routed = new WeakSet();
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   if (!routed.has(RED.httpAdmin)) {
     routed.add(RED.httpAdmin);
     // The editor's port picker: serial ports of this machine, for users allowed to read bms-link nodes.
@@ -36,14 +38,14 @@ export = (RED: NodeAPI): void => {
     RED.httpAdmin.get('/lifepo4-bms/diagnose/:id', RED.auth.needsPermission('bms-link.read'), (req, res) => {
       const link = RED.nodes.getNode(String(req.params.id)) as BmsLinkNode | null;
       if (!link || (link as Node).type !== 'bms-link') {
-        res.status(404).type('text/plain').send('no such bms-link deployed: deploy it first');
+        res.status(404).type('text/plain').send(t('bms-link.errors.notDeployed'));
         return;
       }
       if (!link.connection) {
         res
           .status(409)
           .type('text/plain')
-          .send(`this bms-link cannot connect: ${link.configError ?? 'no connection'}`);
+          .send(t('bms-link.errors.cannotConnect', { reason: link.configError ?? t('bms-link.errors.noConnection') }));
         return;
       }
       link.connection
@@ -56,7 +58,7 @@ export = (RED: NodeAPI): void => {
           res
             .status(409)
             .type('text/plain')
-            .send(`cannot read the bank now: ${errorMessage(err)}`);
+            .send(t('bms-link.errors.cannotRead', { reason: errorMessage(err) }));
         });
     });
   }
@@ -65,7 +67,7 @@ export = (RED: NodeAPI): void => {
     RED.nodes.createNode(this, config);
     const node = this;
     const users = new Set<Node>();
-    const parsed = parseLinkConfig(config);
+    const parsed = parseLinkConfig(config, t);
     // A gate is open only when set to exactly true: "false" from a hand-edited flow is not true.
     node.allowWrites = (config.allowWrites as unknown) === true;
     node.configError = 'error' in parsed ? parsed.error : undefined;
@@ -83,22 +85,24 @@ export = (RED: NodeAPI): void => {
         repeats += 1;
         return;
       }
-      if (repeats > 0) node.log(`${lastWarning} (${String(repeats)} more time${repeats === 1 ? '' : 's'})`);
+      if (repeats > 0)
+        node.log(
+          `${lastWarning} (${t(repeats === 1 ? 'bms-link.log.repeatedOnce' : 'bms-link.log.repeated', { count: repeats })})`,
+        );
       lastWarning = text;
       repeats = 0;
       node.warn(text);
     });
     node.connection?.on('state', (state: { phase: string }) => {
       if (state.phase !== 'polling' || !lastWarning) return;
-      node.log(
-        `bms-link ${config.port}: working again${repeats > 0 ? ` after ${String(repeats + 1)} failed attempts` : ''}`,
-      );
+      const again = repeats > 0 ? 'bms-link.log.workingAfter' : 'bms-link.log.working';
+      node.log(`bms-link ${config.port}: ${t(again, { count: repeats + 1 })}`);
       lastWarning = '';
       repeats = 0;
     });
     node.connection?.on('packs', ({ added, packs }: { added: number[]; packs: number[] }) => {
       node.log(
-        `bms-link ${config.port}: the master now reports pack(s) ${added.join(', ')}; polling ${packs.join(', ')}`,
+        `bms-link ${config.port}: ${t('bms-link.log.packsAdded', { added: added.join(', '), packs: packs.join(', ') })}`,
       );
     });
 
@@ -114,9 +118,11 @@ export = (RED: NodeAPI): void => {
           anonymised: (config.anonymise as unknown) !== false,
           tool: 'bms-link',
         });
-        node.log(`bms-link ${config.port}: capturing frames to ${file}`);
+        node.log(`bms-link ${config.port}: ${t('bms-link.log.capturing', { file })}`);
       } catch (err) {
-        node.warn(`bms-link ${config.port}: cannot capture to ${file}: ${errorMessage(err)}`);
+        node.warn(
+          `bms-link ${config.port}: ${t('bms-link.errors.cannotCapture', { file, reason: errorMessage(err) })}`,
+        );
       }
     }
     node.connection?.on('wire', (event: WireEvent) => {

@@ -7,6 +7,7 @@ import { asError, type BankCycle } from '../../src/link';
 import { log } from '../../src/log';
 import { saveJson } from '../../src/venus/store';
 import { dataDir } from '../shared/maintenance';
+import { runtimeTexts } from '../shared/i18n';
 import { parseMqttConfig, type MqttConfig } from '../shared/mqtt-config';
 import { PackCollector } from '../shared/pack-collector';
 import { subscribe, type LinkSubscription } from '../shared/subscribe';
@@ -43,6 +44,7 @@ function isControlReport(p: unknown): p is ControlSource {
 }
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsMqtt(this: Node, config: BmsMqttDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -54,8 +56,9 @@ export = (RED: NodeAPI): void => {
     const linkStaleMs = linkOptions
       ? 3 * (linkOptions.intervalMs ?? 5000) + (linkOptions.timeoutMs ?? 1000)
       : undefined;
-    const parsed = parseMqttConfig(config, idPart(node.id), linkStaleMs);
-    const problem = 'error' in parsed ? parsed.error : fromLink && !link ? 'no bms-link configured' : link?.configError;
+    const parsed = parseMqttConfig(config, idPart(node.id), linkStaleMs, t);
+    const problem =
+      'error' in parsed ? parsed.error : fromLink && !link ? t('bms-link.common.noLink') : link?.configError;
     const file = join(dataDir(RED), `mqtt-${idPart(node.id)}.json`);
     let publisher: HaPublisher | undefined;
     const collector = new PackCollector();
@@ -73,7 +76,7 @@ export = (RED: NodeAPI): void => {
       try {
         saveJson(file, publisher.memory());
       } catch (err) {
-        node.warn(`bms-mqtt: cannot save ${file}: ${asError(err).message}`);
+        node.warn(`bms-mqtt: ${t('bms-mqtt.errors.save', { file, reason: asError(err).message })}`);
       }
     };
     const showStatus = (bank: BankState): void => {
@@ -83,9 +86,9 @@ export = (RED: NodeAPI): void => {
           ? {
               fill: bank.packsOnline > 0 ? 'green' : 'red',
               shape: 'dot',
-              text: `${id} · ${String(bank.packsOnline)}/${String(bank.packsExpected)} packs`,
+              text: t('bms-mqtt.status.bank', { id, online: bank.packsOnline, expected: bank.packsExpected }),
             }
-          : { fill: 'yellow', shape: 'ring', text: 'waiting for pack serials' },
+          : { fill: 'yellow', shape: 'ring', text: t('bms-mqtt.status.waitingSerials') },
       );
     };
     const onBank = (bank: BankState, send?: Send): void => {
@@ -102,8 +105,9 @@ export = (RED: NodeAPI): void => {
     let ticker: NodeJS.Timeout | undefined;
     let saver: NodeJS.Timeout | undefined;
     if (problem || !('options' in parsed)) {
-      status({ fill: 'red', shape: 'ring', text: problem ?? 'invalid configuration' });
-      node.error(`bms-mqtt: ${problem ?? 'invalid configuration'}`);
+      const text = problem ?? t('bms-link.common.invalidConfig');
+      status({ fill: 'red', shape: 'ring', text });
+      node.error(`bms-mqtt: ${text}`);
     } else {
       let memory: unknown = null;
       try {
@@ -112,7 +116,7 @@ export = (RED: NodeAPI): void => {
         // First start, or a damaged file: counters start at zero.
       }
       publisher = new HaPublisher(parsed.options, memoryFrom(memory));
-      status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
+      status({ fill: 'grey', shape: 'ring', text: t('bms-link.common.waiting') });
       ticker = setInterval(() => {
         if (publisher) emit(publisher.tick(Date.now()));
       }, 1000);
@@ -125,7 +129,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       if (!publisher) {
-        done(new Error(`bms-mqtt: ${problem ?? 'invalid configuration'}`));
+        done(new Error(`bms-mqtt: ${problem ?? t('bms-link.common.invalidConfig')}`));
         return;
       }
       const payload = msg.payload;
@@ -140,13 +144,9 @@ export = (RED: NodeAPI): void => {
         done();
         return;
       }
-      const pack = isBankState(payload) ? null : asPackInput(payload);
+      const pack = isBankState(payload) ? null : asPackInput(payload, t);
       if (fromLink && (pack === null || typeof pack !== 'string')) {
-        done(
-          new Error(
-            'bms-mqtt: this node reads the bank from its bms-link; set the source to "messages" to feed it bank states or pack readings',
-          ),
-        );
+        done(new Error(`bms-mqtt: ${t('bms-mqtt.errors.fromLink')}`));
         return;
       }
       if (pack === null) {
@@ -165,11 +165,7 @@ export = (RED: NodeAPI): void => {
         done();
         return;
       }
-      done(
-        new Error(
-          'bms-mqtt: msg.payload is none of: a bms-parallel bank state, a bms-pack reading, a bms-venus report, "online" on the Home Assistant status topic',
-        ),
-      );
+      done(new Error(`bms-mqtt: ${t('bms-mqtt.errors.payload')}`));
     });
 
     node.on('close', (removed: boolean, done: () => void) => {

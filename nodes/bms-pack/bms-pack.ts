@@ -1,3 +1,4 @@
+import { runtimeTexts } from '../shared/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { inRange } from '../shared/ranges';
 import { asError, packPayload, type BankCycle, type PackPayload } from '../../src/link';
@@ -14,6 +15,7 @@ interface BmsPackDef extends NodeDef {
 }
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsPack(this: Node, config: BmsPackDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -26,10 +28,10 @@ export = (RED: NodeAPI): void => {
     // While an input message waits for its read, that cycle is sent as the answer, not twice.
     let answering = 0;
     const problem = !link
-      ? 'no bms-link configured'
+      ? t('bms-link.common.noLink')
       : (link.configError ??
         (only !== undefined && 'error' in inRange('pack', only)
-          ? `pack "${config.pack}" is not a pack of a bank (1 to 15, or all)`
+          ? t('bms-pack.errors.pack', { pack: config.pack })
           : undefined));
 
     const select = (cycle: BankCycle): PackPayload[] =>
@@ -38,19 +40,23 @@ export = (RED: NodeAPI): void => {
     const showStatus = (payloads: readonly PackPayload[]): void => {
       if (only !== undefined) {
         const p = payloads[0];
-        if (!p?.online) status({ fill: 'red', shape: 'ring', text: p ? p.status : 'no data' });
+        if (!p?.online) status({ fill: 'red', shape: 'ring', text: p ? p.status : t('bms-pack.status.noData') });
         else
           status({
             fill: 'green',
             shape: 'dot',
-            text: `SOC ${formatNumber(p.analog?.soc, 0)} % · ${formatNumber(p.analog?.voltage, 2)} V · ${formatNumber(p.analog?.current, 1)} A`,
+            text: t('bms-pack.status.pack', {
+              soc: formatNumber(p.analog?.soc, 0),
+              voltage: formatNumber(p.analog?.voltage, 2),
+              current: formatNumber(p.analog?.current, 1),
+            }),
           });
       } else {
         const online = payloads.filter((p) => p.online).length;
         status({
           fill: online === payloads.length ? 'green' : 'red',
           shape: online === payloads.length ? 'dot' : 'ring',
-          text: `${online}/${payloads.length} packs online`,
+          text: t('bms-pack.status.packs', { online, count: payloads.length }),
         });
       }
     };
@@ -70,8 +76,9 @@ export = (RED: NodeAPI): void => {
     let subscription: LinkSubscription | undefined;
     if (problem || !link?.connection) {
       // The reason itself, not "config error": the editor user sees it without opening the log.
-      status({ fill: 'red', shape: 'ring', text: problem ?? 'no connection' });
-      if (!link?.configError) node.error(`bms-pack: ${problem ?? 'no connection'}`);
+      const text = problem ?? t('bms-link.errors.noConnection');
+      status({ fill: 'red', shape: 'ring', text });
+      if (!link?.configError) node.error(`bms-pack: ${text}`);
     } else {
       subscription = subscribe(node, link, { cycle: onCycle, status });
     }
@@ -80,7 +87,7 @@ export = (RED: NodeAPI): void => {
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       const connection = link?.connection;
       if (problem || !connection) {
-        done(new Error(`bms-pack: ${problem ?? 'no connection'}`));
+        done(new Error(`bms-pack: ${problem ?? t('bms-link.errors.noConnection')}`));
         return;
       }
       answering++;
@@ -91,7 +98,8 @@ export = (RED: NodeAPI): void => {
         })
         .then((cycle) => {
           const payloads = select(cycle);
-          if (payloads.length === 0) throw new Error(`bms-pack: pack ${String(only)} is not part of this bank`);
+          if (payloads.length === 0)
+            throw new Error(`bms-pack: ${t('bms-pack.errors.notInBank', { pack: String(only) })}`);
           const messages = payloads.map((payload, i) => ({
             ...(i === 0 ? msg : RED.util.cloneMessage(msg)),
             topic: topicFor(payload.pack),

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { aggregateBank, type BankState, type PackInput } from '../../src/bank';
+import { runtimeTexts } from '../shared/i18n';
 import { PackCollector } from '../shared/pack-collector';
 import { asPackInput } from '../shared/payloads';
 import { asError, type BankCycle } from '../../src/link';
@@ -15,6 +16,7 @@ interface BmsParallelDef extends NodeDef {
 }
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsParallel(this: Node, config: BmsParallelDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -29,7 +31,7 @@ export = (RED: NodeAPI): void => {
       .filter((n) => Number.isInteger(n));
     const topic = config.topic || 'bms/bank';
     const received = new PackCollector();
-    const problem = fromLink && !link ? 'no bms-link configured' : link?.configError;
+    const problem = fromLink && !link ? t('bms-link.common.noLink') : link?.configError;
 
     const showStatus = (state: BankState): void => {
       const ok = state.packsOnline === state.packsExpected && state.alarmLevel === 'none';
@@ -41,7 +43,11 @@ export = (RED: NodeAPI): void => {
               ? 'green'
               : 'yellow',
         shape: ok ? 'dot' : 'ring',
-        text: `SOC ${formatNumber(state.soc, 0)} % · ${state.packsOnline}/${state.packsExpected} packs`,
+        text: t('bms-parallel.status.bank', {
+          soc: formatNumber(state.soc, 0),
+          online: state.packsOnline,
+          expected: state.packsExpected,
+        }),
       });
     };
 
@@ -66,7 +72,7 @@ export = (RED: NodeAPI): void => {
       if (fromLink) {
         // With a link, an input message asks for a fresh read of the bank.
         if (problem || !link?.connection) {
-          done(new Error(`bms-parallel: ${problem ?? 'no connection'}`));
+          done(new Error(`bms-parallel: ${problem ?? t('bms-link.errors.noConnection')}`));
           return;
         }
         link.connection
@@ -80,7 +86,7 @@ export = (RED: NodeAPI): void => {
           });
         return;
       }
-      const input = asPackInput(msg.payload);
+      const input = asPackInput(msg.payload, t);
       if (typeof input === 'string') {
         done(new Error(`bms-parallel: ${input}`));
         return;

@@ -9,6 +9,7 @@ import {
   type PackOutcome,
   type ParameterJob,
 } from '../../src/link';
+import { runtimeTexts, type Texts } from '../shared/i18n';
 import { WRITES_OFF, dataDir, packsOf, paceClient, safeFileName } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
@@ -30,17 +31,19 @@ const ACTIONS: Readonly<Record<string, ParameterJob['action']>> = {
   restoreDefaults: 'restoreDefaults',
 };
 
-function summary(outcomes: readonly PackOutcome[]): string {
+function summary(outcomes: readonly PackOutcome[], t: Texts): string {
   const last = outcomes[outcomes.length - 1];
-  if (!last) return 'nothing done';
-  if (last.action === 'read') return `read ${String(Object.keys(last.parameters).length)} groups`;
-  if (last.dryRun) return `dry run: ${String(outcomes.reduce((n, o) => n + (o.plan?.changes.length ?? 0), 0))} changes`;
+  if (!last) return t('bms-params.status.nothing');
+  if (last.action === 'read') return t('bms-params.status.read', { count: Object.keys(last.parameters).length });
+  if (last.dryRun)
+    return t('bms-params.status.dryRun', { count: outcomes.reduce((n, o) => n + (o.plan?.changes.length ?? 0), 0) });
   return last.action === 'restoreDefaults'
-    ? 'defaults restored'
-    : `applied, ${String(outcomes.reduce((n, o) => n + (o.result?.written.length ?? 0), 0))} groups verified`;
+    ? t('bms-params.status.defaults')
+    : t('bms-params.status.applied', { count: outcomes.reduce((n, o) => n + (o.result?.written.length ?? 0), 0) });
 }
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsParams(this: BmsParamsNode, config: BmsParamsDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -68,7 +71,7 @@ export = (RED: NodeAPI): void => {
         mkdirSync(dir, { recursive: true });
         appendFileSync(join(dir, 'audit.jsonl'), `${JSON.stringify(record)}\n`);
       } catch (err) {
-        node.warn(`bms-params: cannot append to the audit file: ${asError(err).message}`);
+        node.warn(`bms-params: ${t('bms-params.errors.audit', { reason: asError(err).message })}`);
       }
     };
 
@@ -81,32 +84,28 @@ export = (RED: NodeAPI): void => {
         // Own keys only: "__proto__" or "toString" is no action.
         const action = Object.hasOwn(ACTIONS, actionName) ? ACTIONS[actionName] : undefined;
         if (!action) {
-          done(
-            new Error(
-              `bms-params: unknown msg.action "${actionName}" (read, write, import, rollback, restoreDefaults)`,
-            ),
-          );
+          done(new Error(`bms-params: ${t('bms-params.errors.action', { action: actionName })}`));
           return;
         }
-        const packs = packsOf(config.pack, msg.pack, link);
+        const packs = packsOf(config.pack, msg.pack, link, t);
         if (typeof packs === 'string') {
           done(new Error(`bms-params: ${packs}`));
           return;
         }
         const apply = action !== 'read' && (msg.confirm === true || config.mode === 'apply');
         if (apply && !link?.allowWrites) {
-          done(new Error(`bms-params: ${WRITES_OFF}`));
+          done(new Error(`bms-params: ${t(WRITES_OFF)}`));
           return;
         }
         if (apply && (typeof node.credentials.password !== 'string' || !node.credentials.password)) {
-          done(new Error('bms-params: no admin password is set on this node, so writes stay locked'));
+          done(new Error(`bms-params: ${t('bms-params.errors.noPassword')}`));
           return;
         }
         // A backup (or an earlier result) rolls back through its `parameters`.
         const desired =
           actionName === 'rollback' && hasValues && 'parameters' in payload ? payload.parameters : payload;
-        node.status({ fill: 'blue', shape: 'ring', text: `${actionName}…` });
-        paceClient(link)
+        node.status({ fill: 'blue', shape: 'ring', text: t('bms-params.status.running', { action: actionName }) });
+        paceClient(link, t)
           .then((client) =>
             runParameterJob(
               client,
@@ -115,13 +114,14 @@ export = (RED: NodeAPI): void => {
             ),
           )
           .then((outcomes) => {
-            node.status({ fill: 'green', shape: 'dot', text: summary(outcomes) });
+            node.status({ fill: 'green', shape: 'dot', text: summary(outcomes, t) });
             send([{ ...msg, topic, payload: outcomes.length === 1 ? outcomes[0] : outcomes }, null]);
             done();
           })
           .catch((err: unknown) => {
             const error = asError(err);
-            node.status({ fill: 'red', shape: 'ring', text: error.name === 'ParameterError' ? 'rejected' : 'failed' });
+            const text = t(error.name === 'ParameterError' ? 'bms-params.status.rejected' : 'bms-params.status.failed');
+            node.status({ fill: 'red', shape: 'ring', text });
             // What did happen goes out too: the backup and which groups were written.
             if (err instanceof ParameterJobError && err.outcomes.length)
               send([{ ...msg, topic, payload: err.outcomes }, null]);

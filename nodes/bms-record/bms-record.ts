@@ -1,3 +1,4 @@
+import { runtimeTexts } from '../shared/i18n';
 import { isAbsolute, join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { BankState } from '../../src/bank';
@@ -36,6 +37,7 @@ const isBankState = (p: unknown): p is BankState =>
   typeof (p as Record<string, unknown>).packsOnline === 'number';
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   if (!routed.has(RED.httpNode)) {
     routed.add(RED.httpNode);
     // GET <httpNodeRoot>/lfp-bms/record/<node id>/<bank|packs>.csv?from=YYYY-MM-DD&to=YYYY-MM-DD
@@ -48,7 +50,7 @@ export = (RED: NodeAPI): void => {
         return;
       }
       if (!store || !table) {
-        res.status(404).type('text/plain').send('no such record');
+        res.status(404).type('text/plain').send(t('bms-record.errors.noRecord'));
         return;
       }
       res.status(200).type('text/csv; charset=utf-8');
@@ -59,7 +61,7 @@ export = (RED: NodeAPI): void => {
             if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
           }
         } catch (err) {
-          RED.log.warn(`bms-record: download ended early: ${errorMessage(err)}`);
+          RED.log.warn(`bms-record: ${t('bms-record.errors.download', { reason: errorMessage(err) })}`);
         }
         res.end();
       })();
@@ -83,8 +85,12 @@ export = (RED: NodeAPI): void => {
       const s = store.stats;
       status(
         s.lastError
-          ? { fill: 'red', shape: 'ring', text: 'cannot write: see the log' }
-          : { fill: 'green', shape: 'dot', text: `${String(s.days)} days · ${(s.bytes / 1_000_000).toFixed(1)} MB` },
+          ? { fill: 'red', shape: 'ring', text: t('bms-record.status.cannotWrite') }
+          : {
+              fill: 'green',
+              shape: 'dot',
+              text: t('bms-record.status.stored', { days: s.days, mb: (s.bytes / 1_000_000).toFixed(1) }),
+            },
       );
     };
     let lastError: string | null = null;
@@ -107,8 +113,8 @@ export = (RED: NodeAPI): void => {
       },
       (err: unknown) => {
         // Kept, not thrown: a rejected promise nobody awaits would stop Node-RED.
-        openError = `cannot open ${dir}: ${errorMessage(err)}`;
-        status({ fill: 'red', shape: 'ring', text: 'cannot open the record' });
+        openError = t('bms-record.errors.open', { dir, reason: errorMessage(err) });
+        status({ fill: 'red', shape: 'ring', text: t('bms-record.status.cannotOpen') });
         node.error(`bms-record: ${openError}`);
       },
     );
@@ -119,7 +125,7 @@ export = (RED: NodeAPI): void => {
         .then(async () => {
           if (openError !== undefined) throw new Error(openError);
           if (action === undefined || action === 'record') {
-            if (!isBankState(msg.payload)) throw new Error('msg.payload is not a bms-parallel bank state');
+            if (!isBankState(msg.payload)) throw new Error(t('bms-record.errors.payload'));
             const taken = store.add(msg.payload);
             if (taken.bank) {
               const point = store.lastPoint();
@@ -138,9 +144,8 @@ export = (RED: NodeAPI): void => {
             await store.flush();
             send([null, { topic: 'days', payload: { days: store.days(), stats: store.stats } }]);
           } else {
-            throw new Error(
-              `unknown action ${typeof action === 'string' ? JSON.stringify(action.slice(0, 40)) : typeof action}: record (default), trend, days or flush`,
-            );
+            const named = typeof action === 'string' ? JSON.stringify(action.slice(0, 40)) : typeof action;
+            throw new Error(t('bms-record.errors.action', { action: named }));
           }
           reportError();
           showStatus();

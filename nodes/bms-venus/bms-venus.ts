@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { asError, type BankCycle } from '../../src/link';
 import { VenusBridge, packageVersion, type BridgeReport, type ServiceState } from '../../src/venus';
+import { runtimeTexts, type Texts } from '../shared/i18n';
 import { dataDir } from '../shared/maintenance';
 import { packInputsFrom } from '../shared/payloads';
 import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
@@ -9,17 +10,25 @@ import { subscribe, type LinkSubscription } from '../shared/subscribe';
 
 type BmsVenusDef = NodeDef & VenusConfig & { source: string; link: string; topic: string };
 
-function statusOf(report: BridgeReport): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } {
-  if (report.phase === 'retrying') return { fill: 'red', shape: 'ring', text: 'D-Bus unreachable, retrying' };
-  const dcl = `DCL ${formatNumber(report.published.dcl, 0)} A`;
-  if (report.stage === 3) return { fill: 'red', shape: 'dot', text: `BMS lost · ${dcl} · ${report.reason}` };
+function statusOf(
+  report: BridgeReport,
+  t: Texts,
+): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } {
+  if (report.phase === 'retrying') return { fill: 'red', shape: 'ring', text: t('bms-venus.status.retrying') };
+  const dcl = formatNumber(report.published.dcl, 0);
+  if (report.stage === 3)
+    return { fill: 'red', shape: 'dot', text: t('bms-venus.status.lost', { dcl, reason: report.reason }) };
   if (report.stage === 2) {
-    const left =
-      report.bmsLostInMs === undefined ? '' : ` · BMS lost in ${String(Math.ceil(report.bmsLostInMs / 1000))} s`;
-    return { fill: 'red', shape: 'ring', text: `no charge · ${dcl}${left}` };
+    const text =
+      report.bmsLostInMs === undefined
+        ? t('bms-venus.status.noCharge', { dcl })
+        : t('bms-venus.status.noChargeLosing', { dcl, seconds: Math.ceil(report.bmsLostInMs / 1000) });
+    return { fill: 'red', shape: 'ring', text };
   }
-  const limits = `CVL ${formatNumber(report.published.cvl, 2)} V · CCL ${formatNumber(report.published.ccl, 0)} A`;
-  const text = `${report.shadow ? 'shadow · ' : ''}${report.stage === 1 ? `${String(report.packsOnline)}/${String(report.packsExpected)} packs · ` : ''}${limits}`;
+  const limits = { cvl: formatNumber(report.published.cvl, 2), ccl: formatNumber(report.published.ccl, 0) };
+  const packs = { online: report.packsOnline, expected: report.packsExpected };
+  const key = `bms-venus.status.${report.shadow ? 'shadow' : 'limits'}${report.stage === 1 ? 'Packs' : ''}`;
+  const text = t(key, { ...limits, ...packs });
   return {
     fill: report.stage === 1 ? 'yellow' : 'green',
     shape: report.shadow || report.stage === 1 ? 'ring' : 'dot',
@@ -28,21 +37,24 @@ function statusOf(report: BridgeReport): { fill: 'green' | 'yellow' | 'red'; sha
 }
 
 export = (RED: NodeAPI): void => {
+  const t = runtimeTexts(RED._);
   function BmsVenus(this: Node, config: BmsVenusDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = statusSetter(node);
     const fromLink = config.source !== 'input';
     const link = fromLink ? (RED.nodes.getNode(config.link) as BmsLinkConfigNode | null) : null;
-    const parsed = parseVenusConfig(config);
+    const parsed = parseVenusConfig(config, t);
     const topic = config.topic || 'bms/venus';
-    const problem = 'error' in parsed ? parsed.error : fromLink && !link ? 'no bms-link configured' : link?.configError;
+    const problem =
+      'error' in parsed ? parsed.error : fromLink && !link ? t('bms-link.common.noLink') : link?.configError;
     let bridge: VenusBridge | undefined;
     let subscription: LinkSubscription | undefined;
 
     if (problem || !('options' in parsed)) {
-      status({ fill: 'red', shape: 'ring', text: problem ?? 'invalid configuration' });
-      node.error(`bms-venus: ${problem ?? 'invalid configuration'}`);
+      const text = problem ?? t('bms-link.common.invalidConfig');
+      status({ fill: 'red', shape: 'ring', text });
+      node.error(`bms-venus: ${text}`);
     } else {
       const o = parsed.options;
       bridge = new VenusBridge({
@@ -61,16 +73,16 @@ export = (RED: NodeAPI): void => {
         charge: o.charge,
         stateDir: dataDir(RED),
       });
-      status({ fill: 'grey', shape: 'ring', text: 'waiting for data' });
+      status({ fill: 'grey', shape: 'ring', text: t('bms-link.common.waiting') });
       let lastProblem = '';
       bridge.on('report', (report: BridgeReport) => {
-        status(statusOf(report));
+        status(statusOf(report, t));
         node.send({ topic, payload: report });
       });
       bridge.on('state', (state: ServiceState, service: string) => {
         if (state.phase === 'retrying' && state.error !== lastProblem) node.warn(`bms-venus ${service}: ${state.text}`);
         lastProblem = state.phase === 'retrying' ? (state.error ?? '') : '';
-        if (state.phase === 'retrying') status({ fill: 'red', shape: 'ring', text: 'D-Bus unreachable, retrying' });
+        if (state.phase === 'retrying') status({ fill: 'red', shape: 'ring', text: t('bms-venus.status.retrying') });
       });
       bridge.on('warning', (text: string) => {
         node.warn(`bms-venus: ${text}`);
@@ -85,7 +97,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('input', (msg: NodeMessageInFlow, _send: Send, done: Done) => {
       if (!bridge) {
-        done(new Error(`bms-venus: ${problem ?? 'invalid configuration'}`));
+        done(new Error(`bms-venus: ${problem ?? t('bms-link.common.invalidConfig')}`));
         return;
       }
       if (fromLink) {
@@ -100,7 +112,7 @@ export = (RED: NodeAPI): void => {
           });
         return;
       }
-      const inputs = packInputsFrom(msg.payload);
+      const inputs = packInputsFrom(msg.payload, t);
       if (typeof inputs === 'string') {
         done(new Error(`bms-venus: ${inputs}`));
         return;

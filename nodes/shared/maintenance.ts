@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeAPI } from 'node-red';
 import type { BmsClient } from '../../src/link';
+import { englishTexts, type Texts } from './i18n';
 import type { BmsLinkConfigNode } from './types';
 
 /** Where this package keeps files (backups, history cursors, Venus state) in the Node-RED user directory. */
@@ -17,10 +18,11 @@ export function packsOf(
   setting: string | undefined,
   override: unknown,
   link: BmsLinkConfigNode | null,
+  t: Texts = englishTexts,
 ): number[] | string {
   if (override === 'all' || (override === undefined && setting?.trim() === 'all')) {
     const known = link?.connection?.readings().map((r) => r.pack) ?? [];
-    return known.length ? known : 'no packs known yet for "all": the link has not read the bank';
+    return known.length ? known : t('bms-link.common.noPacksYet');
   }
   const list =
     override !== undefined
@@ -32,19 +34,18 @@ export function packsOf(
           .filter(Boolean)
           .map(Number);
   if (!list.length || !list.every((p) => typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 15)) {
-    return 'pack must be an address 1..15, a list of them, or "all"';
+    return t('bms-link.common.packs');
   }
   return [...new Set(list as number[])];
 }
 
 /** The link's client for a PACE bank; a reason when there is none. */
-export async function paceClient(link: BmsLinkConfigNode | null): Promise<BmsClient> {
-  if (!link) throw new Error('no bms-link configured');
+export async function paceClient(link: BmsLinkConfigNode | null, t: Texts = englishTexts): Promise<BmsClient> {
+  if (!link) throw new Error(t('bms-link.common.noLink'));
   if (link.configError) throw new Error(link.configError);
-  if (!link.connection) throw new Error('the bms-link has no connection');
+  if (!link.connection) throw new Error(t('bms-link.common.noConnection'));
   const client = await link.connection.client();
-  if (client.dialect !== 'pace')
-    throw new Error(`these commands are PACE 0x25 commands; this bank speaks ${client.dialect}`);
+  if (client.dialect !== 'pace') throw new Error(t('bms-link.common.notPace', { dialect: client.dialect }));
   return client;
 }
 
@@ -57,4 +58,5 @@ export function safeFileName(text: string): string {
   return /[A-Za-z0-9]/.test(name) ? name : `x${name}`;
 }
 
-export const WRITES_OFF = 'writes are off for this bms-link: enable "allow writes" in its settings first';
+/** Why a write was refused: the link's "allow writes" is off. */
+export const WRITES_OFF = 'bms-link.common.writesOff';

@@ -1,4 +1,5 @@
 import { idPart, topicRootError, type PublisherOptions } from '../../src/homeassistant';
+import { englishTexts, type Texts } from './i18n';
 
 /** The bms-mqtt editor's fields. */
 export interface MqttConfig {
@@ -20,25 +21,26 @@ export function parseMqttConfig(
   config: Partial<MqttConfig>,
   fallbackId: string,
   linkStaleMs?: number,
+  t: Texts = englishTexts,
 ): { options: PublisherOptions } | { error: string } {
   const prefix = (config.prefix ?? '').trim() || 'homeassistant';
   const base = (config.base ?? '').trim() || 'lifepo4-bms';
   const bridge = (config.bridge ?? '').trim();
   for (const [what, topic] of [
-    ['discovery prefix', prefix],
-    ['base topic', base],
-    ['bridge topic', bridge],
+    ['prefix', prefix],
+    ['base', base],
+    ['bridge', bridge],
   ] as const) {
-    if (what === 'bridge topic' && !topic) continue;
+    if (what === 'bridge' && !topic) continue;
     const problem = topicRootError(topic);
-    if (problem) return { error: `${what} ${problem}` };
+    if (problem) return { error: t('bms-mqtt.errors.topic', { setting: t(`bms-mqtt.setting.${what}`), problem }) };
   }
   const interval = Number(config.interval || 10);
-  if (!Number.isFinite(interval) || interval < 1 || interval > 3600) return { error: 'interval must be 1..3600 s' };
+  if (!Number.isFinite(interval) || interval < 1 || interval > 3600) return { error: t('bms-mqtt.errors.interval') };
   const stale = Number(config.stale || 30);
-  if (!Number.isFinite(stale) || stale < 5 || stale > 86_400) return { error: 'stale after must be 5..86400 s' };
+  if (!Number.isFinite(stale) || stale < 5 || stale > 86_400) return { error: t('bms-mqtt.errors.stale') };
   const bankId = (config.bankId ?? '').trim();
-  if (bankId && idPart(bankId) !== bankId) return { error: 'bank id may hold only letters, digits, _ and -' };
+  if (bankId && idPart(bankId) !== bankId) return { error: t('bms-mqtt.errors.bankId') };
   return {
     options: {
       prefix,

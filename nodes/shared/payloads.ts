@@ -1,21 +1,23 @@
 import type { AlarmLevel, PackCodes, PackInput } from '../../src/bank';
+import { englishTexts, type Texts } from './i18n';
 
-/** A bms-pack payload arriving on the input, or a reason it is not one. */
-export function asPackInput(payload: unknown): PackInput | string {
-  if (typeof payload !== 'object' || payload === null) return 'msg.payload is not an object';
+/** A bms-pack payload arriving on the input (at `field` of the message), or a reason it is not one. */
+export function asPackInput(payload: unknown, t: Texts = englishTexts, field = 'msg.payload'): PackInput | string {
+  if (typeof payload !== 'object' || payload === null) return t('bms-link.payload.notObject', { field });
   const p = payload as Record<string, unknown>;
-  if (typeof p.pack !== 'number' || !Number.isInteger(p.pack)) return 'msg.payload.pack is not a pack number';
-  if (typeof p.online !== 'boolean') return 'msg.payload.online is missing';
+  if (typeof p.pack !== 'number' || !Number.isInteger(p.pack))
+    return t('bms-link.payload.pack', { field: `${field}.pack` });
+  if (typeof p.online !== 'boolean') return t('bms-link.payload.missing', { field: `${field}.online` });
   const analog = p.analog;
   if (
     analog !== null &&
     (typeof analog !== 'object' || !Array.isArray((analog as Record<string, unknown>).cellVoltages))
   ) {
-    return 'msg.payload.analog is not a bms-pack analog reading';
+    return t('bms-link.payload.analog', { field: `${field}.analog` });
   }
-  if (p.ageMs !== null && typeof p.ageMs !== 'number') return 'msg.payload.ageMs is not a number';
+  if (p.ageMs !== null && typeof p.ageMs !== 'number') return t('bms-link.payload.number', { field: `${field}.ageMs` });
   if (p.staleAfterMs !== undefined && (typeof p.staleAfterMs !== 'number' || !(p.staleAfterMs > 0)))
-    return 'msg.payload.staleAfterMs is not a positive number';
+    return t('bms-link.payload.positive', { field: `${field}.staleAfterMs` });
   return payload as PackInput;
 }
 
@@ -32,9 +34,8 @@ export interface PackReports {
 }
 
 /** Codes per pack from a bms-pack payload or a bms-parallel bank state; a reason when neither. */
-export function codesFrom(payload: unknown): PackReports | string {
-  if (typeof payload !== 'object' || payload === null)
-    return 'msg.payload is neither a bms-pack reading nor a bank state';
+export function codesFrom(payload: unknown, t: Texts = englishTexts): PackReports | string {
+  if (typeof payload !== 'object' || payload === null) return t('bms-link.payload.neitherPackNorBank');
   const p = payload as Record<string, unknown>;
   if (typeof p.pack === 'number') {
     if (p.online === false) return { reporting: [], offline: [p.pack] };
@@ -42,7 +43,7 @@ export function codesFrom(payload: unknown): PackReports | string {
     // A pack without alarm data (not yet read) reports nothing: its alarms neither raise nor clear.
     if (!alarms) return { reporting: [], offline: [] };
     if (!Array.isArray(alarms.alarms) || !Array.isArray(alarms.protections) || !Array.isArray(alarms.faults))
-      return 'msg.payload.alarms is not a bms-pack alarm state';
+      return t('bms-link.payload.alarms');
     return {
       reporting: [{ pack: p.pack, alarms: alarms.alarms, protections: alarms.protections, faults: alarms.faults }],
       offline: [],
@@ -55,7 +56,7 @@ export function codesFrom(payload: unknown): PackReports | string {
       s !== null &&
       typeof (s as Record<string, unknown>).pack === 'number' &&
       typeof (s as Record<string, unknown>).stale === 'boolean';
-    if (!summaries.every(isSummary)) return 'msg.payload.packs is not a list of bank pack summaries';
+    if (!summaries.every(isSummary)) return t('bms-link.payload.summaries');
     const packs = summaries;
     const list = p.alarms as { code: string; level: AlarmLevel; packs: number[] }[];
     const reporting = packs
@@ -69,23 +70,21 @@ export function codesFrom(payload: unknown): PackReports | string {
       });
     return { reporting, offline: packs.filter((s) => s.stale).map((s) => s.pack) };
   }
-  return 'msg.payload is neither a bms-pack reading nor a bank state';
+  return t('bms-link.payload.neitherPackNorBank');
 }
 
 /** Pack readings from a bms-parallel bank state or a single bms-pack reading; a reason when neither. */
-export function packInputsFrom(payload: unknown): PackInput[] | string {
+export function packInputsFrom(payload: unknown, t: Texts = englishTexts): PackInput[] | string {
   if (typeof payload === 'object' && payload !== null && Array.isArray((payload as Record<string, unknown>).packs)) {
     const packs = (payload as { packs: unknown[] }).packs;
     const inputs: PackInput[] = [];
-    for (const p of packs) {
-      const input = asPackInput(p);
-      if (typeof input === 'string') return `msg.payload.packs: ${input.replace('msg.payload.', '')}`;
+    for (const [i, p] of packs.entries()) {
+      const input = asPackInput(p, t, `msg.payload.packs[${String(i)}]`);
+      if (typeof input === 'string') return input;
       inputs.push(input);
     }
     return inputs;
   }
-  const single = asPackInput(payload);
-  return typeof single === 'string'
-    ? 'msg.payload is neither a bms-parallel bank state nor a bms-pack reading'
-    : [single];
+  const single = asPackInput(payload, t);
+  return typeof single === 'string' ? t('bms-link.payload.neitherBankNorPack') : [single];
 }

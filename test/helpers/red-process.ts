@@ -26,14 +26,21 @@ export interface RunningRed {
   readonly base: string;
   readonly child: ChildProcess;
   readonly userDir: string;
+  /** Everything Node-RED printed so far. */
+  output(): string;
+  /** Resolves with the first printed line matching `pattern` (also one printed before the call). */
+  waitForLine(pattern: RegExp): Promise<string>;
   stop(): Promise<void>;
 }
 
-/** Node-RED 4.1 in a fresh user directory with this package and Dashboard 2 linked in, as installed. */
-export async function startNodeRed(settings: Record<string, unknown> = {}): Promise<RunningRed> {
+/**
+ * Node-RED 4.1 in a fresh user directory with this package (or a copy of it at `packageDir`) and
+ * Dashboard 2 linked in, as installed.
+ */
+export async function startNodeRed(settings: Record<string, unknown> = {}, packageDir = root): Promise<RunningRed> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lfp-bms-red-'));
   fs.mkdirSync(path.join(userDir, 'node_modules', '@flowfuse'), { recursive: true });
-  fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-lifepo4-bms'), 'dir');
+  fs.symlinkSync(packageDir, path.join(userDir, 'node_modules', 'node-red-contrib-lifepo4-bms'), 'dir');
   fs.symlinkSync(
     path.dirname(require.resolve('@flowfuse/node-red-dashboard/package.json')),
     path.join(userDir, 'node_modules', '@flowfuse', 'node-red-dashboard'),
@@ -68,6 +75,22 @@ export async function startNodeRed(settings: Record<string, unknown> = {}): Prom
     base: `http://127.0.0.1:${String(port)}`,
     child,
     userDir,
+    output: () => output,
+    waitForLine: (pattern) =>
+      new Promise((resolve) => {
+        const check = (): boolean => {
+          const line = output.split('\n').find((l) => pattern.test(l));
+          if (line === undefined) return false;
+          child.stdout.off('data', check);
+          child.stderr.off('data', check);
+          resolve(line);
+          return true;
+        };
+        if (!check()) {
+          child.stdout.on('data', check);
+          child.stderr.on('data', check);
+        }
+      }),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGINT');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { parseLinkConfig } from '../../nodes/shared/link-config';
+import { englishTexts } from '../../nodes/shared/i18n';
 import { RANGES, inRange } from '../../nodes/shared/ranges';
 
 describe('settings ranges: the runtime refuses exactly what the table says (the editor gets the same table)', () => {
@@ -20,7 +21,10 @@ describe('settings ranges: the runtime refuses exactly what the table says (the 
         assert.ok('options' in parseLinkConfig({ ...base, [name]: String(ok) }), `${name} ${String(ok)}`);
       for (const bad of [String(min - 1), String(max + 1), 'soon', '', 'Infinity']) {
         const parsed = parseLinkConfig({ ...base, [name]: bad });
-        assert.ok('error' in parsed && parsed.error.startsWith(RANGES[name].label), `${name} "${bad}"`);
+        assert.ok(
+          'error' in parsed && parsed.error.startsWith(englishTexts(`bms-link.range.${name}`)),
+          `${name} "${bad}"`,
+        );
       }
     });
   }

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** This package's name: Node-RED files each node set's message catalog under `<package>/<node type>`. */
+export const PACKAGE = 'node-red-contrib-lifepo4-bms';
+
+export type TextVars = Readonly<Record<string, string | number>>;
+
+/**
+ * A runtime text by key, `<node type>.<section>.<name>` (e.g. `bms-link.errors.noPort`): the key's
+ * first part names the catalog (`nodes/<type>/locales/<lang>/<type>.json`) that holds it, so a text
+ * one node shares with others (writes off, pack lists) lives once.
+ */
+export type Texts = (key: string, vars?: TextVars) => string;
+
+/** Node-RED's translate function (`RED._`), as far as this package uses it. */
+export type Translate = (key: string, vars?: TextVars) => string;
+
+const catalogs = new Map<string, unknown>();
+
+function catalog(type: string): unknown {
+  let found = catalogs.get(type);
+  if (found === undefined) {
+    if (!/^bms-[a-z]+$/.test(type)) return {};
+    try {
+      found = JSON.parse(readFileSync(join(__dirname, '..', type, 'locales', 'en-US', `${type}.json`), 'utf8'));
+    } catch {
+      found = {};
+    }
+    catalogs.set(type, found);
+  }
+  return found;
+}
+
+function lookup(key: string): string | undefined {
+  let at: unknown = catalog(key.slice(0, key.indexOf('.')));
+  for (const part of key.split('.')) {
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, part)) return undefined;
+    at = (at as Record<string, unknown>)[part];
+  }
+  return typeof at === 'string' ? at : undefined;
+}
+
+/** `__name__` placeholders filled as Node-RED's i18next does; an unknown one stays as it is. */
+function fill(text: string, vars: TextVars | undefined): string {
+  if (!vars) return text;
+  return text.replace(/__(\w+)__/g, (whole, name: string) => (Object.hasOwn(vars, name) ? String(vars[name]) : whole));
+}
+
+/**
+ * The en-US texts straight from the catalogs: for code that runs without Node-RED (the parsers'
+ * own tests) and the fallback when the runtime has no catalog (node-red-node-test-helper registers
+ * none, so its `RED._` hands the key back). A missing key comes back as itself.
+ */
+export const englishTexts: Texts = (key, vars) => fill(lookup(key) ?? key, vars);
+
+/**
+ * Texts through Node-RED's `RED._` (the user's language, falling back to en-US as Node-RED does),
+ * and through the en-US catalog when the runtime returns the key untranslated.
+ */
+export function runtimeTexts(translate: Translate): Texts {
+  return (key, vars) => {
+    const full = `${PACKAGE}/${key.slice(0, key.indexOf('.'))}:${key}`;
+    const text = translate(full, vars);
+    return text === full || text === key ? englishTexts(key, vars) : text;
+  };
+}
