@@ -121,7 +121,7 @@ export = (RED: NodeAPI): void => {
         if (publisher) emit(publisher.tick(Date.now()));
       }, 1000);
       saver = setInterval(save, SAVE_EVERY_MS);
-      if (link) subscription = subscribe(node, link, { cycle: onCycle, status });
+      if (link) subscription = subscribe(node, link, { cycle: onCycle, status }, t);
     }
     const announceTopics = new Set(
       'options' in parsed ? [`${parsed.options.prefix}/status`, parsed.options.bridgeTopic ?? ''].filter(Boolean) : [],

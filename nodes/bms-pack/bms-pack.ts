@@ -80,7 +80,7 @@ export = (RED: NodeAPI): void => {
       status({ fill: 'red', shape: 'ring', text });
       if (!link?.configError) node.error(`bms-pack: ${text}`);
     } else {
-      subscription = subscribe(node, link, { cycle: onCycle, status });
+      subscription = subscribe(node, link, { cycle: onCycle, status }, t);
     }
 
     // An input message reads the pack(s) now and answers with the same message.

@@ -65,7 +65,7 @@ export = (RED: NodeAPI): void => {
       status({ fill: 'red', shape: 'ring', text: problem });
       if (!link?.configError) node.error(`bms-parallel: ${problem}`);
     } else if (link) {
-      subscription = subscribe(node, link, { cycle: onCycle, status });
+      subscription = subscribe(node, link, { cycle: onCycle, status }, t);
     }
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {

@@ -88,7 +88,7 @@ export = (RED: NodeAPI): void => {
         node.warn(`bms-venus: ${text}`);
       });
       // The bridge's own reports set the status: the link's phase matters to it only through its data.
-      if (link) subscription = subscribe(node, link, { cycle: onCycle });
+      if (link) subscription = subscribe(node, link, { cycle: onCycle }, t);
     }
 
     function onCycle(cycle: BankCycle): void {

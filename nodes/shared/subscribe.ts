@@ -1,6 +1,7 @@
 import type { Node } from 'node-red';
 import { errorMessage } from '../../src/errors';
 import type { BankCycle, ConnectionState } from '../../src/link';
+import { englishTexts, type Texts } from './i18n';
 import type { BmsLinkConfigNode, NodeStatus } from './types';
 
 /** What a node does with its link's news. */
@@ -22,18 +23,19 @@ export interface PhaseStatus {
   readonly text: string;
 }
 
-/** The status a connection phase shows, from the phase (never from its text). */
-export function connectionStatus(state: ConnectionState): PhaseStatus {
+/** The status a connection phase shows: colour from the phase, words from the situation (never from its text). */
+export function connectionStatus(state: ConnectionState, t: Texts = englishTexts): PhaseStatus {
+  const text = t(`bms-link.state.${state.situation}`, state.vars);
   switch (state.phase) {
     case 'error':
-      return { fill: 'red', shape: 'ring', text: state.text };
+      return { fill: 'red', shape: 'ring', text };
     case 'polling':
-      return { fill: 'green', shape: 'ring', text: state.text };
+      return { fill: 'green', shape: 'ring', text };
     case 'idle':
     case 'stopped':
-      return { fill: 'grey', shape: 'ring', text: state.text };
+      return { fill: 'grey', shape: 'ring', text };
     default:
-      return { fill: 'yellow', shape: 'ring', text: state.text };
+      return { fill: 'yellow', shape: 'ring', text };
   }
 }
 
@@ -43,7 +45,12 @@ export function connectionStatus(state: ConnectionState): PhaseStatus {
  * throws is reported as the node's error — the poller and the other nodes on the link go on.
  * Undefined when the link cannot connect (its node shows why).
  */
-export function subscribe(node: Node, link: BmsLinkConfigNode, handlers: LinkHandlers): LinkSubscription | undefined {
+export function subscribe(
+  node: Node,
+  link: BmsLinkConfigNode,
+  handlers: LinkHandlers,
+  t: Texts = englishTexts,
+): LinkSubscription | undefined {
   const connection = link.connection;
   if (!connection) return undefined;
   let delivering = false;
@@ -64,7 +71,7 @@ export function subscribe(node: Node, link: BmsLinkConfigNode, handlers: LinkHan
   const onState = (state: ConnectionState): void => {
     if (state.phase === 'polling' && delivering) return;
     if (state.phase !== 'polling') delivering = false;
-    guarded(handlers.status)(connectionStatus(state));
+    guarded(handlers.status)(connectionStatus(state, t));
   };
   connection.on('cycle', onCycle);
   connection.on('state', onState);

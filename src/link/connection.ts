@@ -23,11 +23,46 @@ export interface ConnectionOptions {
 
 export type ConnectionPhase = 'idle' | 'connecting' | 'detecting' | 'polling' | 'error' | 'stopped';
 
+/** What the connection is doing, as a key a node turns into its own words (see `SITUATION_TEXTS`). */
+export type ConnectionSituation = keyof typeof SITUATION_TEXTS;
+
+/** The situations in English (`__name__` filled from the state's `vars`), for logs and the CLI. */
+export const SITUATION_TEXTS = {
+  idle: 'idle',
+  connecting: 'connecting',
+  stopped: 'stopped',
+  detecting: 'detecting',
+  foundPack: '__dialect__, 1 pack',
+  foundPacks: '__dialect__, __count__ packs',
+  packsOnline: '__online__/__count__ packs',
+  connected: 'connected',
+  portNotFound: 'port not found',
+  noBank: 'no bank found',
+  disconnected: 'disconnected',
+  portError: 'port error',
+} as const;
+
+export type SituationVars = Readonly<Record<string, string | number>>;
+
 export interface ConnectionState {
   readonly phase: ConnectionPhase;
-  /** Short, for a node status. */
+  readonly situation: ConnectionSituation;
+  readonly vars?: SituationVars;
+  /** Short, for a node status: the situation in English. */
   readonly text: string;
   readonly error?: string;
+}
+
+function stateOf(
+  phase: ConnectionPhase,
+  situation: ConnectionSituation,
+  vars?: SituationVars,
+  error?: string,
+): ConnectionState {
+  const text = SITUATION_TEXTS[situation].replace(/__(\w+)__/g, (whole, name: string) =>
+    vars && Object.hasOwn(vars, name) ? String(vars[name]) : whole,
+  );
+  return { phase, situation, ...(vars ? { vars } : {}), text, ...(error !== undefined ? { error } : {}) };
 }
 
 /**
@@ -53,7 +88,7 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
   private starting: Promise<void> | undefined;
   /** Aborted by stop(): detection in progress is abandoned. */
   private abort = new AbortController();
-  private current: ConnectionState = { phase: 'idle', text: 'idle' };
+  private current: ConnectionState = stateOf('idle', 'idle');
   /** What detection found, when it ran. */
   private found: Detection | undefined;
 
@@ -81,7 +116,7 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
     link.on('error', this.onLinkError);
     link.on('connected', this.onConnected);
     link.on('wire', this.onWire);
-    this.setState({ phase: 'connecting', text: 'connecting' });
+    this.setState(stateOf('connecting', 'connecting'));
     this.starting = this.setUp(link);
   }
 
@@ -110,7 +145,7 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
       link.off('wire', this.onWire);
       await link.release();
     }
-    this.setState({ phase: 'stopped', text: 'stopped' });
+    this.setState(stateOf('stopped', 'stopped'));
   }
 
   /** Read the bank now (an input message asked for it). */
@@ -173,7 +208,7 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
       let version: number | undefined;
       let cid1: number | undefined;
       if (!dialect || !mode || !packs) {
-        this.setState({ phase: 'detecting', text: 'detecting' });
+        this.setState(stateOf('detecting', 'detecting'));
         const found = await detect(link, { signal: this.abort.signal });
         this.found = found;
         dialect ??= found.dialect;
@@ -199,13 +234,15 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
       poller.on('cycle', (cycle: BankCycle) => {
         const online = cycle.packs.filter((p) => p.online).length;
         if (link.state === 'connected')
-          this.setState({ phase: 'polling', text: `${online}/${cycle.packs.length} packs` });
+          this.setState(stateOf('polling', 'packsOnline', { online, count: cycle.packs.length }));
         this.emit('cycle', cycle);
       });
       poller.on('pack', (reading: PackReading) => this.emit('pack', reading));
       poller.on('packs', (change: { added: number[]; packs: number[] }) => this.emit('packs', change));
       poller.start();
-      this.setState({ phase: 'polling', text: `${dialect}, ${packs.length} pack${packs.length === 1 ? '' : 's'}` });
+      this.setState(
+        stateOf('polling', packs.length === 1 ? 'foundPack' : 'foundPacks', { dialect, count: packs.length }),
+      );
     } catch (err) {
       if (this.link !== link) return;
       // A device that does not exist is not "no bank": say so, and which ports there are.
@@ -214,7 +251,7 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
         ? `${options.port} does not exist; serial ports here: ${(await listSerialPorts()).join(', ') || 'none'}`
         : errorMessage(err);
       if (this.link !== link) return;
-      this.setState({ phase: 'error', text: missing ? 'port not found' : 'no bank found', error: message });
+      this.setState(stateOf('error', missing ? 'portNotFound' : 'noBank', undefined, message));
       this.emit('error', missing ? new LinkError('open-failed', message) : asError(err));
       // Try again later: the bank may be asleep or the cable being plugged in.
       this.retryTimer = setTimeout(
@@ -228,11 +265,11 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private readonly onDisconnected = (err: Error): void => {
-    this.setState({ phase: 'error', text: 'disconnected', error: err.message });
+    this.setState(stateOf('error', 'disconnected', undefined, err.message));
   };
 
   private readonly onLinkError = (err: Error): void => {
-    this.setState({ phase: 'error', text: isMissingPort(err) ? 'port not found' : 'port error', error: err.message });
+    this.setState(stateOf('error', isMissingPort(err) ? 'portNotFound' : 'portError', undefined, err.message));
   };
 
   /** Every frame on the wire (see `WireEvent`), for capture and trace logs. */
@@ -241,7 +278,7 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
   };
 
   private readonly onConnected = (): void => {
-    if (this.poller) this.setState({ phase: 'polling', text: 'connected' });
+    if (this.poller) this.setState(stateOf('polling', 'connected'));
   };
 
   private setState(state: ConnectionState): void {

@@ -34,7 +34,14 @@ export {
 } from './poller';
 export { isMissingPort, listSerialPorts } from './ports';
 export { createTransport, isTcpPort, portKey, type Transport, type TransportOptions } from './transport';
-export { BankConnection, type ConnectionOptions, type ConnectionPhase, type ConnectionState } from './connection';
+export {
+  BankConnection,
+  SITUATION_TEXTS,
+  type ConnectionOptions,
+  type ConnectionPhase,
+  type ConnectionSituation,
+  type ConnectionState,
+} from './connection';
 export {
   ParameterJobError,
   readGroup,

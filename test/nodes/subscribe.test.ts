@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Node } from 'node-red';
-import { BankConnection, type BankCycle } from '../../src/link';
+import { BankConnection, SITUATION_TEXTS, type BankCycle, type ConnectionState } from '../../src/link';
+import { englishTexts } from '../../nodes/shared/i18n';
 import { connectionStatus, subscribe } from '../../nodes/shared/subscribe';
 import type { BmsLinkConfigNode, NodeStatus } from '../../nodes/shared/types';
 
@@ -63,12 +64,23 @@ describe('nodes: one way to follow a link', () => {
       },
     });
     assert.equal(users.size, 1);
-    connection.emit('state', { phase: 'detecting', text: 'detecting' });
-    connection.emit('state', { phase: 'polling', text: 'pace, 3 packs' });
+    const online: ConnectionState = {
+      phase: 'polling',
+      situation: 'packsOnline',
+      vars: { online: 3, count: 3 },
+      text: '3/3 packs',
+    };
+    connection.emit('state', { phase: 'detecting', situation: 'detecting', text: 'detecting' });
+    connection.emit('state', {
+      phase: 'polling',
+      situation: 'foundPacks',
+      vars: { dialect: 'pace', count: 3 },
+      text: 'pace, 3 packs',
+    });
     connection.emit('cycle', cycle);
-    connection.emit('state', { phase: 'polling', text: '3/3 packs' });
-    connection.emit('state', { phase: 'error', text: 'disconnected' });
-    connection.emit('state', { phase: 'polling', text: '3/3 packs' });
+    connection.emit('state', online);
+    connection.emit('state', { phase: 'error', situation: 'disconnected', text: 'disconnected' });
+    connection.emit('state', online);
     assert.deepEqual(shown, [
       { fill: 'yellow', shape: 'ring', text: 'detecting' },
       { fill: 'green', shape: 'ring', text: 'pace, 3 packs' },
@@ -80,9 +92,20 @@ describe('nodes: one way to follow a link', () => {
     assert.equal(connection.listenerCount('cycle') + connection.listenerCount('state'), 0);
   });
 
-  it('the status comes from the phase, whatever the text says', () => {
-    assert.equal(connectionStatus({ phase: 'polling', text: 'error 3/3' }).fill, 'green');
-    assert.equal(connectionStatus({ phase: 'error', text: 'polling' }).fill, 'red');
-    assert.equal(connectionStatus({ phase: 'stopped', text: 'stopped' }).fill, 'grey');
+  it('the colour comes from the phase and the words from the situation, whatever the text says', () => {
+    const polling = connectionStatus({ phase: 'polling', situation: 'connected', text: 'error 3/3' });
+    assert.deepEqual(polling, { fill: 'green', shape: 'ring', text: 'connected' });
+    assert.equal(connectionStatus({ phase: 'error', situation: 'portError', text: 'polling' }).fill, 'red');
+    assert.equal(connectionStatus({ phase: 'stopped', situation: 'stopped', text: 'stopped' }).fill, 'grey');
+  });
+
+  it("every situation's catalog text is the connection's own English text", () => {
+    const vars = { dialect: 'pace', count: 3, online: 2 };
+    for (const [situation, english] of Object.entries(SITUATION_TEXTS))
+      assert.equal(
+        englishTexts(`bms-link.state.${situation}`, vars),
+        english.replace(/__(\w+)__/g, (_, name: string) => String(vars[name as keyof typeof vars])),
+        situation,
+      );
   });
 });
