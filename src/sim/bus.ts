@@ -11,6 +11,11 @@ import { NO_FAULTS, SimWire, emptyWireStats, type WireFaults, type WireScript, t
 export class SimTransport extends EventEmitter {
   readonly description = 'simulated bank (in process)';
   private wire: SimWire | undefined;
+  /** A read hold (`pauseReading`): bytes gather in the "kernel" meanwhile, as in a tty's buffer. */
+  private heldUntil = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
   constructor(private readonly bus: SimBus) {
     super();
@@ -18,10 +23,49 @@ export class SimTransport extends EventEmitter {
 
   open(): Promise<void> {
     this.wire = new SimWire(this.bus.shared, (bytes) => {
-      this.bus.received.push({ at: Date.now(), text: Buffer.from(bytes).toString('latin1') });
-      this.emit('data', Buffer.from(bytes));
+      this.arrive(Buffer.from(bytes));
     });
     return Promise.resolve();
+  }
+
+  /** Like a serial port whose reads wait: what arrives meanwhile is handed over in one read after. */
+  pauseReading(ms: number): void {
+    const until = Date.now() + ms;
+    if (until <= this.heldUntil) return;
+    this.heldUntil = until;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.release();
+    }, ms);
+  }
+
+  private arrive(bytes: Buffer): void {
+    if (Date.now() >= this.heldUntil) {
+      this.deliver(bytes);
+      return;
+    }
+    // A tty's buffer is 4 KB: with nobody reading, what does not fit is lost, as on a real port.
+    const room = KERNEL_BUFFER_BYTES - this.heldBytes;
+    if (bytes.length > room) this.bus.overrunBytes += bytes.length - Math.max(0, room);
+    if (room <= 0) return;
+    const kept = bytes.subarray(0, room);
+    this.held.push(kept);
+    this.heldBytes += kept.length;
+  }
+
+  private release(): void {
+    this.holdTimer = undefined;
+    this.heldUntil = 0;
+    if (!this.held.length) return;
+    const bytes = Buffer.concat(this.held);
+    this.held = [];
+    this.heldBytes = 0;
+    this.deliver(bytes);
+  }
+
+  private deliver(bytes: Buffer): void {
+    this.bus.received.push({ at: Date.now(), text: bytes.toString('latin1') });
+    this.emit('data', bytes);
   }
 
   write(data: string): Promise<void> {
@@ -33,9 +77,17 @@ export class SimTransport extends EventEmitter {
   close(): Promise<void> {
     this.wire?.close();
     this.wire = undefined;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    this.heldUntil = 0;
+    this.held = [];
+    this.heldBytes = 0;
     return Promise.resolve();
   }
 }
+
+/** What a Linux tty keeps for a reader that is not reading (N_TTY_BUF_SIZE). */
+const KERNEL_BUFFER_BYTES = 4096;
 
 export interface SimBusOptions {
   readonly baudRate?: number;
@@ -56,6 +108,8 @@ export class SimBus {
   readonly received: { at: number; text: string }[] = [];
   /** Every reply the bank sent (as sent, CR and faults included), with the request it answered and when its last byte went out. */
   readonly answers: { request: string; reply: string; at: number }[] = [];
+  /** Bytes lost because a read hold let more gather than the kernel's buffer keeps. */
+  overrunBytes = 0;
 
   constructor(
     readonly bank: SimulatedBank,

@@ -40,6 +40,8 @@ export interface ReplyPlan {
   readonly garbage?: boolean;
   /** On top of the BMS latency. */
   readonly extraDelayMs?: number;
+  /** The reply stops after this many characters (a pack resetting, a cable pulled mid-reply). */
+  readonly cutAfter?: number;
 }
 
 /** Called for the n-th request (from 1) the bank receives; a plan overrides the random faults for it. */
@@ -197,6 +199,7 @@ export class SimWire {
         stats.garbageBursts++;
         out = garbage(random) + out;
       }
+      if (plan.cutAfter !== undefined) out = out.slice(0, plan.cutAfter);
       stats.replies++;
       this.send(out, () => {
         this.shared.onAnswer?.(text, out);
