@@ -53,3 +53,47 @@ export {
 } from './parameter-rules';
 export { inverterProtocolCode, inverterProtocolName, inverterProtocols, type InverterPort } from './inverter-protocols';
 export type { PackChargeLimits, PackIdentity } from './identity';
+export {
+  MAX_READ_REGISTERS,
+  MAX_WRITE_REGISTERS,
+  ModbusError,
+  READ_HOLDING,
+  WRITE_MULTIPLE,
+  bytesHex,
+  crc16Modbus,
+  decodeReplyPdu,
+  decodeRequestPdu,
+  decodeRtuRequest,
+  encodeMbap,
+  encodePdu,
+  encodeRtu,
+  encodeRtuRequest,
+  exceptionName,
+  replyRegisters,
+  rtuReplyLength,
+  type ModbusErrorKind,
+  type ModbusReply,
+  type ModbusRequest,
+} from './modbus';
+export { MbapStreamFramer, RtuStreamFramer, type MbapStreamEvent, type ModbusStreamEvent } from './modbus-stream';
+export {
+  IDENTITY_BLOCKS,
+  MODBUS_PARAMETER_GROUPS,
+  PARAMETER_BLOCK,
+  REALTIME_BLOCK,
+  REALTIME_SAFE_BLOCKS,
+  decodeModbusAlarms,
+  decodeModbusAnalog,
+  decodeModbusIdentity,
+  decodeModbusParameters,
+  encodeModbusGroup,
+  encodeModbusRealtime,
+  registerText,
+  registersOf,
+  textRegisters,
+  unknownModbusBits,
+  type RegisterBlock,
+  type RegisterGroup,
+  type RegisterRun,
+  type Registers,
+} from './pace-modbus';
