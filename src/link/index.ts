@@ -10,6 +10,9 @@ export {
   type Reply,
   type RequestOptions,
   type SyncRequest,
+  type Framing,
+  type ModbusFrame,
+  type ModbusRequestOptions,
 } from './link';
 export {
   BmsClient,

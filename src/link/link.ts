@@ -1,9 +1,25 @@
 import { EventEmitter } from 'node:events';
-import { FrameError, FrameStreamParser, MAX_FRAME_CHARS, parseFrame, type Frame, type StreamEvent } from '../protocol';
+import {
+  FrameError,
+  FrameStreamParser,
+  MAX_FRAME_CHARS,
+  MbapStreamFramer,
+  RtuStreamFramer,
+  bytesHex,
+  encodeMbap,
+  encodePdu,
+  encodeRtuRequest,
+  decodeReplyPdu,
+  decodeRtuRequest,
+  parseFrame,
+  type Frame,
+  type ModbusRequest,
+  type StreamEvent,
+} from '../protocol';
 import { LinkError, asError, errorMessage } from './errors';
 import { log } from '../log';
 import { describeWireEvent, type WireEvent } from './trace';
-import { createTransport, portKey, type Transport, type TransportOptions } from './transport';
+import { createTransport, isTcpPort, portKey, type Transport, type TransportOptions } from './transport';
 
 export type Priority = 'interactive' | 'polling' | 'background';
 const PRIORITIES: readonly Priority[] = ['interactive', 'polling', 'background'];
@@ -44,6 +60,42 @@ export interface SyncRequest {
   readonly accept: (reply: Frame, text: string) => boolean;
 }
 
+/**
+ * How a request travels: an ASCII frame ending in CR, a Modbus RTU frame (serial, or raw over a
+ * transparent TCP gateway), or a Modbus PDU in an MBAP header (a Modbus-TCP gateway).
+ */
+export type Framing = 'ascii' | 'rtu' | 'mbap';
+
+/** A Modbus reply as the link received it: who sent it and its PDU (the CRC or MBAP header already checked). */
+export interface ModbusFrame {
+  readonly unit: number;
+  readonly pdu: Uint8Array;
+  /** The MBAP transaction it answers (Modbus-TCP only). */
+  readonly transaction?: number;
+}
+
+type LinkFrame = Frame | ModbusFrame;
+
+/** What received bytes become: the ASCII parser's events, or a Modbus frame in the same form. */
+type LinkEvent = StreamEvent | { readonly type: 'frame'; readonly text: string; readonly frame: ModbusFrame };
+
+const isModbusFrame = (frame: LinkFrame): frame is ModbusFrame => 'pdu' in frame;
+
+export interface ModbusRequestOptions {
+  readonly priority?: Priority;
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+  /** Whether a reply from the asked unit answers this request (its PDU fits); the default takes any. */
+  readonly accept?: (reply: ModbusFrame) => boolean;
+  /**
+   * Other reads of the same unit whose replies cannot be taken for this one's (another register
+   * count): sent first when a late reply could still be mistaken for this request's answer.
+   */
+  readonly sync?: readonly ModbusRequest[];
+  readonly session?: LinkSession;
+  readonly signal?: AbortSignal;
+}
+
 export interface RequestOptions {
   readonly priority?: Priority;
   readonly timeoutMs?: number;
@@ -74,9 +126,9 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface Reply {
+export interface Reply<F = Frame> {
   readonly text: string;
-  readonly frame: Frame;
+  readonly frame: F;
   readonly attempts: number;
   readonly elapsedMs: number;
   /** Frames discarded while this request waited for its reply (late, foreign or damaged ones). */
@@ -125,20 +177,29 @@ export class LinkSession {
   request(text: string, options: Omit<RequestOptions, 'session'> = {}): Promise<Reply> {
     return this.link.request(text, { ...options, session: this });
   }
+
+  requestModbus(
+    request: ModbusRequest,
+    options: Omit<ModbusRequestOptions, 'session'> = {},
+  ): Promise<Reply<ModbusFrame>> {
+    return this.link.requestModbus(request, { ...options, session: this });
+  }
 }
 
 interface Job {
+  /** The frame as text: ASCII without its CR, Modbus as hex bytes. */
   readonly text: string;
-  /** Header ADR of the request. */
+  readonly framing: Framing;
+  /** Header ADR of the request (the Modbus unit). */
   readonly address: number;
   readonly priority: Priority;
   readonly timeoutMs: number;
   readonly retries: number;
-  readonly accept: (reply: Frame, text: string) => boolean;
+  readonly accept: (reply: LinkFrame, text: string) => boolean;
   readonly shape: readonly string[];
-  readonly sync: readonly SyncRequest[];
+  readonly sync: readonly InternalSync[];
   readonly session: LinkSession | undefined;
-  readonly resolve: (reply: Reply) => void;
+  readonly resolve: (reply: Reply<LinkFrame>) => void;
   readonly reject: (err: Error) => void;
   /** A sync request the link sent on its own. */
   readonly internal: boolean;
@@ -149,6 +210,15 @@ interface Job {
   abandoned: boolean;
   discarded: number;
   lastError?: Error;
+}
+
+/** A sync request as the link sends it, either framing. */
+interface InternalSync {
+  readonly text: string;
+  readonly framing: Framing;
+  readonly address: number;
+  readonly shape: readonly string[];
+  readonly accept: (reply: LinkFrame, text: string) => boolean;
 }
 
 interface PendingReply {
@@ -245,6 +315,15 @@ export class BmsLink extends EventEmitter<LinkEvents> {
   private readonly options: Required<Omit<LinkOptions, 'transportFactory'>>;
   private readonly makeTransport: (port: string, options: TransportOptions) => Transport;
   private readonly parser = new FrameStreamParser();
+  private readonly rtu = new RtuStreamFramer();
+  private readonly mbap = new MbapStreamFramer();
+  /** How Modbus requests travel on this port: MBAP on a `modbus-tcp://` gateway, RTU everywhere else. */
+  readonly modbusFraming: 'rtu' | 'mbap';
+  /** How the request on the bus (or the last one) travels: received bytes are framed the same way. */
+  private framing: Framing = 'ascii';
+  private transaction = 0;
+  /** Noise received since the last request went out: a Modbus reply damaged beyond framing shows as that. */
+  private garbageSinceSend = 0;
   private readonly queues: Record<Priority, Job[]> = { interactive: [], polling: [], background: [] };
   private linkState: LinkState = 'idle';
   private transport: Transport | undefined;
@@ -278,7 +357,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     const entry = registry.get(key);
     if (entry) {
       const baud = options.baudRate ?? DEFAULTS.baudRate;
-      if (entry.link.options.baudRate !== baud && !key.startsWith('tcp://')) {
+      if (entry.link.options.baudRate !== baud && !isTcpPort(key)) {
         throw new LinkError(
           'config',
           `${options.port} is already in use at ${entry.link.options.baudRate} Bd, not ${baud} Bd`,
@@ -314,6 +393,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       recycleAfterTimeouts: options.recycleAfterTimeouts ?? 0,
     };
     this.makeTransport = options.transportFactory ?? createTransport;
+    this.modbusFraming = /^modbus-tcp:\/\//i.test(options.port) ? 'mbap' : 'rtu';
     // An 'error' with no listener would crash the process: errors are reported, never thrown.
     this.on('error', () => undefined);
   }
@@ -361,6 +441,98 @@ export class BmsLink extends EventEmitter<LinkEvents> {
 
   /** Send a request frame (text without CR) and wait for its reply. */
   request(text: string, options: RequestOptions = {}): Promise<Reply> {
+    let request: Frame;
+    let sync: InternalSync[];
+    try {
+      request = parseFrame(text);
+      sync = (options.sync ?? []).map((s) => ({
+        text: s.text,
+        framing: 'ascii' as const,
+        address: parseFrame(s.text).address,
+        shape: s.shape,
+        accept: (f: LinkFrame, t: string) => !isModbusFrame(f) && s.accept(f, t),
+      }));
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+    const accept = options.accept ?? defaultAccept(request);
+    return this.submit(
+      {
+        text,
+        framing: 'ascii',
+        address: request.address,
+        accept: (f, t) => !isModbusFrame(f) && accept(f, t),
+        shape: options.shape ?? [],
+        sync,
+      },
+      options,
+      (frame) => (isModbusFrame(frame) ? undefined : frame),
+    );
+  }
+
+  /**
+   * Send a Modbus request (RTU, or MBAP on a `modbus-tcp://` port) and wait for the reply from its
+   * unit. An exception reply is a reply: the caller reads it from the PDU. Replies of one unit to
+   * reads of one length cannot be told apart on RTU, so they share a shape (see `syncBefore`).
+   */
+  requestModbus(request: ModbusRequest, options: ModbusRequestOptions = {}): Promise<Reply<ModbusFrame>> {
+    const framing = this.modbusFraming;
+    const build = (r: ModbusRequest): { text: string; transaction?: number } => {
+      if (framing === 'rtu') return { text: bytesHex(encodeRtuRequest(r)) };
+      this.transaction = (this.transaction + 1) & 0xffff;
+      return { text: bytesHex(encodeMbap(this.transaction, r.unit, encodePdu(r))), transaction: this.transaction };
+    };
+    const shapeOf = (r: ModbusRequest): string[] =>
+      framing === 'mbap' ? [] : [`modbus:${String(r.function)}:${String(r.function === 3 ? r.count : r.start)}`];
+    // The reply's unit, transaction, function and length (registers read, or the write it confirms) must fit.
+    const fits =
+      (r: ModbusRequest, transaction: number | undefined, extra?: (reply: ModbusFrame) => boolean) =>
+      (f: LinkFrame): boolean => {
+        if (!isModbusFrame(f) || f.unit !== r.unit) return false;
+        if (transaction !== undefined && f.transaction !== transaction) return false;
+        try {
+          decodeReplyPdu(r, f.pdu);
+        } catch {
+          return false;
+        }
+        return extra ? extra(f) : true;
+      };
+    let built: { text: string; transaction?: number };
+    let sync: InternalSync[];
+    try {
+      built = build(request);
+      sync = (options.sync ?? []).map((r) => {
+        const b = build(r);
+        return { text: b.text, framing, address: r.unit, shape: shapeOf(r), accept: fits(r, b.transaction) };
+      });
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+    return this.submit(
+      {
+        text: built.text,
+        framing,
+        address: request.unit,
+        accept: fits(request, built.transaction, options.accept),
+        shape: shapeOf(request),
+        sync,
+      },
+      options,
+      (frame) => (isModbusFrame(frame) ? frame : undefined),
+    );
+  }
+
+  private submit<F extends LinkFrame>(
+    spec: Pick<Job, 'text' | 'framing' | 'address' | 'accept' | 'shape' | 'sync'>,
+    options: {
+      readonly priority?: Priority;
+      readonly timeoutMs?: number;
+      readonly retries?: number;
+      readonly session?: LinkSession;
+      readonly signal?: AbortSignal;
+    },
+    narrow: (frame: LinkFrame) => F | undefined,
+  ): Promise<Reply<F>> {
     if (this.linkState === 'closed') return Promise.reject(new LinkError('closed', `${this.port} is closed`));
     if (this.linkState === 'disconnected') {
       return Promise.reject(
@@ -369,12 +541,6 @@ export class BmsLink extends EventEmitter<LinkEvents> {
           `${this.port} is not connected${this.lastError ? ` (${this.lastError})` : ''}; reconnecting`,
         ),
       );
-    }
-    let request: Frame;
-    try {
-      request = parseFrame(text);
-    } catch (err) {
-      return Promise.reject(asError(err));
     }
     if (this.queueLength >= this.options.queueLimit) {
       return Promise.reject(
@@ -393,18 +559,17 @@ export class BmsLink extends EventEmitter<LinkEvents> {
         signal?.removeEventListener('abort', onAbort);
       };
       const job: Job = {
-        text,
-        address: request.address,
+        ...spec,
         priority,
         timeoutMs: options.timeoutMs ?? this.options.timeoutMs,
         retries: options.retries ?? this.options.retries,
-        accept: options.accept ?? defaultAccept(request),
-        shape: options.shape ?? [],
-        sync: options.sync ?? [],
         session: options.session,
         resolve: (reply) => {
           done();
-          resolve(reply);
+          const frame = narrow(reply.frame);
+          // `accept` let through only frames of the request's own framing.
+          if (frame) resolve({ ...reply, frame });
+          else reject(new LinkError('closed', `${this.port}: a reply of another protocol was taken`));
         },
         reject: (err) => {
           done();
@@ -615,7 +780,8 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       this.stats.syncs++;
       this.current = {
         text: sync.text,
-        address: parseFrame(sync.text).address,
+        framing: sync.framing,
+        address: sync.address,
         priority: job.priority,
         timeoutMs: this.options.timeoutMs,
         retries: 0,
@@ -643,7 +809,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
    * reply; else a sync request whose own reply cannot be taken for any of those (so once it is
    * answered, they are over: a BMS answers in order); null when there is none left to try.
    */
-  private syncBefore(job: Job): SyncRequest | undefined | null {
+  private syncBefore(job: Job): InternalSync | undefined | null {
     // A late answer to the very same request (an earlier attempt) answers this one too.
     const mine = this.pending.filter((p) => sameDevice(p.address, job.address));
     let last = -1;
@@ -670,14 +836,26 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     if (!transport) return;
     job.attempts++;
     // Whatever half frame is still buffered (a line that never went quiet) is noise now.
-    this.stats.garbageBytes += this.parser.bufferedChars;
+    this.stats.garbageBytes += this.bufferedBytes();
     this.parser.reset();
-    this.parser.expectEcho(job.text);
+    this.rtu.reset();
+    this.mbap.reset();
+    this.framing = job.framing;
+    this.garbageSinceSend = 0;
+    let wire: string;
+    if (job.framing === 'ascii') {
+      this.parser.expectEcho(job.text);
+      wire = `${job.text}\r`;
+    } else {
+      const bytes = Uint8Array.from(job.text.split(' ').map((b) => parseInt(b, 16)));
+      if (job.framing === 'rtu') this.rtu.expect(decodeRtuRequest(bytes), bytes);
+      wire = Buffer.from(bytes).toString('latin1');
+    }
     this.sentAt = Date.now();
     this.armResponseTimer(job.timeoutMs);
-    this.stats.bytesOut += job.text.length + 1;
+    this.stats.bytesOut += wire.length;
     this.trace({ at: this.sentAt, dir: 'tx', kind: 'request', text: job.text });
-    transport.write(`${job.text}\r`).catch((err: unknown) => {
+    transport.write(wire).catch((err: unknown) => {
       this.onLost(transport, asError(err));
     });
   }
@@ -698,7 +876,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
         const hardLimit =
           this.sentAt + job.timeoutMs + Math.ceil(((MAX_FRAME_CHARS + 1) * 10 * 1000) / this.options.baudRate);
         const silentFor = now - Math.max(this.sentAt, this.lastRxAt);
-        if (this.parser.bufferedChars > 0 && silentFor < job.timeoutMs && now < hardLimit) {
+        if (this.bufferedBytes() > 0 && silentFor < job.timeoutMs && now < hardLimit) {
           this.armResponseTimer(Math.min(job.timeoutMs - silentFor, hardLimit - now));
           return;
         }
@@ -719,7 +897,18 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     });
     this.timeoutsInARow++;
     this.lineDirty(job, now);
-    this.attemptFailed(job, new LinkError('timeout', `no reply from ${this.port} within ${job.timeoutMs} ms`));
+    // A Modbus reply with a bad CRC gives no frame, only noise: the attempt ends in silence, and says why.
+    const damaged = job.framing !== 'ascii' && (this.rtu.damaged > 0 || this.garbageSinceSend > 0);
+    if (damaged) this.stats.checksumErrors++;
+    this.attemptFailed(
+      job,
+      new LinkError(
+        'timeout',
+        damaged
+          ? `the reply from ${this.port} was damaged (no good reply within ${String(job.timeoutMs)} ms)`
+          : `no reply from ${this.port} within ${String(job.timeoutMs)} ms`,
+      ),
+    );
     const limit = this.options.recycleAfterTimeouts;
     if (limit > 0 && this.timeoutsInARow >= limit && this.transport) {
       this.timeoutsInARow = 0;
@@ -744,10 +933,35 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       });
   }
 
+  /** Bytes of a frame still being received, in whichever framing the link now listens for. */
+  private bufferedBytes(): number {
+    return this.framing === 'ascii'
+      ? this.parser.bufferedChars
+      : this.framing === 'rtu'
+        ? this.rtu.bufferedBytes
+        : this.mbap.bufferedBytes;
+  }
+
+  /** Received bytes as frames of the framing of the request on the bus (or the last one). */
+  private frames(data: Buffer): readonly LinkEvent[] {
+    if (this.framing === 'ascii') return this.parser.push(data);
+    if (this.framing === 'mbap')
+      return this.mbap.push(data).map((e): LinkEvent => {
+        if (e.type === 'garbage') return e;
+        const frame: ModbusFrame = { unit: e.unit, pdu: e.pdu, transaction: e.transaction };
+        return { type: 'frame', text: bytesHex(e.bytes), frame };
+      });
+    return this.rtu.push(data).map((e): LinkEvent => {
+      if (e.type === 'garbage') return e;
+      if (e.type === 'echo') return { type: 'echo', text: bytesHex(e.bytes) };
+      return { type: 'frame', text: bytesHex(e.bytes), frame: { unit: e.unit, pdu: e.pdu } };
+    });
+  }
+
   private onData(data: Buffer): void {
     this.stats.bytesIn += data.length;
     this.lastRxAt = Date.now();
-    this.handleEvents(this.parser.push(data));
+    this.handleEvents(this.frames(data));
     this.holdReading();
   }
 
@@ -758,7 +972,12 @@ export class BmsLink extends EventEmitter<LinkEvents> {
    * up a little before its end (the reply's end is still noticed within about one piece).
    */
   private holdReading(): void {
-    const remaining = this.parser.remainingChars;
+    const remaining =
+      this.framing === 'ascii'
+        ? this.parser.remainingChars
+        : this.framing === 'rtu'
+          ? this.rtu.remainingBytes
+          : undefined;
     const transport = this.transport;
     if (remaining === undefined || !this.current || !transport?.pauseReading) return;
     const charMs = 10_000 / this.options.baudRate;
@@ -770,11 +989,12 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     if (holdMs >= MIN_READ_HOLD_MS) transport.pauseReading(holdMs);
   }
 
-  private handleEvents(events: readonly StreamEvent[]): void {
+  private handleEvents(events: readonly LinkEvent[]): void {
     for (const event of events) {
       switch (event.type) {
         case 'garbage':
           this.stats.garbageBytes += event.bytes;
+          this.garbageSinceSend += event.bytes;
           break;
         case 'echo':
           this.stats.echoes++;
@@ -817,7 +1037,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     }
   }
 
-  private complete(job: Job, text: string, frame: Frame): void {
+  private complete(job: Job, text: string, frame: LinkFrame): void {
     const now = Date.now();
     this.timeoutsInARow = 0;
     this.clearResponseTimer();

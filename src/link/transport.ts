@@ -60,24 +60,27 @@ export interface TransportOptions {
   readonly baudRate: number;
 }
 
+/** `tcp://host:port` (bytes as they are: an RS232/RS485 gateway) or `modbus-tcp://host:port` (a Modbus-TCP gateway). */
 export function isTcpPort(port: string): boolean {
-  return /^tcp:\/\//i.test(port);
+  return /^(modbus-)?tcp:\/\//i.test(port);
 }
 
 /** One identity per physical link: the same device or gateway always gives the same key. */
 export function portKey(port: string): string {
   if (isTcpPort(port)) {
     const { host, port: tcpPort } = parseTcp(port);
-    return `tcp://${host.toLowerCase()}:${tcpPort}`;
+    // The scheme stays: a link's Modbus framing comes from it.
+    const scheme = /^modbus-/i.test(port) ? 'modbus-tcp' : 'tcp';
+    return `${scheme}://${host.toLowerCase()}:${String(tcpPort)}`;
   }
   return port.replace(/\/+$/, '');
 }
 
 export function parseTcp(port: string): { host: string; port: number } {
-  const match = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/i.exec(port);
+  const match = /^(?:modbus-)?tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/i.exec(port);
   const tcpPort = match ? Number(match[2]) : NaN;
   if (!match || !Number.isInteger(tcpPort) || tcpPort < 1 || tcpPort > 65535) {
-    throw new LinkError('config', `"${port}" is not tcp://host:port`);
+    throw new LinkError('config', `"${port}" is not tcp://host:port or modbus-tcp://host:port`);
   }
   return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: tcpPort };
 }

@@ -62,6 +62,8 @@ export interface SimExchange {
 
 /** What answers requests on a simulated wire: a simulated bank, or a capture replayed. */
 export interface SimResponder {
+  /** How requests arrive and replies leave: ASCII frames (the default), Modbus RTU or Modbus-TCP (MBAP). */
+  readonly framing?: 'ascii' | 'rtu' | 'mbap';
   handle(text: string): SimExchange;
 }
 

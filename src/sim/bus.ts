@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { SimulatedBank } from './bank';
+import type { SimResponder } from './bank';
 import { Random } from './random';
 import { NO_FAULTS, SimWire, emptyWireStats, type WireFaults, type WireScript, type WireShared } from './wire';
 
@@ -112,7 +112,7 @@ export class SimBus {
   overrunBytes = 0;
 
   constructor(
-    readonly bank: SimulatedBank,
+    readonly bank: SimResponder,
     options: SimBusOptions = {},
   ) {
     this.shared = {

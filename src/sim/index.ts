@@ -22,3 +22,4 @@ export {
 } from './wire';
 export { Random } from './random';
 export { SimBus, SimTransport, type SimBusOptions } from './bus';
+export { ModbusBank, type ModbusFraming } from './modbus-bank';

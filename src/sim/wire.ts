@@ -1,4 +1,4 @@
-import { FrameStreamParser } from '../protocol';
+import { FrameStreamParser, MbapStreamFramer, bytesHex, crc16Modbus } from '../protocol';
 import type { SimResponder } from './bank';
 import type { Random } from './random';
 import { TimerSet } from './timers';
@@ -112,7 +112,9 @@ export interface WireShared {
  * baud rate. A late reply delays every reply after it, as a BMS that buffers its UART does.
  */
 export class SimWire {
-  private readonly parser = new FrameStreamParser();
+  private readonly parser: { push(data: Uint8Array): string[]; reset(): void };
+  /** Modbus frames carry no CR: replies and echoes go out as they are. */
+  private readonly terminator: string;
   private readonly queue: string[] = [];
   private readonly timers = new TimerSet();
   private busy = false;
@@ -124,7 +126,11 @@ export class SimWire {
   constructor(
     private readonly shared: WireShared,
     private readonly out: (bytes: Buffer) => void,
-  ) {}
+  ) {
+    const framing = shared.bank.framing ?? 'ascii';
+    this.parser = framing === 'rtu' ? rtuRequests() : framing === 'mbap' ? mbapRequests() : asciiRequests();
+    this.terminator = framing === 'ascii' ? '\r' : '';
+  }
 
   /** Milliseconds `bytes` take on the wire (8N1 = 10 bits each). */
   wireMs(bytes: number): number {
@@ -138,11 +144,7 @@ export class SimWire {
       this.parser.reset();
       return;
     }
-    for (const event of this.parser.push(data)) {
-      if (event.type === 'frame') this.queue.push(event.text);
-      // A damaged request goes to the bank too, which stays silent like a real BMS.
-      else if (event.type === 'error') this.queue.push(event.text);
-    }
+    this.queue.push(...this.parser.push(data));
     this.next();
   }
 
@@ -171,7 +173,7 @@ export class SimWire {
     const arrival = this.shared.paceWire ? this.wireMs(text.length + 1) : 0;
     if (faults.echo) {
       stats.echoed++;
-      this.send(`${text}\r`, undefined, false);
+      this.send(this.terminator ? `${text}${this.terminator}` : hexToLatin1(text), undefined, false);
     }
     if (Date.now() < this.shared.silentUntil) {
       stats.silenced++;
@@ -190,7 +192,7 @@ export class SimWire {
         done();
         return;
       }
-      let out = `${reply}\r`;
+      let out = `${reply}${this.terminator}`;
       if (plan.corrupt ?? random.chance(faults.corruptRate)) {
         stats.corrupted++;
         out = corrupt(out, random);
@@ -281,4 +283,63 @@ function garbage(random: Random): string {
     out += String.fromCharCode(c);
   }
   return out;
+}
+
+/** ASCII requests: every frame, and damaged ones too (the bank stays silent to those, as a real BMS). */
+function asciiRequests(): { push(data: Uint8Array): string[]; reset(): void } {
+  const parser = new FrameStreamParser();
+  return {
+    push: (data) =>
+      parser.push(data).flatMap((event) => (event.type === 'frame' || event.type === 'error' ? [event.text] : [])),
+    reset: () => {
+      parser.reset();
+    },
+  };
+}
+
+/**
+ * RTU requests as hex: a read is 8 bytes, a write 9 + its byte count, any other function 8 (enough
+ * for the pack to refuse it); the CRC decides. Bytes that start no valid request are dropped, as a
+ * pack ignores noise.
+ */
+function rtuRequests(): { push(data: Uint8Array): string[]; reset(): void } {
+  let buf = new Uint8Array(0);
+  return {
+    push(data) {
+      const joined = new Uint8Array(buf.length + data.length);
+      joined.set(buf);
+      joined.set(data, buf.length);
+      const out: string[] = [];
+      let at = 0;
+      while (joined.length - at >= 8) {
+        const fn = joined[at + 1] as number;
+        const length = fn === 0x10 ? 9 + (joined[at + 6] as number) : 8;
+        if (joined.length - at < length) break;
+        const crc = crc16Modbus(joined.subarray(at, at + length), length - 2);
+        if (joined[at + length - 2] === (crc & 0xff) && joined[at + length - 1] === crc >> 8) {
+          out.push(bytesHex(joined.subarray(at, at + length)));
+          at += length;
+        } else at++;
+      }
+      buf = joined.slice(at);
+      return out;
+    },
+    reset() {
+      buf = new Uint8Array(0);
+    },
+  };
+}
+
+function mbapRequests(): { push(data: Uint8Array): string[]; reset(): void } {
+  const framer = new MbapStreamFramer();
+  return {
+    push: (data) => framer.push(data).flatMap((e) => (e.type === 'frame' ? [bytesHex(e.bytes)] : [])),
+    reset: () => {
+      framer.reset();
+    },
+  };
+}
+
+function hexToLatin1(hex: string): string {
+  return String.fromCharCode(...hex.split(' ').map((b) => parseInt(b, 16)));
 }
