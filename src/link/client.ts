@@ -80,9 +80,27 @@ export interface CommandData {
 /** The data of a command's reply: typed for the commands of `CommandData`, generic fields otherwise. */
 export type DataOf<C extends string> = C extends keyof CommandData ? CommandData[C] : Fields;
 
-export interface CallResult<D = Fields> {
-  readonly result: DecodeResult & { readonly ok: true };
+/** The protocols a bank may speak: the ASCII dialects, and PACE Modbus. */
+export type BankProtocol = Dialect | 'pace-modbus';
+
+/** A command's answer as the poller reads it, whatever the protocol. */
+export interface PollResult<D> {
   readonly data: D;
+  /** The pack flags an alarm change not read yet (INFOFLAG bit 0 of the ASCII protocols). */
+  readonly alarmsChanged: boolean;
+}
+
+/**
+ * What the poller needs of a client: reads by command name, answered with the canonical payloads
+ * (docs/payloads.md#data). The ASCII `BmsClient` and the PACE Modbus client are both one.
+ */
+export interface PollClient {
+  readonly dialect: BankProtocol;
+  call<C extends string>(command: C, params?: Fields, options?: CallOptions): Promise<PollResult<DataOf<C>>>;
+}
+
+export interface CallResult<D = Fields> extends PollResult<D> {
+  readonly result: DecodeResult & { readonly ok: true };
   readonly reply: Reply;
   readonly request: string;
 }
@@ -103,7 +121,7 @@ const SYNC_COMMANDS: Readonly<Record<Dialect, readonly string[]>> = {
  * asked for (a late answer to another request, a different device) is not accepted and the wait goes
  * on; a refusal (RTN ≠ 0) is an answer and becomes a `FrameError` of kind `rtn`.
  */
-export class BmsClient {
+export class BmsClient implements PollClient {
   private readonly syncs = new Map<number, readonly SyncRequest[]>();
 
   constructor(
@@ -158,7 +176,13 @@ export class BmsClient {
       );
     }
     // The decoder's contract (docs/payloads.md, checked against the captured frames) is what makes this cast true.
-    return { result: result as DecodeResult & { ok: true }, data: result.data as DataOf<C>, reply, request };
+    return {
+      result: result as DecodeResult & { ok: true },
+      data: result.data as DataOf<C>,
+      alarmsChanged: ((reply.frame.info[0] ?? 0) & 0x01) === 0x01,
+      reply,
+      request,
+    };
   }
 
   private encode(command: string, params: Fields, address: number | undefined): string {

@@ -22,9 +22,13 @@ export {
   type CallOptions,
   type CallResult,
   type ClientOptions,
+  type BankProtocol,
   type CommandData,
   type DataOf,
+  type PollClient,
+  type PollResult,
 } from './client';
+export { ModbusClient } from './modbus-client';
 export { detect, detectPort, type BankMode, type Detection, type DetectOptions } from './detect';
 export {
   BankPoller,

@@ -7,7 +7,7 @@ import {
   type PackChargeLimits,
   type PackIdentity,
 } from '../protocol';
-import type { BmsClient, CallResult } from './client';
+import type { PollClient, PollResult } from './client';
 import type { BankMode } from './detect';
 import { log } from '../log';
 import { LinkError, asError } from './errors';
@@ -124,7 +124,7 @@ export class BankPoller extends EventEmitter<PollerEvents> {
   private lastCycleMs = 0;
 
   constructor(
-    private readonly client: BmsClient,
+    private readonly client: PollClient,
     options: PollerOptions,
   ) {
     super();
@@ -356,10 +356,10 @@ export class BankPoller extends EventEmitter<PollerEvents> {
     if (!aborted(signal)) this.settle(anyAnswer);
   }
 
-  private alarmsWanted(analog: CallResult<unknown>): boolean {
+  private alarmsWanted(analog: PollResult<unknown>): boolean {
     if (this.options.alarms === 'every') return true;
     // INFOFLAG bit 0: unread alarm change (Pylontech); every 10th cycle regardless, as a safety net.
-    return ((analog.reply.frame.info[0] ?? 0) & 0x01) === 0x01 || this.cycleCount % 10 === 1;
+    return analog.alarmsChanged || this.cycleCount % 10 === 1;
   }
 
   private async readLimits(state: PackState, signal: AbortSignal): Promise<void> {
@@ -399,7 +399,7 @@ export class BankPoller extends EventEmitter<PollerEvents> {
     const identity: { -readonly [K in keyof PackIdentity]: PackIdentity[K] } = {};
     const address = this.options.mode === 'relay' ? state.pack : undefined;
     const at = { ...(address !== undefined ? { address } : {}), retries: 0, priority: 'background' as const, signal };
-    if (this.client.dialect === 'pace') {
+    if (this.client.dialect === 'pace' || this.client.dialect === 'pace-modbus') {
       const version = await this.attempt(() => this.client.call('version', {}, at));
       if (!(version instanceof Error) && version.data.version !== undefined) identity.firmware = version.data.version;
       const serial = await this.attempt(() => this.client.call('serial', {}, at));
@@ -420,7 +420,7 @@ export class BankPoller extends EventEmitter<PollerEvents> {
     state.identity = identity;
   }
 
-  private async attempt<D>(fn: () => Promise<CallResult<D>>): Promise<CallResult<D> | Error> {
+  private async attempt<D>(fn: () => Promise<PollResult<D>>): Promise<PollResult<D> | Error> {
     try {
       return await fn();
     } catch (err) {

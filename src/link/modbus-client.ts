@@ -1,0 +1,131 @@
+import {
+  ALL_PACKS,
+  FrameError,
+  IDENTITY_BLOCKS,
+  ModbusError,
+  READ_HOLDING,
+  REALTIME_BLOCK,
+  REALTIME_SAFE_BLOCKS,
+  decodeModbusAlarms,
+  decodeModbusAnalog,
+  decodeModbusIdentity,
+  decodeReplyPdu,
+  registersOf,
+  replyRegisters,
+  type Fields,
+  type ModbusRequest,
+  type Registers,
+} from '../protocol';
+import type { CallOptions, DataOf, PollClient, PollResult } from './client';
+import type { BmsLink, LinkSession } from './link';
+
+/** How long the realtime registers a read brought also answer the alarm read that follows it. */
+const SAME_CYCLE_MS = 2000;
+
+const read = (unit: number, start: number, count: number): ModbusRequest => ({
+  unit,
+  function: READ_HOLDING,
+  start,
+  count,
+});
+
+/**
+ * PACE Modbus packs (docs/pace-modbus.md) read by the poller's command names, answered with the
+ * canonical payloads the ASCII client gives: `analog`, `alarms`, `version`, `serial`. Each pack is
+ * asked at its own address — Modbus has no master reporting the whole bank. One read of registers
+ * 0–36 carries a pack's values and its flags: the alarm read right after an analog read is answered
+ * from it. A pack that refuses reads touching reserved registers (exception 02) is read in the
+ * three blocks without them from then on.
+ */
+export class ModbusClient implements PollClient {
+  readonly dialect = 'pace-modbus' as const;
+  private readonly split = new Set<number>();
+  private readonly realtime = new Map<number, { readonly at: number; readonly regs: Registers }>();
+
+  constructor(
+    readonly link: BmsLink,
+    readonly session?: LinkSession,
+  ) {}
+
+  async call<C extends string>(
+    command: C,
+    params: Fields = {},
+    options: CallOptions = {},
+  ): Promise<PollResult<DataOf<C>>> {
+    if (params.pack === ALL_PACKS)
+      throw new FrameError(
+        'unsupported',
+        'PACE Modbus has no master reporting the whole bank: each pack is read at its own address',
+      );
+    const unit = options.address ?? (typeof params.pack === 'number' ? params.pack : 1);
+    const data = await this.read(command, unit, options);
+    // `read` answers each command with the payload `CommandData` names for it (docs/payloads.md#data).
+    return { data: data as DataOf<C>, alarmsChanged: false };
+  }
+
+  private async read(command: string, unit: number, options: CallOptions): Promise<object> {
+    switch (command) {
+      case 'analog': {
+        const regs = await this.readRealtime(unit, options);
+        return { packs: [decodeModbusAnalog(regs, unit)] };
+      }
+      case 'alarms': {
+        const recent = this.realtime.get(unit);
+        this.realtime.delete(unit);
+        const regs =
+          recent && Date.now() - recent.at <= SAME_CYCLE_MS ? recent.regs : await this.readRealtime(unit, options);
+        return { packs: [decodeModbusAlarms(regs, unit)] };
+      }
+      case 'version': {
+        const [version] = IDENTITY_BLOCKS;
+        const regs = await this.registers(read(unit, version?.start ?? 150, version?.count ?? 10), options);
+        const { firmware } = decodeModbusIdentity(regs);
+        return firmware !== undefined ? { version: firmware } : {};
+      }
+      case 'serial': {
+        const regs = await this.registers(read(unit, 160, 20), options);
+        const { serial, packSerial } = decodeModbusIdentity(regs);
+        return { ...(serial !== undefined ? { bmsSerial: serial } : {}), ...(packSerial ? { packSerial } : {}) };
+      }
+      default:
+        throw new FrameError('unsupported', `PACE Modbus has no command "${command}"`);
+    }
+  }
+
+  private async readRealtime(unit: number, options: CallOptions): Promise<Registers> {
+    let regs: Map<number, number> | undefined;
+    if (!this.split.has(unit)) {
+      try {
+        regs = await this.registers(read(unit, REALTIME_BLOCK.start, REALTIME_BLOCK.count), options);
+      } catch (err) {
+        if (!(err instanceof ModbusError && err.exception === 0x02)) throw err;
+        this.split.add(unit);
+      }
+    }
+    if (!regs) {
+      regs = new Map();
+      for (const block of REALTIME_SAFE_BLOCKS)
+        await this.registers(read(unit, block.start, block.count), options, regs);
+    }
+    this.realtime.set(unit, { at: Date.now(), regs });
+    return regs;
+  }
+
+  /** One read; an exception reply becomes a ModbusError naming it. */
+  private async registers(
+    request: ModbusRequest,
+    options: CallOptions,
+    into = new Map<number, number>(),
+  ): Promise<Map<number, number>> {
+    const reply = await this.link.requestModbus(request, {
+      // A read of another length: its reply cannot be taken for this one's (see BmsLink.syncBefore).
+      sync: [request.count === 4 ? read(request.unit, 150, 10) : read(request.unit, 9, 4)],
+      ...(this.session ? { session: this.session } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.priority ? { priority: options.priority } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    });
+    return registersOf(request.start, replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu)), into);
+  }
+}
