@@ -1,5 +1,5 @@
-import type { ConnectionOptions } from '../../src/link';
-import { isDialect, type Dialect } from '../../src/protocol';
+import type { BankProtocol, ConnectionOptions } from '../../src/link';
+import { isDialect } from '../../src/protocol';
 import { englishTexts, type Texts } from './i18n';
 import { inRange } from './ranges';
 
@@ -26,8 +26,12 @@ export function parseLinkConfig(
   if (![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(baud))
     return { error: t('bms-link.errors.baud', { baud: config.baud ?? '' }) };
   const dialectText = config.dialect ?? 'auto';
-  const dialect: Dialect | 'auto' | undefined =
-    dialectText === 'auto' ? 'auto' : isDialect(dialectText) ? dialectText : undefined;
+  const dialect: BankProtocol | 'auto' | undefined =
+    dialectText === 'auto' || dialectText === 'pace-modbus'
+      ? dialectText
+      : isDialect(dialectText)
+        ? dialectText
+        : undefined;
   if (!dialect) return { error: t('bms-link.errors.dialect', { dialect: dialectText }) };
   const modeText = config.mode ?? 'auto';
   const mode = (['auto', 'broadcast', 'relay'] as const).find((m) => m === modeText);

@@ -37,14 +37,14 @@ export async function scanCommand(args: readonly string[], io: CliIo): Promise<n
 }
 
 export function describeDetection(port: string, d: Detection): string[] {
-  const profile = DIALECT_PROFILES[d.dialect];
+  const profile = d.dialect === 'pace-modbus' ? undefined : DIALECT_PROFILES[d.dialect];
   const claims =
-    d.version !== profile.version || d.cid1 !== profile.cid1
+    profile && (d.version !== profile.version || d.cid1 !== profile.cid1)
       ? ` (the packs claim VER ${hex(d.version)}, CID1 ${hex(d.cid1)})`
       : '';
   return [
-    `${port} at ${d.baudRate} Bd: ${d.dialect} dialect${claims}, first answer from address ${d.responderAddress}`,
-    `mode: ${d.mode === 'broadcast' ? 'broadcast (the master reports every pack)' : 'relay (pack by pack)'}`,
+    `${port} at ${d.baudRate} Bd: ${d.dialect} ${profile ? 'dialect' : 'protocol'}${claims}, first answer from address ${d.responderAddress}`,
+    `mode: ${d.mode === 'broadcast' ? 'broadcast (the master reports every pack)' : profile ? 'relay (pack by pack)' : 'pack by pack, each at its own address'}`,
     `packs: ${d.packs.join(', ') || 'none'}${d.offlinePacks.length ? `; reported unreachable: ${d.offlinePacks.join(', ')}` : ''}`,
     ...(d.firmware ? [`firmware: ${d.firmware}`] : []),
     ...(d.serial ? [`serial: ${d.serial}`] : []),

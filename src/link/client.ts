@@ -14,6 +14,7 @@ import {
   type Fields,
   type Frame,
 } from '../protocol';
+import { ModbusClient } from './modbus-client';
 import { defaultAccept, type BmsLink, type LinkSession, type Priority, type Reply, type SyncRequest } from './link';
 
 export interface ClientOptions {
@@ -252,10 +253,11 @@ export async function readSerial(client: BmsClient, address?: number): Promise<s
   return data.bmsSerial ? data.bmsSerial : null;
 }
 
-/** A client for a bank as detection found it: its dialect and the VER / CID1 its packs claim. */
+/** A client for a bank as detection found it: its protocol and the VER / CID1 its packs claim. */
 export function clientFor(
   link: BmsLink,
-  detection: { readonly dialect: Dialect; readonly version: number; readonly cid1: number },
-): BmsClient {
+  detection: { readonly dialect: BankProtocol; readonly version: number; readonly cid1: number },
+): BmsClient | ModbusClient {
+  if (detection.dialect === 'pace-modbus') return new ModbusClient(link);
   return new BmsClient(link, { dialect: detection.dialect, version: detection.version, cid1: detection.cid1 });
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { Dialect } from '../protocol';
-import { BmsClient } from './client';
+import { ModbusClient } from './modbus-client';
+import { detectModbus } from './modbus-detect';
+import { BmsClient, type BankProtocol } from './client';
 import { detect, type BankMode, type Detection } from './detect';
 import { buildDiagnosis, type DiagnosisBundle } from './diagnose';
 import { LinkError, asError, errorMessage } from './errors';
@@ -12,7 +13,7 @@ import type { WireEvent } from './trace';
 export interface ConnectionOptions {
   readonly port: string;
   readonly baudRate?: number;
-  readonly dialect?: Dialect | 'auto';
+  readonly dialect?: BankProtocol | 'auto';
   readonly mode?: BankMode | 'auto';
   /** Pack numbers (broadcast) or addresses (relay); 'discover' asks the bank. */
   readonly packs?: readonly number[] | 'discover';
@@ -83,7 +84,7 @@ export interface ConnectionEvents {
 export class BankConnection extends EventEmitter<ConnectionEvents> {
   private link: BmsLink | undefined;
   private poller: BankPoller | undefined;
-  private bankClient: BmsClient | undefined;
+  private bankClient: BmsClient | ModbusClient | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
   /** Aborted by stop(): detection in progress is abandoned. */
@@ -158,8 +159,11 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
     return this.poller.pollNow();
   }
 
-  /** The detected bank's client, for commands beside polling (parameters, history, switches). */
-  async client(): Promise<BmsClient> {
+  /**
+   * The detected bank's client, for commands beside polling (parameters, history, switches): the
+   * ASCII client, or the PACE Modbus one (its `dialect` says which).
+   */
+  async client(): Promise<BmsClient | ModbusClient> {
     await this.starting;
     if (!this.bankClient)
       throw new Error(this.current.error ?? `the bank on ${this.options.port} is not connected (${this.current.text})`);
@@ -202,12 +206,27 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
   private async setUp(link: BmsLink): Promise<void> {
     const options = this.options;
     try {
-      let dialect = options.dialect && options.dialect !== 'auto' ? options.dialect : undefined;
-      let mode = options.mode && options.mode !== 'auto' ? options.mode : undefined;
+      let dialect: BankProtocol | undefined =
+        options.dialect && options.dialect !== 'auto' ? options.dialect : undefined;
+      // PACE Modbus packs answer only for themselves: always pack by pack.
+      let mode: BankMode | undefined =
+        dialect === 'pace-modbus' ? 'relay' : options.mode && options.mode !== 'auto' ? options.mode : undefined;
       let packs: readonly number[] | undefined = options.packs === 'discover' ? undefined : options.packs;
       let version: number | undefined;
       let cid1: number | undefined;
-      if (!dialect || !mode || !packs) {
+      if (dialect === 'pace-modbus' && !packs) {
+        this.setState(stateOf('detecting', 'detecting'));
+        const found = await detectModbus(
+          link,
+          Array.from({ length: 15 }, (_, i) => i + 1),
+          {
+            signal: this.abort.signal,
+          },
+        );
+        if (!found)
+          throw new LinkError('timeout', `no PACE Modbus pack answered at addresses 1 to 15 on ${options.port}`);
+        packs = found.packs;
+      } else if (!dialect || !mode || !packs) {
         this.setState(stateOf('detecting', 'detecting'));
         const found = await detect(link, { signal: this.abort.signal });
         this.found = found;
@@ -219,11 +238,15 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
         cid1 = found.cid1;
       }
       if (this.link !== link) return;
-      const client = new BmsClient(link, {
-        dialect,
-        ...(version !== undefined ? { version } : {}),
-        ...(cid1 !== undefined ? { cid1 } : {}),
-      });
+      if (!mode) throw new LinkError('config', `the bank on ${options.port} could not be described`);
+      const client =
+        dialect === 'pace-modbus'
+          ? new ModbusClient(link)
+          : new BmsClient(link, {
+              dialect,
+              ...(version !== undefined ? { version } : {}),
+              ...(cid1 !== undefined ? { cid1 } : {}),
+            });
       this.bankClient = client;
       const poller = new BankPoller(client, {
         mode,

@@ -8,14 +8,17 @@ import {
   type Dialect,
   type Frame,
 } from '../protocol';
-import { BmsClient } from './client';
+import { BmsClient, type BankProtocol } from './client';
 import { LinkError, isLinkError } from './errors';
 import { BmsLink, type LinkOptions } from './link';
+import { detectModbus } from './modbus-detect';
+import { isTcpPort } from './transport';
+import type { WireEvent } from './trace';
 
 export type BankMode = 'broadcast' | 'relay';
 
 export interface Detection {
-  readonly dialect: Dialect;
+  readonly dialect: BankProtocol;
   /** VER and CID1 the packs answer with (they may claim another version than the dialect's). */
   readonly version: number;
   readonly cid1: number;
@@ -62,15 +65,61 @@ const PROBES: readonly Probe[] = [
  */
 export async function detect(link: BmsLink, options: DetectOptions = {}): Promise<Detection> {
   const timeoutMs = options.probeTimeoutMs ?? 600;
-  for (const probe of PROBES) {
-    const found = await tryProbe(link, probe, timeoutMs, options.signal);
-    if (!found) continue;
-    return explore(link, found, options, timeoutMs);
+  // A master scanning its slaves (`~25xx4690…` requests nobody here sent) means the link jack between packs.
+  let masterScans = 0;
+  const watch = (event: WireEvent): void => {
+    if (event.dir === 'rx' && /^~25[0-9A-F]{2}4690/.test(event.text ?? '')) masterScans++;
+  };
+  link.on('wire', watch);
+  try {
+    for (const probe of PROBES) {
+      const found = await tryProbe(link, probe, timeoutMs, options.signal);
+      if (!found) continue;
+      return await explore(link, found, options, timeoutMs);
+    }
+    if (masterScans === 0) {
+      const modbus = await detectModbusBank(link, options, timeoutMs);
+      if (modbus) return modbus;
+    }
+  } finally {
+    link.off('wire', watch);
   }
+  if (masterScans > 0)
+    throw new LinkError(
+      'config',
+      `${link.port} carries a master pack scanning its slaves (~25xx4690 frames): this is the link jack between packs; connect to the master's RS232 port or a pack's RS485 inverter jack`,
+    );
   throw new LinkError(
     'timeout',
-    `nothing on ${link.port} at ${link.baudRate} Bd answered a PACE, Pylontech, Seplos or EG4 probe (check wiring, TX/RX, baud and the port's protocol setting)`,
+    `nothing on ${link.port} at ${link.baudRate} Bd answered a PACE, Pylontech, Seplos, EG4 or PACE Modbus probe (check wiring, TX/RX, baud and the port's protocol setting)`,
   );
+}
+
+/** PACE Modbus: address 1 first, then (when asked to scan, or once 1 answered) the other DIP addresses. */
+async function detectModbusBank(
+  link: BmsLink,
+  options: DetectOptions,
+  timeoutMs: number,
+): Promise<Detection | undefined> {
+  const probe = { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) };
+  const first = await detectModbus(link, [1], probe);
+  if (!first && !options.scanAddresses) return undefined;
+  const rest = await detectModbus(link, range(2, 15), probe);
+  const packs = [...(first?.packs ?? []), ...(rest?.packs ?? [])];
+  const identity = first ?? rest;
+  if (!packs.length || !identity) return undefined;
+  return {
+    dialect: 'pace-modbus',
+    version: 0,
+    cid1: 0,
+    baudRate: link.baudRate,
+    responderAddress: packs[0] ?? 1,
+    mode: 'relay',
+    packs,
+    offlinePacks: [],
+    ...(identity.firmware ? { firmware: identity.firmware } : {}),
+    ...(identity.serial ? { serial: identity.serial } : {}),
+  };
 }
 
 interface Found {
@@ -229,7 +278,7 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
 export async function detectPort(
   options: LinkOptions & DetectOptions & { readonly baudRates?: readonly number[] },
 ): Promise<Detection> {
-  const bauds = options.port.startsWith('tcp://')
+  const bauds = isTcpPort(options.port)
     ? [options.baudRate ?? 9600]
     : (options.baudRates ?? [options.baudRate ?? 9600]);
   let lastError: unknown;

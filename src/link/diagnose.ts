@@ -70,7 +70,9 @@ const median = (values: readonly number[]): number => {
  * and why, status bits without a name, and the frames themselves (serials scrambled on request).
  */
 export function buildDiagnosis(input: DiagnosisInput): DiagnosisBundle {
-  const dialect: Dialect | undefined = input.detection?.dialect;
+  const found = input.detection?.dialect;
+  // Frames of a Modbus bank are not ASCII: no dialect decodes them here.
+  const dialect: Dialect | undefined = found === 'pace-modbus' ? undefined : found;
   const nameOf = (request: string): string => {
     try {
       const frame = parseFrame(request);

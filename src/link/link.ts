@@ -242,6 +242,9 @@ const MAX_HELD_CHARS = 2048;
 const MIN_READ_HOLD_MS = 10;
 const READ_HOLD_MARGIN_CHARS = 24;
 
+/** Least quiet time before a Modbus request. */
+const MODBUS_GAP_MS = 110;
+
 /** Sync requests a request may wait for before it fails unsent. */
 const MAX_SYNCS = 2;
 
@@ -740,7 +743,8 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     const job = this.nextJob();
     if (!job) return;
     const now = Date.now();
-    const quiet = Math.max(this.settleQuietMs, this.options.gapMs);
+    // PACE Modbus asks for more than 100 ms between frames (docs/pace-modbus.md#link-layer).
+    const quiet = Math.max(this.settleQuietMs, this.options.gapMs, job.framing === 'ascii' ? 0 : MODBUS_GAP_MS);
     // Never into a frame still arriving (bytes heard within the quiet time), and never from inside
     // the handling of received bytes: the rest of that chunk arrived before this request.
     const readyAt = Math.max(this.lastRxAt, this.lastEndAt) + quiet;

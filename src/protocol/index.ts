@@ -77,6 +77,7 @@ export {
 } from './modbus';
 export { MbapStreamFramer, RtuStreamFramer, type MbapStreamEvent, type ModbusStreamEvent } from './modbus-stream';
 export {
+  CELL_SLOTS,
   IDENTITY_BLOCKS,
   MODBUS_PARAMETER_GROUPS,
   PARAMETER_BLOCK,
