@@ -13,9 +13,9 @@ import { ALL_PACKS, DIALECT_PROFILES } from '../protocol';
 import { AUTO_BAUDS, CliError, parseByte, portOption, untilAborted, type CliIo } from './io';
 
 export const SCAN_USAGE =
-  'usage: lfp-bms scan --port <path|tcp://host:port> [--baud 9600|19200|115200|auto] [--addresses] [--json]';
+  'usage: lfp-bms scan --port <path|tcp://host:port|modbus-tcp://host:port> [--baud 9600|19200|115200|auto] [--dialect auto|pace-modbus] [--addresses] [--json]';
 export const READ_USAGE =
-  'usage: lfp-bms read --port <path|tcp://host:port> [--pack N|all] [--watch] [--interval s] [--baud N] [--json]';
+  'usage: lfp-bms read --port <path|tcp://host:port|modbus-tcp://host:port> [--pack N|all] [--watch] [--interval s] [--baud N] [--dialect auto|pace-modbus] [--json]';
 
 /** What is on the bus: dialect, mode, packs, firmware. */
 export async function scanCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -25,12 +25,19 @@ export async function scanCommand(args: readonly string[], io: CliIo): Promise<n
       port: { type: 'string', short: 'p' },
       baud: { type: 'string', default: '9600' },
       addresses: { type: 'boolean' },
+      dialect: { type: 'string', default: 'auto' },
       json: { type: 'boolean' },
     },
   });
   const port = portOption(values.port);
   const baudRates = values.baud === 'auto' ? AUTO_BAUDS : [parseByte(values.baud, '--baud', 4_000_000)];
-  const detection = await detectPort({ port, baudRates, scanAddresses: values.addresses === true, retries: 0 });
+  const detection = await detectPort({
+    port,
+    baudRates,
+    scanAddresses: values.addresses === true,
+    retries: 0,
+    ...protocolOption(values.dialect),
+  });
   if (values.json) io.out(JSON.stringify(detection));
   else for (const line of describeDetection(port, detection)) io.out(line);
   return 0;
@@ -61,16 +68,18 @@ export async function readCommand(args: readonly string[], io: CliIo): Promise<n
       watch: { type: 'boolean' },
       interval: { type: 'string', default: '5' },
       baud: { type: 'string', default: '9600' },
+      dialect: { type: 'string', default: 'auto' },
       json: { type: 'boolean' },
     },
   });
   const port = portOption(values.port);
+  const protocol = protocolOption(values.dialect);
   const only = values.pack === 'all' ? undefined : parseByte(values.pack, '--pack', ALL_PACKS - 1);
   const intervalS = Number(values.interval);
   if (!Number.isFinite(intervalS) || intervalS < 0.2) throw new CliError('--interval must be at least 0.2 seconds');
   const link = BmsLink.acquire({ port, baudRate: parseByte(values.baud, '--baud', 4_000_000) });
   try {
-    const detection = await detect(link);
+    const detection = await detect(link, protocol);
     const packs = detection.mode === 'relay' && only !== undefined ? [only] : detection.packs;
     if (only !== undefined && !detection.packs.includes(only))
       throw new CliError(`pack ${only} did not answer (found: ${detection.packs.join(', ') || 'none'})`);
@@ -137,4 +146,11 @@ export function describeReading(r: PackReading): string[] {
 
 function hex(value: number): string {
   return value.toString(16).toUpperCase().padStart(2, '0');
+}
+
+/** `--dialect`: detect everything (auto), or look for PACE Modbus packs only. */
+function protocolOption(value: string | undefined): { protocol?: 'pace-modbus' } {
+  if (value === undefined || value === 'auto') return {};
+  if (value === 'pace-modbus') return { protocol: 'pace-modbus' };
+  throw new CliError('--dialect must be auto or pace-modbus (the ASCII dialects are detected)');
 }

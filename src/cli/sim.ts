@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseCapture } from '../link';
-import { ReplayBank, SimServer, SimulatedBank, type SimResponder, type WireFaults } from '../sim';
+import { ModbusBank, ReplayBank, SimServer, SimulatedBank, type SimResponder, type WireFaults } from '../sim';
 import { CliError, parseByte, untilAborted, type CliIo } from './io';
 
 export const SIM_USAGE =
-  'usage: lfp-bms sim [--packs 1..15] [--dialect pace|pylontech] [--tcp host:port] [--pty auto|path] [--baud 9600] ' +
+  'usage: lfp-bms sim [--packs 1..15] [--dialect pace|pylontech|pace-modbus] [--modbus-tcp] [--tcp host:port] [--pty auto|path] [--baud 9600] ' +
   '[--latency 30] [--current A] [--tail 2|3|12|16|24] [--status-bytes 36|37|41] ' +
   '[--faults corrupt=0.05,drop=0.1,delay=200,late=0.05,lateby=1500,garbage=0.1,echo,offline=3,asleep=2] [--seed N] [--replay capture.jsonl]';
 
@@ -26,14 +26,18 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
       'status-bytes': { type: 'string', default: '37' },
       seed: { type: 'string', default: '1' },
       replay: { type: 'string' },
+      'modbus-tcp': { type: 'boolean' },
     },
     allowPositionals: false,
   });
   const ptyArg = values.pty === 'auto' ? true : values.pty;
   const packs = parseByte(values.packs, '--packs', 15);
   if (packs < 1) throw new CliError('--packs must be 1 to 15');
-  if (values.dialect !== 'pace' && values.dialect !== 'pylontech')
-    throw new CliError('--dialect must be pace or pylontech');
+  if (values.dialect !== 'pace' && values.dialect !== 'pylontech' && values.dialect !== 'pace-modbus')
+    throw new CliError('--dialect must be pace, pylontech or pace-modbus');
+  const mbap = values['modbus-tcp'] === true;
+  if (mbap && values.dialect !== 'pace-modbus') throw new CliError('--modbus-tcp needs --dialect pace-modbus');
+  if (mbap && ptyArg) throw new CliError('--modbus-tcp frames for a TCP gateway: a pty carries RTU, leave --pty out');
   const [host, portText] = splitHostPort(values.tcp);
   const current = Number(values.current);
   if (!Number.isFinite(current))
@@ -54,7 +58,7 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
   } else {
     const simulated = new SimulatedBank({
       packs,
-      dialect: values.dialect,
+      dialect: values.dialect === 'pylontech' ? 'pylontech' : 'pace',
       current,
       seed: parseByte(values.seed, '--seed', 2 ** 31),
       analogTailBytes: tail,
@@ -62,8 +66,11 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
     });
     for (const n of offline) simulated.setOffline(n, true);
     for (const n of asleep) simulated.setAsleep(n, true);
-    bank = simulated;
-    what = `simulated ${values.dialect} bank of ${String(packs)} pack(s)`;
+    bank = values.dialect === 'pace-modbus' ? new ModbusBank(simulated, { framing: mbap ? 'mbap' : 'rtu' }) : simulated;
+    what =
+      values.dialect === 'pace-modbus'
+        ? `simulated PACE Modbus bus of ${String(packs)} pack(s) at addresses 1..${String(packs)}${mbap ? ' behind a Modbus-TCP gateway' : ''}`
+        : `simulated ${values.dialect} bank of ${String(packs)} pack(s)`;
   }
   const server = new SimServer({
     bank,
@@ -81,7 +88,7 @@ export async function simCommand(args: readonly string[], io: CliIo): Promise<nu
     throw err;
   });
   io.out(`${what}, ${String(server.baudRate)} Bd, ${String(server.latencyMs)} ms latency`);
-  io.out(`  tcp: ${endpoints.tcp}`);
+  io.out(`  tcp: ${mbap ? endpoints.tcp.replace(/^tcp:/, 'modbus-tcp:') : endpoints.tcp}`);
   if (endpoints.pty) io.out(`  pty: ${endpoints.pty}`);
   io.out('stop with Ctrl-C');
   await untilAborted(io.signal);

@@ -41,6 +41,8 @@ export interface DetectOptions {
   readonly probeTimeoutMs?: number;
   /** Abandon detection (its requests leave the queue at once). */
   readonly signal?: AbortSignal;
+  /** Look for PACE Modbus packs only (addresses 1..15), not the ASCII protocols first. */
+  readonly protocol?: 'pace-modbus';
 }
 
 interface Probe {
@@ -72,6 +74,15 @@ export async function detect(link: BmsLink, options: DetectOptions = {}): Promis
   };
   link.on('wire', watch);
   try {
+    // A Modbus-TCP gateway carries nothing else.
+    if (options.protocol === 'pace-modbus' || link.modbusFraming === 'mbap') {
+      const modbus = await detectModbusBank(link, { ...options, scanAddresses: true }, timeoutMs);
+      if (modbus) return modbus;
+      throw new LinkError(
+        'timeout',
+        `no PACE Modbus pack answered at addresses 1 to 15 on ${link.port} at ${String(link.baudRate)} Bd (check the RS485 inverter jack, A/B, the DIP addresses and that its protocol is PACE_MODBUS)`,
+      );
+    }
     for (const probe of PROBES) {
       const found = await tryProbe(link, probe, timeoutMs, options.signal);
       if (!found) continue;
@@ -95,13 +106,19 @@ export async function detect(link: BmsLink, options: DetectOptions = {}): Promis
   );
 }
 
+const MODBUS_PROBE_TIMEOUT_MS = 300;
+
 /** PACE Modbus: address 1 first, then (when asked to scan, or once 1 answered) the other DIP addresses. */
 async function detectModbusBank(
   link: BmsLink,
   options: DetectOptions,
   timeoutMs: number,
 ): Promise<Detection | undefined> {
-  const probe = { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) };
+  // V1.3 packs answer within 200 ms: an absent address need not cost the ASCII probes' wait.
+  const probe = {
+    timeoutMs: Math.min(timeoutMs, MODBUS_PROBE_TIMEOUT_MS),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   const first = await detectModbus(link, [1], probe);
   if (!first && !options.scanAddresses) return undefined;
   const rest = await detectModbus(link, range(2, 15), probe);

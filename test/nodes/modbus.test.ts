@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import type { BankState } from '../../src/bank';
+import type { PackPayload } from '../../src/link';
+import { decodeModbusAlarms, decodeModbusAnalog } from '../../src/protocol';
+import { ModbusBank, SimServer, SimulatedBank } from '../../src/sim';
+import { NODES, helper, linkConfig, nextMessage, node, startServer, statusOf, stopServer } from '../helpers/red';
+
+interface Msg<T> {
+  topic?: string;
+  payload: T;
+  error?: { message: string };
+}
+
+/**
+ * The nodes on a bank whose packs speak PACE Modbus on one RS485 bus, through the real serialport
+ * stack on a pty: bms-pack, bms-parallel and bms-alarms work unchanged; what needs the ASCII protocol
+ * says so.
+ */
+describe('nodes on a PACE Modbus bank (pty, RTU)', function () {
+  this.timeout(30_000);
+  let bank: SimulatedBank;
+  let packs: ModbusBank;
+  let server: SimServer;
+  let pty: string;
+
+  before(startServer);
+  after(stopServer);
+  beforeEach(async () => {
+    bank = new SimulatedBank({ packs: 3, current: -12 });
+    packs = new ModbusBank(bank);
+    server = new SimServer({ bank: packs, pty: true, baudRate: 19200, latencyMs: 5 });
+    pty = (await server.start()).pty ?? '';
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await server.stop();
+  });
+
+  const link = (extra: object = {}): object =>
+    linkConfig('l', pty, { baud: '19200', dialect: 'pace-modbus', packs: '1,2,3', ...extra });
+
+  it('bms-pack sends every pack as the canonical payload, decoded from the registers each pack sent', async () => {
+    await helper.load(NODES, [
+      { id: 'f', type: 'tab' },
+      link(),
+      { id: 'p', type: 'bms-pack', z: 'f', link: 'l', pack: 'all', topic: 'bms/<pack>', wires: [['h']] },
+      { id: 'h', type: 'helper', z: 'f' },
+    ]);
+    const seen = new Map<number, PackPayload>();
+    while (seen.size < 3) {
+      const msg = await nextMessage<Msg<PackPayload>>('h');
+      seen.set(msg.payload.pack, msg.payload);
+    }
+    for (const [pack, payload] of seen) {
+      const sent = packs.lastRegisters.get(pack);
+      assert.ok(sent && payload.analog && payload.alarms);
+      assert.equal(payload.online, true);
+      const { pack: _a, ...analog } = decodeModbusAnalog(sent, pack);
+      const { pack: _b, ...alarms } = decodeModbusAlarms(sent, pack);
+      // The payload carries what the pack's last read said (values move with time: compare shapes and slow fields).
+      assert.equal(payload.analog.cellVoltages.length, analog.cellVoltages.length);
+      assert.equal(payload.analog.designAh, analog.designAh);
+      assert.equal(payload.analog.cycles, analog.cycles);
+      assert.deepEqual(payload.alarms.protections, alarms.protections);
+      assert.equal(payload.identity?.serial, bank.pack(pack).serial);
+    }
+    assert.equal((await statusOf('p', (s) => /packs online/.test(s.text ?? ''))).text, '3/3 packs online');
+  });
+
+  it('bms-parallel aggregates the bank; a pack that falls silent goes offline in the bank state', async () => {
+    await helper.load(NODES, [
+      { id: 'f', type: 'tab' },
+      link(),
+      { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '3', packs: '', wires: [['h']] },
+      { id: 'h', type: 'helper', z: 'f' },
+    ]);
+    const first = await nextMessage<Msg<BankState>>('h', (m) => m.payload.packsOnline === 3);
+    assert.equal(first.payload.packsExpected, 3);
+    bank.setOffline(2, true);
+    const degraded = await nextMessage<Msg<BankState>>('h', (m) => m.payload.packsOnline === 2);
+    assert.deepEqual(degraded.payload.packsOffline, [2]);
+  });
+
+  it('bms-control refuses clock and switch commands with a one-line reason: they need the ASCII protocol', async () => {
+    await helper.load(NODES, [
+      { id: 'f', type: 'tab' },
+      link(),
+      { id: 'c', type: 'bms-control', z: 'f', link: 'l', pack: '1', wires: [['h']] },
+      { id: 'h', type: 'helper', z: 'f' },
+      { id: 'x', type: 'catch', z: 'f', scope: ['c'], uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 'f' },
+    ]);
+    const caught = nextMessage<Msg<unknown>>('caught');
+    node('c').receive({ action: 'readClock', payload: null });
+    assert.equal(
+      (await caught).error?.message,
+      'Error: bms-control: these commands are PACE 0x25 commands; this bank speaks pace-modbus',
+    );
+  });
+});
