@@ -10,7 +10,7 @@ import {
   type ParameterJob,
 } from '../../src/link';
 import { runtimeTexts, type Texts } from '../shared/i18n';
-import { WRITES_OFF, dataDir, packsOf, paceClient, safeFileName } from '../shared/maintenance';
+import { WRITES_OFF, dataDir, packsOf, parameterClient, safeFileName } from '../shared/maintenance';
 import { whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 
 interface BmsParamsDef extends NodeDef {
@@ -105,7 +105,7 @@ export = (RED: NodeAPI): void => {
         const desired =
           actionName === 'rollback' && hasValues && 'parameters' in payload ? payload.parameters : payload;
         node.status({ fill: 'blue', shape: 'ring', text: t('bms-params.status.running', { action: actionName }) });
-        paceClient(link, t)
+        parameterClient(link, t)
           .then((client) =>
             runParameterJob(
               client,

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeAPI } from 'node-red';
-import type { BmsClient } from '../../src/link';
+import type { BmsClient, ModbusClient, ParameterClient } from '../../src/link';
 import { englishTexts, type Texts } from './i18n';
 import type { BmsLinkConfigNode } from './types';
 
@@ -39,13 +39,29 @@ export function packsOf(
   return [...new Set(list as number[])];
 }
 
-/** The link's client for a PACE bank; a reason when there is none. */
-export async function paceClient(link: BmsLinkConfigNode | null, t: Texts = englishTexts): Promise<BmsClient> {
+/** The link's client, whatever the bank speaks; a reason when there is none. */
+async function bankClient(link: BmsLinkConfigNode | null, t: Texts): Promise<BmsClient | ModbusClient> {
   if (!link) throw new Error(t('bms-link.common.noLink'));
   if (link.configError) throw new Error(link.configError);
   if (!link.connection) throw new Error(t('bms-link.common.noConnection'));
-  const client = await link.connection.client();
+  return link.connection.client();
+}
+
+/** The link's client for a PACE (ASCII 0x25) bank; a reason when there is none. */
+export async function paceClient(link: BmsLinkConfigNode | null, t: Texts = englishTexts): Promise<BmsClient> {
+  const client = await bankClient(link, t);
   if (client.dialect !== 'pace') throw new Error(t('bms-link.common.notPace', { dialect: client.dialect }));
+  return client;
+}
+
+/** The link's client for parameter jobs: a PACE bank over the ASCII protocol or PACE Modbus. */
+export async function parameterClient(
+  link: BmsLinkConfigNode | null,
+  t: Texts = englishTexts,
+): Promise<ParameterClient> {
+  const client = await bankClient(link, t);
+  if (client.dialect !== 'pace' && client.dialect !== 'pace-modbus')
+    throw new Error(t('bms-link.common.notPace', { dialect: client.dialect }));
   return client;
 }
 

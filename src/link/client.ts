@@ -100,6 +100,14 @@ export interface PollClient {
   call<C extends string>(command: C, params?: Fields, options?: CallOptions): Promise<PollResult<DataOf<C>>>;
 }
 
+/**
+ * What a parameter job needs of a client (src/link/params.ts): reads and writes by command name,
+ * and the bus to itself for a whole job on one pack.
+ */
+export interface ParameterClient extends PollClient {
+  exclusive<T>(fn: (client: ParameterClient, session: LinkSession) => Promise<T>): Promise<T>;
+}
+
 export interface CallResult<D = Fields> extends PollResult<D> {
   readonly result: DecodeResult & { readonly ok: true };
   readonly reply: Reply;
@@ -122,7 +130,7 @@ const SYNC_COMMANDS: Readonly<Record<Dialect, readonly string[]>> = {
  * asked for (a late answer to another request, a different device) is not accepted and the wait goes
  * on; a refusal (RTN ≠ 0) is an answer and becomes a `FrameError` of kind `rtn`.
  */
-export class BmsClient implements PollClient {
+export class BmsClient implements ParameterClient {
   private readonly syncs = new Map<number, readonly SyncRequest[]>();
 
   constructor(
@@ -248,7 +256,7 @@ export function addressed(address: number | undefined): { address?: number } {
 }
 
 /** A PACE pack's BMS serial (0xC2); null when it reports none. */
-export async function readSerial(client: BmsClient, address?: number): Promise<string | null> {
+export async function readSerial(client: PollClient, address?: number): Promise<string | null> {
   const { data } = await client.call('serial', {}, { priority: 'interactive', ...addressed(address) });
   return data.bmsSerial ? data.bmsSerial : null;
 }

@@ -25,6 +25,7 @@ export {
   type BankProtocol,
   type CommandData,
   type DataOf,
+  type ParameterClient,
   type PollClient,
   type PollResult,
 } from './client';

@@ -9,14 +9,19 @@ import {
   decodeModbusAlarms,
   decodeModbusAnalog,
   decodeModbusIdentity,
+  decodeModbusParameters,
   decodeReplyPdu,
+  encodeModbusGroup,
+  MODBUS_PARAMETER_GROUPS,
+  PARAMETER_BLOCK,
+  WRITE_MULTIPLE,
   registersOf,
   replyRegisters,
   type Fields,
   type ModbusRequest,
   type Registers,
 } from '../protocol';
-import type { CallOptions, DataOf, PollClient, PollResult } from './client';
+import type { CallOptions, DataOf, ParameterClient, PollResult } from './client';
 import type { BmsLink, LinkSession } from './link';
 
 /** How long the realtime registers a read brought also answer the alarm read that follows it. */
@@ -37,7 +42,7 @@ const read = (unit: number, start: number, count: number): ModbusRequest => ({
  * from it. A pack that refuses reads touching reserved registers (exception 02) is read in the
  * three blocks without them from then on.
  */
-export class ModbusClient implements PollClient {
+export class ModbusClient implements ParameterClient {
   readonly dialect = 'pace-modbus' as const;
   private readonly split = new Set<number>();
   private readonly realtime = new Map<number, { readonly at: number; readonly regs: Registers }>();
@@ -46,6 +51,12 @@ export class ModbusClient implements PollClient {
     readonly link: BmsLink,
     readonly session?: LinkSession,
   ) {}
+
+  /** This client's requests with the bus to themselves (see `BmsLink.exclusive`). */
+  exclusive<T>(fn: (client: ModbusClient, session: LinkSession) => Promise<T>): Promise<T> {
+    if (this.session) return fn(this, this.session);
+    return this.link.exclusive((session) => fn(new ModbusClient(this.link, session), session));
+  }
 
   async call<C extends string>(
     command: C,
@@ -58,6 +69,11 @@ export class ModbusClient implements PollClient {
         'PACE Modbus has no master reporting the whole bank: each pack is read at its own address',
       );
     const unit = options.address ?? (typeof params.pack === 'number' ? params.pack : 1);
+    const group = parameterGroupOf(command);
+    if (group?.direction === 'write') {
+      await this.writeGroup(unit, group.group, params, options);
+      return { data: {} as DataOf<C>, alarmsChanged: false };
+    }
     const data = await this.read(command, unit, options);
     // `read` answers each command with the payload `CommandData` names for it (docs/payloads.md#data).
     return { data: data as DataOf<C>, alarmsChanged: false };
@@ -87,8 +103,18 @@ export class ModbusClient implements PollClient {
         const { serial, packSerial } = decodeModbusIdentity(regs);
         return { ...(serial !== undefined ? { bmsSerial: serial } : {}), ...(packSerial ? { packSerial } : {}) };
       }
-      default:
+      case 'readCapacity': {
+        const { remainingAh, fullAh, designAh } = decodeModbusAnalog(await this.readRealtime(unit, options), unit);
+        return { remainingAh, fullAh, designAh: designAh ?? fullAh };
+      }
+      default: {
+        const group = parameterGroupOf(command);
+        if (group?.direction === 'read') {
+          const regs = await this.registers(read(unit, PARAMETER_BLOCK.start, PARAMETER_BLOCK.count), options);
+          return decodeModbusParameters(regs)[group.group] ?? {};
+        }
         throw new FrameError('unsupported', `PACE Modbus has no command "${command}"`);
+      }
     }
   }
 
@@ -111,6 +137,41 @@ export class ModbusClient implements PollClient {
     return regs;
   }
 
+  /**
+   * A whole group, one 0x10 write per contiguous run of its registers. The values are checked
+   * against the registers before anything is sent; a refusal is the pack's exception, named.
+   */
+  private async writeGroup(unit: number, group: string, params: Fields, options: CallOptions): Promise<void> {
+    const values: Record<string, number | boolean> = {};
+    for (const [name, value] of Object.entries(params)) {
+      if (typeof value !== 'number' && typeof value !== 'boolean')
+        throw new FrameError('range', `${group}.${name} must be a number`);
+      values[name] = value;
+    }
+    let runs;
+    try {
+      runs = encodeModbusGroup(group, values);
+    } catch (err) {
+      throw new FrameError('range', err instanceof Error ? err.message : String(err));
+    }
+    for (const run of runs) {
+      const request: ModbusRequest = {
+        unit,
+        function: WRITE_MULTIPLE,
+        start: run.start,
+        count: run.values.length,
+        values: run.values,
+      };
+      const reply = await this.link.requestModbus(request, {
+        ...(this.session ? { session: this.session } : {}),
+        ...(options.priority ? { priority: options.priority } : {}),
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      });
+      replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu));
+    }
+  }
+
   /** One read; an exception reply becomes a ModbusError naming it. */
   private async registers(
     request: ModbusRequest,
@@ -128,4 +189,14 @@ export class ModbusClient implements PollClient {
     });
     return registersOf(request.start, replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu)), into);
   }
+}
+
+/** `readCellOverVoltage` / `writeCellOverVoltage`: a parameter group this map has, and which way. */
+function parameterGroupOf(command: string): { group: string; direction: 'read' | 'write' } | undefined {
+  const match = /^(read|write)([A-Z]\w*)$/.exec(command);
+  if (!match) return undefined;
+  const group = `${(match[2] ?? '').charAt(0).toLowerCase()}${(match[2] ?? '').slice(1)}`;
+  return MODBUS_PARAMETER_GROUPS.some((g) => g.group === group)
+    ? { group, direction: match[1] === 'read' ? 'read' : 'write' }
+    : undefined;
 }

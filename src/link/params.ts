@@ -1,6 +1,9 @@
 import {
   FrameError,
+  MODBUS_PARAMETER_GROUPS,
+  ModbusError,
   PARAMETER_FIELDS,
+  ParameterError,
   PARAMETER_GROUPS,
   checkParameters,
   parameterCommand,
@@ -10,7 +13,7 @@ import {
   type ParameterPlan,
   type ParameterSet,
 } from '../protocol';
-import { addressed, readSerial, type BmsClient } from './client';
+import { addressed, readSerial, type ParameterClient } from './client';
 import { readUntilAgreed, requireUndisturbed, sameData } from './confirm';
 import { errorMessage } from './errors';
 import type { LinkSession } from './link';
@@ -29,7 +32,7 @@ function normalize(group: string, data: Fields): Record<string, number | boolean
 
 /** One read of a group, as the pack answers it. */
 export async function readGroup(
-  client: BmsClient,
+  client: ParameterClient,
   address: number | undefined,
   group: string,
 ): Promise<Record<string, number | boolean>> {
@@ -43,17 +46,23 @@ export async function readGroup(
 
 /** A group as two reads in a row agree on it (see `readUntilAgreed`). */
 export function readGroupConfirmed(
-  client: BmsClient,
+  client: ParameterClient,
   address: number | undefined,
   group: string,
 ): Promise<Record<string, number | boolean>> {
   return readUntilAgreed(() => readGroup(client, address, group), sameData, `reading ${group}`);
 }
 
+/** The groups a client's packs have: all of them in the ASCII protocol, those with registers in PACE Modbus. */
+export function parameterGroups(client: Pick<ParameterClient, 'dialect'>): readonly string[] {
+  const modbus = new Set(MODBUS_PARAMETER_GROUPS.map((g) => g.group));
+  return PARAMETER_GROUPS.map((g) => g.group).filter((g) => client.dialect !== 'pace-modbus' || modbus.has(g));
+}
+
 /** Every parameter group of the pack at `address`, in SI units, each confirmed by two reads. */
-export async function readParameters(client: BmsClient, address?: number): Promise<ParameterSet> {
+export async function readParameters(client: ParameterClient, address?: number): Promise<ParameterSet> {
   const set: ParameterSet = {};
-  for (const { group } of PARAMETER_GROUPS) set[group] = await readGroupConfirmed(client, address, group);
+  for (const group of parameterGroups(client)) set[group] = await readGroupConfirmed(client, address, group);
   return set;
 }
 
@@ -102,7 +111,7 @@ function mismatchesOf(
  * read-back too. Stops at the first refusal, mismatch or doubt and says what was and was not written.
  */
 export async function writeGroups(
-  client: BmsClient,
+  client: ParameterClient,
   address: number | undefined,
   base: ParameterSet,
   plan: Pick<ParameterPlan, 'changes' | 'groups'>,
@@ -129,7 +138,7 @@ export async function writeGroups(
         retries: 0,
       });
     } catch (err) {
-      if (err instanceof FrameError && err.kind === 'rtn')
+      if ((err instanceof FrameError && err.kind === 'rtn') || (err instanceof ModbusError && err.kind === 'exception'))
         return stop({ group, kind: 'refused', reason: `the pack refused ${group} (${err.message})` });
       sendError = err;
     }
@@ -168,7 +177,7 @@ export async function writeGroups(
 
 /** Puts the backed-up values of `groups` back (a rollback), verified like any write. */
 export async function restoreGroups(
-  client: BmsClient,
+  client: ParameterClient,
   address: number | undefined,
   backup: ParameterSet,
   groups: readonly string[],
@@ -183,7 +192,7 @@ export async function restoreGroups(
 }
 
 /** 0xA4: the pack's own factory protection parameters. */
-export async function restoreFactoryDefaults(client: BmsClient, address?: number): Promise<void> {
+export async function restoreFactoryDefaults(client: ParameterClient, address?: number): Promise<void> {
   await client.call('restoreDefaults', {}, { priority: 'interactive', retries: 0, ...addressed(address) });
 }
 
@@ -252,7 +261,7 @@ function diff(before: ParameterSet, after: ParameterSet): ParameterChange[] {
 }
 
 async function identify(
-  client: BmsClient,
+  client: ParameterClient,
   address: number,
 ): Promise<{ serial: string | null; cellCount: number; designAh: number | null }> {
   const serial = await readSerial(client, address).catch(() => null);
@@ -271,7 +280,11 @@ async function identify(
  * confirmed by a second read, and nothing is written when anything disturbed the bus before the
  * first write (a timeout, a late or a damaged reply).
  */
-export async function runParameterJob(client: BmsClient, job: ParameterJob, hooks: JobHooks): Promise<PackOutcome[]> {
+export async function runParameterJob(
+  client: ParameterClient,
+  job: ParameterJob,
+  hooks: JobHooks,
+): Promise<PackOutcome[]> {
   if (job.action === 'write') checkParameters(job.desired);
   const outcomes: PackOutcome[] = [];
   const now = (): string => (hooks.now?.() ?? new Date()).toISOString();
@@ -293,7 +306,7 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
   }
   return outcomes;
 
-  async function onePack(own: BmsClient, session: LinkSession, pack: number): Promise<void> {
+  async function onePack(own: ParameterClient, session: LinkSession, pack: number): Promise<void> {
     const { serial, cellCount, designAh } = await identify(own, pack);
     const parameters = await readParameters(own, pack);
     const audit = (changes: readonly ParameterChange[], result: string): void => {
@@ -306,6 +319,8 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
       return;
     }
     if (job.action === 'restoreDefaults') {
+      if (own.dialect === 'pace-modbus')
+        throw new ParameterError(['PACE Modbus (V1.3) has no restore-defaults command: use the ASCII protocol']);
       if (!job.apply) {
         audit([], 'dry run');
         outcomes.push({ pack, serial, action: job.action, dryRun: true, parameters });
@@ -332,6 +347,15 @@ export async function runParameterJob(client: BmsClient, job: ParameterJob, hook
         cellCount,
         ratedCurrent: job.ratedCurrent ?? Math.round((designAh ?? 0) * 1.2),
       });
+      // A field the pack does not report has no place to go (PACE Modbus has no enable flags, no limiter current).
+      const missing = plan.changes.filter((c) => {
+        const [group = '', field = ''] = c.field.split('.');
+        return own.dialect === 'pace-modbus' && parameters[group]?.[field] === undefined;
+      });
+      if (missing.length)
+        throw new ParameterError(
+          missing.map((c) => `${c.field} has no PACE Modbus register: set it with the ASCII protocol`),
+        );
     } catch (err) {
       audit([], `rejected: ${errorMessage(err)}`);
       throw new ParameterJobError(`pack ${String(pack)}: ${errorMessage(err)}`, outcomes);

@@ -143,8 +143,9 @@ export class ModbusBank implements SimResponder {
     for (const { group, fields } of MODBUS_PARAMETER_GROUPS) {
       if (!fields.some((f) => f.reg >= request.start && f.reg <= end)) continue;
       const values = decoded[group];
-      if (!values) return false;
-      pack.writeParameters(group, { ...pack.parameters[group], ...values });
+      if (!values || pack.refusedWrites.has(group)) return false;
+      // A pack that acknowledges but keeps its old values (seen with locked parameters).
+      if (!pack.ignoredWrites.has(group)) pack.writeParameters(group, { ...pack.parameters[group], ...values });
     }
     return true;
   }

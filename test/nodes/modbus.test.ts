@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BankState } from '../../src/bank';
-import type { PackPayload } from '../../src/link';
+import type { PackOutcome, PackPayload } from '../../src/link';
 import { decodeModbusAlarms, decodeModbusAnalog } from '../../src/protocol';
 import { ModbusBank, SimServer, SimulatedBank } from '../../src/sim';
 import { NODES, helper, linkConfig, nextMessage, node, startServer, statusOf, stopServer } from '../helpers/red';
@@ -23,8 +26,18 @@ describe('nodes on a PACE Modbus bank (pty, RTU)', function () {
   let server: SimServer;
   let pty: string;
 
-  before(startServer);
-  after(stopServer);
+  let userDir: string;
+
+  before(async () => {
+    userDir = mkdtempSync(join(tmpdir(), 'lfp-red-'));
+    helper.settings({ userDir });
+    await startServer();
+  });
+  after(async () => {
+    await stopServer();
+    helper.settings({});
+    rmSync(userDir, { recursive: true, force: true });
+  });
   beforeEach(async () => {
     bank = new SimulatedBank({ packs: 3, current: -12 });
     packs = new ModbusBank(bank);
@@ -79,6 +92,35 @@ describe('nodes on a PACE Modbus bank (pty, RTU)', function () {
     bank.setOffline(2, true);
     const degraded = await nextMessage<Msg<BankState>>('h', (m) => m.payload.packsOnline === 2);
     assert.deepEqual(degraded.payload.packsOffline, [2]);
+  });
+
+  it('bms-params writes a confirmed change through 0x10, reads it back, and keeps a backup', async () => {
+    await helper.load(
+      NODES,
+      [
+        { id: 'f', type: 'tab' },
+        link({ allowWrites: true, interval: '5' }),
+        {
+          id: 'n',
+          type: 'bms-params',
+          z: 'f',
+          link: 'l',
+          pack: '2',
+          mode: 'dry-run',
+          rating: '',
+          wires: [['out'], []],
+        },
+        { id: 'out', type: 'helper', z: 'f' },
+      ],
+      { n: { password: 'secret' } },
+    );
+    const out = nextMessage<Msg<PackOutcome>>('out');
+    node('n').receive({ payload: { balancing: { startVoltage: 3.42 } }, confirm: true });
+    const outcome = (await out).payload;
+    assert.equal(outcome.result?.ok, true, JSON.stringify(outcome.result));
+    assert.deepEqual(outcome.result?.written, ['balancing']);
+    assert.ok(outcome.backupFile?.startsWith(join(userDir, 'lifepo4-bms')));
+    assert.equal(bank.pack(2).parameters.balancing?.startVoltage, 3.42);
   });
 
   it('bms-control refuses clock and switch commands with a one-line reason: they need the ASCII protocol', async () => {
