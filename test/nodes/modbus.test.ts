@@ -118,7 +118,7 @@ describe('nodes on a PACE Modbus bank (pty, RTU)', function () {
     node('n').receive({ payload: { balancing: { startVoltage: 3.42 } }, confirm: true });
     const outcome = (await out).payload;
     assert.equal(outcome.result?.ok, true, JSON.stringify(outcome.result));
-    assert.deepEqual(outcome.result?.written, ['balancing']);
+    assert.deepEqual(outcome.result.written, ['balancing']);
     assert.ok(outcome.backupFile?.startsWith(join(userDir, 'lifepo4-bms')));
     assert.equal(bank.pack(2).parameters.balancing?.startVoltage, 3.42);
   });
