@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { BmsLink, LinkError, type ModbusFrame, type Reply } from '../../src/link';
+import { BmsLink, LinkError, ModbusClient, type ModbusFrame, type Reply } from '../../src/link';
 import {
+  MODBUS_PARAMETER_GROUPS,
   ModbusError,
   READ_HOLDING,
   WRITE_MULTIPLE,
@@ -81,6 +82,50 @@ describe('link: PACE Modbus on one RS485 bus (fake time, simulated packs)', func
     for (let i = 1; i < bus.written.length; i++) {
       const previousReply = bus.answers[i - 1];
       assert.ok(previousReply && (bus.written[i]?.at ?? 0) - previousReply.at >= 100);
+    }
+  });
+
+  it('every field of the map through the simulator: what the pack holds, at register resolution', async () => {
+    bank = new SimulatedBank({ packs: 4, current: 0 });
+    setUp();
+    const client = new ModbusClient(link);
+    const pack = bank.pack(3);
+    pack.injectedFaults.add('NTC');
+    const truth = { ...pack.analog('pace', 5), pack: 3 };
+    const state = pack.alarms('pace');
+    const [analog] = (await time.run(client.call('analog', { pack: 3 }, { address: 3 }))).data.packs;
+    const [alarms] = (await time.run(client.call('alarms', { pack: 3 }, { address: 3 }))).data.packs;
+    assert.deepEqual(analog, {
+      ...truth,
+      // Register 1 carries 10 mV, SOH a whole percent: the rest is exact.
+      voltage: Math.round(truth.voltage * 100) / 100,
+      soh: truth.soh === null ? null : Math.round(truth.soh),
+    });
+    assert.ok(alarms);
+    assert.deepEqual(alarms.faults, state.faults);
+    assert.ok(alarms.faults.includes('NTC'));
+    assert.deepEqual(alarms.alarms, state.alarms);
+    assert.deepEqual(alarms.protections, state.protections);
+    assert.deepEqual(alarms.balancingCells, state.balancingCells);
+    assert.equal(alarms.chargeMos, state.chargeMos);
+    assert.equal(alarms.dischargeMos, state.dischargeMos);
+    const version = await time.run(client.call('version', {}, { address: 3 }));
+    const serial = await time.run(client.call('serial', {}, { address: 3 }));
+    assert.equal(version.data.version, pack.firmware);
+    assert.equal(serial.data.bmsSerial, pack.serial);
+    // Every parameter field, as the pack holds it (discharge over-current as a magnitude, no enable flags).
+    for (const { group, fields } of MODBUS_PARAMETER_GROUPS) {
+      const read = await time.run(
+        client.call(`read${group.charAt(0).toUpperCase()}${group.slice(1)}`, {}, { address: 3 }),
+      );
+      for (const f of fields) {
+        const held = Number(pack.parameters[group]?.[f.name]);
+        assert.equal(
+          read.data[f.name],
+          group === 'dischargeOverCurrent1' ? Math.abs(held) : held,
+          `${group}.${f.name}`,
+        );
+      }
     }
   });
 

@@ -123,6 +123,32 @@ describe('nodes on a PACE Modbus bank (pty, RTU)', function () {
     assert.equal(bank.pack(2).parameters.balancing?.startVoltage, 3.42);
   });
 
+  it('through a Modbus-TCP gateway: bms-pack reads every pack the link discovered', async () => {
+    const gateway = new SimServer({
+      bank: new ModbusBank(new SimulatedBank({ packs: 15, current: 3 }), { framing: 'mbap' }),
+      latencyMs: 2,
+      baudRate: 115200,
+    });
+    const { tcp } = await gateway.start();
+    try {
+      await helper.load(NODES, [
+        { id: 'f', type: 'tab' },
+        linkConfig('g', tcp.replace(/^tcp:/, 'modbus-tcp:'), { dialect: 'auto', packs: 'discover' }),
+        { id: 'p', type: 'bms-pack', z: 'f', link: 'g', pack: 'all', topic: 'bms/<pack>', wires: [['h']] },
+        { id: 'h', type: 'helper', z: 'f' },
+      ]);
+      const seen = new Set<number>();
+      while (seen.size < 15) {
+        const msg = await nextMessage<Msg<PackPayload>>('h');
+        if (msg.payload.online) seen.add(msg.payload.pack);
+      }
+      assert.equal((await statusOf('p', (st) => /packs online/.test(st.text ?? ''))).text, '15/15 packs online');
+    } finally {
+      await helper.unload();
+      await gateway.stop();
+    }
+  });
+
   it('bms-control refuses clock and switch commands with a one-line reason: they need the ASCII protocol', async () => {
     await helper.load(NODES, [
       { id: 'f', type: 'tab' },
