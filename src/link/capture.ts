@@ -1,7 +1,17 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { encodeFrame, parseFrame, type Frame } from '../protocol';
+import {
+  READ_HOLDING,
+  bytesHex,
+  crc16Modbus,
+  decodeRequestPdu,
+  decodeRtuRequest,
+  encodeFrame,
+  parseFrame,
+  type Frame,
+  type ModbusRequest,
+} from '../protocol';
 import type { WireEvent } from './trace';
 
 /** First line of a capture file: what was captured, where and how. */
@@ -28,6 +38,9 @@ export function captureLine(event: WireEvent, text: string | undefined): Capture
 /** CID2 of the requests whose replies carry serial numbers: PACE 0xC2, Pylontech 0x93. */
 const SERIAL_REQUESTS = new Set([0xc2, 0x93]);
 
+/** PACE Modbus registers holding serial numbers (the BMS and the pack serial). */
+const SERIAL_REGISTERS = { first: 160, last: 179 } as const;
+
 /**
  * Replaces the letters and digits of serial numbers in identity replies by others, the same way
  * throughout a file (one serial stays one serial, two stay two), and frames the reply again.
@@ -35,10 +48,13 @@ const SERIAL_REQUESTS = new Set([0xc2, 0x93]);
 export class SerialScrambler {
   private readonly shift = Array.from({ length: 32 }, () => randomInt(1, 26));
   private lastRequest: Frame | undefined;
+  private lastModbus: { readonly request: ModbusRequest; readonly mbap: boolean } | undefined;
 
   /** The text to record for this event. */
   apply(event: WireEvent): string | undefined {
     if (!event.text) return event.text;
+    // Modbus frames are recorded as hex bytes; ASCII frames start with `~`.
+    if (/^[0-9A-F]{2}( [0-9A-F]{2})+$/.test(event.text)) return this.applyModbus(event, event.text);
     let frame: Frame;
     try {
       frame = parseFrame(event.text);
@@ -54,12 +70,52 @@ export class SerialScrambler {
     return encodeFrame({ ...frame, info });
   }
 
+  /** A Modbus read reply covering registers 160–179: their characters scrambled, the CRC made good again. */
+  private applyModbus(event: WireEvent, text: string): string {
+    const bytes = Uint8Array.from(text.split(' ').map((b) => parseInt(b, 16)));
+    if (event.dir === 'tx') {
+      this.lastModbus = modbusRequestOf(bytes);
+      return text;
+    }
+    const asked = this.lastModbus;
+    if (event.kind !== 'reply' || !asked || asked.request.function !== READ_HOLDING) return text;
+    const { start, count } = asked.request;
+    const data = asked.mbap ? 9 : 3;
+    if (bytes.length < data + 2 * count || (bytes[data - 2] as number) !== READ_HOLDING) return text;
+    const out = bytes.slice();
+    for (let r = Math.max(start, SERIAL_REGISTERS.first); r <= Math.min(start + count - 1, SERIAL_REGISTERS.last); r++)
+      for (const half of [0, 1]) {
+        const at = data + 2 * (r - start) + half;
+        out[at] = this.scramble(out[at] as number, 2 * (r - SERIAL_REGISTERS.first) + half);
+      }
+    if (!asked.mbap) {
+      const crc = crc16Modbus(out, out.length - 2);
+      out[out.length - 2] = crc & 0xff;
+      out[out.length - 1] = crc >> 8;
+    }
+    return bytesHex(out);
+  }
+
   private scramble(byte: number, i: number): number {
     const k = this.shift[i % this.shift.length] ?? 1;
     if (byte >= 0x30 && byte <= 0x39) return 0x30 + ((byte - 0x30 + k) % 10);
     if (byte >= 0x41 && byte <= 0x5a) return 0x41 + ((byte - 0x41 + k) % 26);
     if (byte >= 0x61 && byte <= 0x7a) return 0x61 + ((byte - 0x61 + k) % 26);
     return byte;
+  }
+}
+
+/** The request of a Modbus frame: RTU when its CRC holds, else an MBAP-framed one. */
+function modbusRequestOf(bytes: Uint8Array): { request: ModbusRequest; mbap: boolean } | undefined {
+  try {
+    return { request: decodeRtuRequest(bytes), mbap: false };
+  } catch {
+    try {
+      if (bytes[2] !== 0 || bytes[3] !== 0) return undefined;
+      return { request: decodeRequestPdu(bytes[6] ?? 0, bytes.subarray(7)), mbap: true };
+    } catch {
+      return undefined;
+    }
   }
 }
 

@@ -1,10 +1,19 @@
 import {
   ALL_PACKS,
+  READ_HOLDING,
+  decodeModbusAlarms,
+  decodeModbusAnalog,
+  decodeReplyPdu,
+  decodeRequestPdu,
   decodeResponse,
   findCommand,
   parseFrame,
+  registersOf,
+  replyRegisters,
+  unknownModbusBits,
   unknownStatusBits,
   type Dialect,
+  type ModbusRequest,
   type UnknownBits,
 } from '../protocol';
 import { SerialScrambler, captureLine, type CaptureLine } from './capture';
@@ -73,7 +82,10 @@ export function buildDiagnosis(input: DiagnosisInput): DiagnosisBundle {
   const found = input.detection?.dialect;
   // Frames of a Modbus bank are not ASCII: no dialect decodes them here.
   const dialect: Dialect | undefined = found === 'pace-modbus' ? undefined : found;
+  const mbap = /^modbus-tcp:/i.test(input.port);
   const nameOf = (request: string): string => {
+    const modbus = modbusRequestOf(request, mbap);
+    if (modbus) return modbusName(modbus);
     try {
       const frame = parseFrame(request);
       const spec = dialect ? findCommand(dialect, frame.cid2) : undefined;
@@ -104,6 +116,17 @@ export function buildDiagnosis(input: DiagnosisInput): DiagnosisBundle {
       entry.replies++;
       if (event.ms !== undefined) entry.latencies.push(event.ms);
       const reply = text ?? event.text;
+      const modbus = modbusRequestOf(asked, mbap);
+      if (modbus) {
+        const result = decodeModbusReply(modbus, reply, mbap);
+        if ('error' in result) decodeFailures.push({ command, reply, error: result.error });
+        else {
+          if (!decoded.has(`${command} ${asked}`))
+            decoded.set(`${command} ${asked}`, { command, request: asked, data: result.data });
+          for (const bits of result.unknown) unknown.push({ ...bits, command });
+        }
+        continue;
+      }
       const result = decodeResponse(reply, { request: asked, ...(dialect ? { dialect } : {}) });
       if (!result.ok) decodeFailures.push({ command, reply, error: result.message ?? 'not decoded' });
       else if (!decoded.has(`${command} ${asked}`))
@@ -169,7 +192,9 @@ function dropSerials(data: unknown): unknown {
 /** A few lines for a terminal: what was found and what looks wrong. */
 export function describeDiagnosis(b: DiagnosisBundle): string[] {
   const lines: string[] = [];
-  if (!b.detection) lines.push(`${b.port}: no bank answered at ${b.silentAt.join(', ')} Bd`);
+  if (!b.detection && !b.silentAt.length)
+    lines.push(`${b.port} at ${String(b.baudRate)} Bd: the bank as configured (not detected)`);
+  else if (!b.detection) lines.push(`${b.port}: no bank answered at ${b.silentAt.join(', ')} Bd`);
   else
     lines.push(
       `${b.port} at ${String(b.baudRate)} Bd: ${b.detection.dialect}, ${b.detection.mode}, packs ${b.detection.packs.join(', ') || 'none'}${b.detection.firmware ? `, firmware ${b.detection.firmware}` : ''}`,
@@ -191,4 +216,54 @@ export function describeDiagnosis(b: DiagnosisBundle): string[] {
   if (!b.decodeFailures.length && !b.unknownStatusBits.length && b.detection)
     lines.push('  every reply decoded; no unknown status bits');
   return lines;
+}
+
+const hexBytes = (text: string): Uint8Array | undefined =>
+  /^[0-9A-F]{2}( [0-9A-F]{2})*$/.test(text) ? Uint8Array.from(text.split(' ').map((b) => parseInt(b, 16))) : undefined;
+
+/** A Modbus request from its hex text (RTU, or MBAP on a Modbus-TCP gateway); undefined for an ASCII frame. */
+function modbusRequestOf(text: string, mbap: boolean): ModbusRequest | undefined {
+  const bytes = hexBytes(text);
+  if (!bytes) return undefined;
+  try {
+    return mbap
+      ? decodeRequestPdu(bytes[6] ?? 0, bytes.subarray(7))
+      : decodeRequestPdu(bytes[0] ?? 0, bytes.subarray(1, bytes.length - 2));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Timing groups Modbus requests by what they ask, not by pack: `read 0+37`, `write 64+4`. */
+function modbusName(request: ModbusRequest): string {
+  return `${request.function === READ_HOLDING ? 'read' : 'write'} ${String(request.start)}+${String(request.count)}`;
+}
+
+/**
+ * A Modbus reply read as the diagnosis needs it: the registers (the realtime block decoded, with the
+ * status bits V1.3 names no code for), or why it could not be used (an exception, a wrong length).
+ */
+function decodeModbusReply(
+  request: ModbusRequest,
+  reply: string,
+  mbap: boolean,
+): { data: unknown; unknown: UnknownBits[] } | { error: string } {
+  const bytes = hexBytes(reply);
+  if (!bytes) return { error: 'not a Modbus frame' };
+  try {
+    const pdu = mbap ? bytes.subarray(7) : bytes.subarray(1, bytes.length - 2);
+    const registers = replyRegisters(request, decodeReplyPdu(request, pdu));
+    if (request.function !== READ_HOLDING) return { data: { written: request.count }, unknown: [] };
+    const regs = registersOf(request.start, registers);
+    if (request.start > 0 || request.start + request.count < 37) return { data: Object.fromEntries(regs), unknown: [] };
+    const pack = request.unit;
+    const unknown = unknownModbusBits(regs).map((u) => ({
+      pack,
+      field: `register ${String(u.register)}`,
+      bits: u.bits,
+    }));
+    return { data: { analog: decodeModbusAnalog(regs, pack), alarms: decodeModbusAlarms(regs, pack) }, unknown };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
 }
