@@ -1,5 +1,26 @@
 import type { CaptureLine } from '../link/capture';
+import { decodeRtuRequest } from '../protocol';
 import type { SimExchange, SimResponder } from './bank';
+
+const HEX_FRAME = /^[0-9A-F]{2}( [0-9A-F]{2})+$/i;
+
+/** How a captured request travelled: an ASCII frame, a Modbus RTU frame (its CRC holds) or an MBAP one. */
+function framingOf(text: string): 'ascii' | 'rtu' | 'mbap' {
+  if (!HEX_FRAME.test(text.trim())) return 'ascii';
+  try {
+    decodeRtuRequest(
+      Uint8Array.from(
+        text
+          .trim()
+          .split(' ')
+          .map((b) => parseInt(b, 16)),
+      ),
+    );
+    return 'rtu';
+  } catch {
+    return 'mbap';
+  }
+}
 
 /**
  * A capture served as a bank: each request is answered with the reply captured for the same
@@ -9,6 +30,8 @@ import type { SimExchange, SimResponder } from './bank';
  * know it. Late, foreign and damaged frames of the capture are not replayed.
  */
 export class ReplayBank implements SimResponder {
+  /** As the capture's requests travelled (Modbus captures hold hex bytes). */
+  readonly framing: 'ascii' | 'rtu' | 'mbap';
   private readonly replies = new Map<string, (string | null)[]>();
   private readonly turn = new Map<string, number>();
   /** Requests received that the capture has no reply for. */
@@ -16,10 +39,12 @@ export class ReplayBank implements SimResponder {
   received = 0;
 
   constructor(lines: readonly CaptureLine[]) {
+    const first = lines.find((l) => l.dir === 'tx' && l.kind === 'request' && l.text)?.text;
+    this.framing = first === undefined ? 'ascii' : framingOf(first);
     let asked: string | undefined;
     for (const line of lines) {
       if (line.dir === 'tx' && line.kind === 'request' && line.text) {
-        asked = key(line.text);
+        asked = this.key(line.text);
       } else if (asked !== undefined && line.dir === 'rx' && line.kind === 'reply' && line.text) {
         this.answers(asked).push(line.text);
         asked = undefined;
@@ -37,7 +62,7 @@ export class ReplayBank implements SimResponder {
 
   handle(text: string): SimExchange {
     this.received++;
-    const k = key(text);
+    const k = this.key(text);
     const list = this.replies.get(k);
     if (!list?.length) {
       this.unknown.push(k);
@@ -46,7 +71,30 @@ export class ReplayBank implements SimResponder {
     const n = this.turn.get(k) ?? 0;
     this.turn.set(k, (n + 1) % list.length);
     const reply = list[n];
-    return reply === null || reply === undefined ? { silentBecause: 'timed out in the capture' } : { reply };
+    if (reply === null || reply === undefined) return { silentBecause: 'timed out in the capture' };
+    if (this.framing === 'ascii') return { reply };
+    // Modbus replies go out as bytes; an MBAP reply carries the transaction of the request it answers now.
+    const bytes = reply
+      .trim()
+      .split(' ')
+      .map((b) => parseInt(b, 16));
+    if (this.framing === 'mbap')
+      bytes.splice(
+        0,
+        2,
+        ...text
+          .trim()
+          .split(' ')
+          .slice(0, 2)
+          .map((b) => parseInt(b, 16)),
+      );
+    return { reply: String.fromCharCode(...bytes) };
+  }
+
+  /** Requests match whatever the case of their hex digits; MBAP requests whatever their transaction. */
+  private key(text: string): string {
+    const k = text.trim().toUpperCase();
+    return this.framing === 'mbap' ? k.slice(6) : k;
   }
 
   private answers(k: string): (string | null)[] {
@@ -55,6 +103,3 @@ export class ReplayBank implements SimResponder {
     return list;
   }
 }
-
-/** Requests match whatever the case of their hex digits. */
-const key = (text: string): string => text.trim().toUpperCase();

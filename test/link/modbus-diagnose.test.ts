@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { BmsLink, ModbusClient, type WireEvent } from '../../src/link';
-import { SerialScrambler } from '../../src/link/capture';
+import { SerialScrambler, captureLine, type CaptureLine } from '../../src/link/capture';
 import { buildDiagnosis, describeDiagnosis } from '../../src/link/diagnose';
 import {
   RtuStreamFramer,
@@ -10,7 +10,7 @@ import {
   registersOf,
   replyRegisters,
 } from '../../src/protocol';
-import { ModbusBank, SimBus, SimulatedBank } from '../../src/sim';
+import { ModbusBank, ReplayBank, SimBus, SimulatedBank } from '../../src/sim';
 import { fakeTime, type FakeTime } from '../helpers/wire';
 
 /** Packs whose register 11 sets a bit V1.3 leaves reserved (bit 3), as an unknown firmware might. */
@@ -90,6 +90,33 @@ describe('diagnosis and capture of a PACE Modbus bank (fake time, simulated bus)
     assert.equal(scrambled.serial?.length, bank.pack(1).serial.length);
     assert.match(describeDiagnosis(bundle).join('\n'), /unknown status bits, pack 1 register 11: 3/);
   });
+
+  for (const framing of ['rtu', 'mbap'] as const) {
+    it(`a capture of a Modbus bank (${framing}) replays: the same reads get the same values`, async () => {
+      await link.close();
+      const bus = new SimBus(new ModbusBank(bank, { framing }), { latencyMs: 30 });
+      const scheme = framing === 'mbap' ? 'modbus-tcp' : 'tcp';
+      const recorded = BmsLink.acquire({ port: `${scheme}://modbus-capture.test:1`, transportFactory: bus.factory });
+      const lines: CaptureLine[] = [];
+      recorded.on('wire', (e) => lines.push(captureLine(e, e.text)));
+      const read = async (at: BmsLink): Promise<unknown[]> => {
+        const client = new ModbusClient(at);
+        const out: unknown[] = [];
+        for (const pack of [1, 2]) out.push((await time.run(client.call('analog', { pack }, { address: pack }))).data);
+        return out;
+      };
+      const original = await read(recorded);
+      await recorded.close();
+      const replay = new ReplayBank(lines);
+      assert.equal(replay.framing, framing);
+      link = BmsLink.acquire({
+        port: `${scheme}://modbus-replay.test:1`,
+        transportFactory: new SimBus(replay, { latencyMs: 30 }).factory,
+      });
+      assert.deepEqual(await read(link), original);
+      assert.deepEqual(replay.unknown, []);
+    });
+  }
 
   it('the scrambler leaves requests, realtime replies and other frames as they are', () => {
     const scrambler = new SerialScrambler();
