@@ -13,6 +13,7 @@ import {
   type Dialect,
   type Fields,
   type Frame,
+  type ParameterSet,
 } from '../protocol';
 import { ModbusClient } from './modbus-client';
 import { defaultAccept, type BmsLink, type LinkSession, type Priority, type Reply, type SyncRequest } from './link';
@@ -76,6 +77,8 @@ export interface CommandData {
     readonly manual: boolean;
   };
   readonly readStorageInterval: { readonly interval: number };
+  /** Every parameter group at once (PACE Modbus: one read of registers 60–114). */
+  readonly readParameters: ParameterSet;
 }
 
 /** The data of a command's reply: typed for the commands of `CommandData`, generic fields otherwise. */

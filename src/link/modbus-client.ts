@@ -103,6 +103,10 @@ export class ModbusClient implements ParameterClient {
         const { serial, packSerial } = decodeModbusIdentity(regs);
         return { ...(serial !== undefined ? { bmsSerial: serial } : {}), ...(packSerial ? { packSerial } : {}) };
       }
+      case 'readParameters': {
+        const regs = await this.registers(read(unit, PARAMETER_BLOCK.start, PARAMETER_BLOCK.count), options);
+        return decodeModbusParameters(regs);
+      }
       case 'readCapacity': {
         const { remainingAh, fullAh, designAh } = decodeModbusAnalog(await this.readRealtime(unit, options), unit);
         return { remainingAh, fullAh, designAh: designAh ?? fullAh };

@@ -61,6 +61,12 @@ export function parameterGroups(client: Pick<ParameterClient, 'dialect'>): reado
 
 /** Every parameter group of the pack at `address`, in SI units, each confirmed by two reads. */
 export async function readParameters(client: ParameterClient, address?: number): Promise<ParameterSet> {
+  if (client.dialect === 'pace-modbus') {
+    // One read of registers 60–114 holds every group: two such reads in a row agree on all of them.
+    const readAll = async (): Promise<ParameterSet> =>
+      (await client.call('readParameters', {}, { priority: 'interactive', retries: 0, ...addressed(address) })).data;
+    return readUntilAgreed(readAll, sameData, 'reading the parameters');
+  }
   const set: ParameterSet = {};
   for (const group of parameterGroups(client)) set[group] = await readGroupConfirmed(client, address, group);
   return set;

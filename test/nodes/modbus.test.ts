@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import type { SinonSpy } from 'sinon';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BankState } from '../../src/bank';
 import type { PackOutcome, PackPayload } from '../../src/link';
-import { decodeModbusAlarms, decodeModbusAnalog } from '../../src/protocol';
+import { MODBUS_PARAMETER_GROUPS, decodeModbusAlarms, decodeModbusAnalog } from '../../src/protocol';
 import { ModbusBank, SimServer, SimulatedBank } from '../../src/sim';
 import { NODES, helper, linkConfig, nextMessage, node, startServer, statusOf, stopServer } from '../helpers/red';
 
@@ -148,6 +149,104 @@ describe('nodes on a PACE Modbus bank (pty, RTU)', function () {
       await gateway.stop();
     }
   });
+
+  for (const transport of ['pty (RTU)', 'Modbus-TCP gateway'] as const) {
+    it(`every node on a ${transport}: readings, bank, alarms, record, Home Assistant, parameters; clock and history refused`, async () => {
+      const mbap = transport !== 'pty (RTU)';
+      const gateway = mbap
+        ? new SimServer({ bank: new ModbusBank(bank, { framing: 'mbap' }), baudRate: 115200, latencyMs: 2 })
+        : undefined;
+      const port = gateway ? (await gateway.start()).tcp.replace(/^tcp:/, 'modbus-tcp:') : pty;
+      try {
+        await helper.load(
+          NODES,
+          [
+            { id: 'f', type: 'tab' },
+            linkConfig('l', port, { baud: '19200', dialect: 'pace-modbus', packs: '1,2,3', interval: '2' }),
+            { id: 'p', type: 'bms-pack', z: 'f', link: 'l', pack: 'all', topic: 'bms/<pack>', wires: [['hp']] },
+            {
+              id: 'b',
+              type: 'bms-parallel',
+              z: 'f',
+              source: 'link',
+              link: 'l',
+              stale: '30',
+              packs: '',
+              wires: [['hb', 'a', 'r']],
+            },
+            { id: 'a', type: 'bms-alarms', z: 'f', raise: '0', clear: '0', minLevel: 'warning', wires: [[], []] },
+            {
+              id: 'r',
+              type: 'bms-record',
+              z: 'f',
+              dir: 'modbus',
+              bankEvery: '5',
+              packsEvery: '5',
+              keepDays: '62',
+              maxMb: '100',
+              wires: [['hr'], []],
+            },
+            {
+              id: 'm',
+              type: 'bms-mqtt',
+              z: 'f',
+              source: 'link',
+              link: 'l',
+              interval: '10',
+              stale: '30',
+              wires: [['hm']],
+            },
+            {
+              id: 'n',
+              type: 'bms-params',
+              z: 'f',
+              link: 'l',
+              pack: '3',
+              mode: 'dry-run',
+              rating: '',
+              wires: [['hn'], []],
+            },
+            { id: 'hi', type: 'bms-history', z: 'f', link: 'l', pack: '1', wires: [[], []] },
+            { id: 'c', type: 'bms-control', z: 'f', link: 'l', pack: '1', wires: [[]] },
+            { id: 'x', type: 'catch', z: 'f', scope: ['hi', 'c'], uncaught: false, wires: [['caught']] },
+            ...['hp', 'hb', 'hr', 'hm', 'hn', 'caught'].map((id) => ({ id, type: 'helper', z: 'f' })),
+          ],
+          { n: { password: 'secret' } },
+        );
+        const sampled = nextMessage<Msg<{ soc: number | null }>>('hr', (m) => m.topic === 'sample');
+        const announced = nextMessage<Msg<string>>('hm', (m) => m.topic?.endsWith('/config') === true);
+        const packsSeen = new Set<number>();
+        while (packsSeen.size < 3) packsSeen.add((await nextMessage<Msg<PackPayload>>('hp')).payload.pack);
+        const state = await nextMessage<Msg<BankState>>('hb', (m) => m.payload.packsOnline === 3);
+        assert.equal(state.payload.packsExpected, 3);
+        const sample = await sampled;
+        assert.equal(sample.payload.soc, state.payload.soc);
+        // The test helper's status spy is shared by every node: the calls made on bms-alarms are its own.
+        const alarmStatus = (node('a').status as unknown as SinonSpy)
+          .getCalls()
+          .filter((call) => call.thisValue === node('a'))
+          .at(-1)?.args[0] as { text?: string } | undefined;
+        assert.equal(alarmStatus?.text, 'no alarms');
+        assert.match((await announced).topic ?? '', /^homeassistant\/\w+\/lfpbms_/);
+        const read = nextMessage<Msg<PackOutcome>>('hn');
+        node('n').receive({ action: 'read' });
+        const outcome = (await read).payload;
+        assert.equal(outcome.pack, 3);
+        assert.equal(Object.keys(outcome.parameters).length, MODBUS_PARAMETER_GROUPS.length);
+        for (const [id, action] of [
+          ['hi', 'download'],
+          ['c', 'readClock'],
+        ] as const) {
+          const caught = nextMessage<Msg<unknown>>('caught');
+          node(id).receive({ action, payload: null });
+          assert.match((await caught).error?.message ?? '', /this bank speaks pace-modbus$/);
+        }
+      } finally {
+        await helper.unload();
+        await gateway?.stop();
+      }
+    });
+  }
 
   it('bms-control refuses clock and switch commands with a one-line reason: they need the ASCII protocol', async () => {
     await helper.load(NODES, [
