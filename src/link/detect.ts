@@ -9,7 +9,7 @@ import {
   type Frame,
 } from '../protocol';
 import { BmsClient, type BankProtocol } from './client';
-import { LinkError, isLinkError } from './errors';
+import { LinkError, isLinkError, unlessTimeout } from './errors';
 import { BmsLink, type LinkOptions } from './link';
 import { detectModbus } from './modbus-detect';
 import { isTcpPort } from './transport';
@@ -202,14 +202,7 @@ async function explore(link: BmsLink, found: Found, options: DetectOptions, time
     retries: 0,
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  const optional = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isLinkError(err) && err.kind !== 'timeout') throw err;
-      return undefined;
-    }
-  };
+  const optional = unlessTimeout;
 
   let mode: BankMode = 'relay';
   let packs: number[] = [];

@@ -20,3 +20,13 @@ export function isLinkError(err: unknown): err is LinkError {
 }
 
 export { asError, errorMessage } from '../errors';
+
+/** `fn`'s result, or undefined when it timed out (what a probe expects of an absent device); other errors go on. */
+export async function unlessTimeout<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isLinkError(err) && err.kind !== 'timeout') throw err;
+    return undefined;
+  }
+}

@@ -1,5 +1,5 @@
 import { CELL_SLOTS, type PackAnalog } from '../protocol';
-import { isLinkError } from './errors';
+import { isLinkError, unlessTimeout } from './errors';
 import type { BmsLink } from './link';
 import { ModbusClient } from './modbus-client';
 import type { CallOptions } from './client';
@@ -60,14 +60,7 @@ export async function detectModbus(
   }
   const first = packs[0];
   if (first === undefined) return undefined;
-  const optional = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isLinkError(err) && err.kind !== 'timeout') throw err;
-      return undefined;
-    }
-  };
+  const optional = unlessTimeout;
   const at = { ...quiet, address: first };
   const firmware = await optional(async () => (await client.call('version', {}, at)).data.version);
   const serial = await optional(async () => (await client.call('serial', {}, at)).data.bmsSerial);

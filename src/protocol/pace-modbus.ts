@@ -121,6 +121,11 @@ const temperature = (group: string, first: number, names: readonly string[]): Re
   fields: names.map((name, i) => celsius(name, first + i)),
 });
 
+/** Cell temperature groups: charge alarm, protect, release, then the same for discharge. */
+const CHARGE_DISCHARGE_THRESHOLDS = ['charge', 'discharge'].flatMap((d) =>
+  ['Alarm', 'Protect', 'Release'].map((t) => `${d}${t}`),
+);
+
 export const MODBUS_PARAMETER_GROUPS: readonly RegisterGroup[] = [
   voltage('cellOverVoltage', 64),
   voltage('cellUnderVoltage', 72),
@@ -129,22 +134,8 @@ export const MODBUS_PARAMETER_GROUPS: readonly RegisterGroup[] = [
   { group: 'chargeOverCurrent', fields: [amps('alarm', 76), amps('protect', 77), tenths('delay', 78)] },
   // Positive amperes here; the ASCII protocol reads them back negative (docs/pace-modbus.md#pitfalls).
   { group: 'dischargeOverCurrent1', fields: [amps('alarm', 79), amps('protect', 80), tenths('delay', 81)] },
-  temperature('cellHighTemperature', 84, [
-    'chargeAlarm',
-    'chargeProtect',
-    'chargeRelease',
-    'dischargeAlarm',
-    'dischargeProtect',
-    'dischargeRelease',
-  ]),
-  temperature('cellLowTemperature', 90, [
-    'chargeAlarm',
-    'chargeProtect',
-    'chargeRelease',
-    'dischargeAlarm',
-    'dischargeProtect',
-    'dischargeRelease',
-  ]),
+  temperature('cellHighTemperature', 84, CHARGE_DISCHARGE_THRESHOLDS),
+  temperature('cellLowTemperature', 90, CHARGE_DISCHARGE_THRESHOLDS),
   temperature('mosHighTemperature', 96, ['alarm', 'protect', 'release']),
   {
     group: 'overCurrent2',

@@ -92,3 +92,19 @@ export async function pollCycles(
 }
 
 let cyclePorts = 0;
+
+/** Cycles as a running poller makes them: one every interval, on fake time. */
+export async function cyclesEvery(
+  time: FakeTime,
+  poller: BankPoller,
+  n: number,
+  intervalMs = 5000,
+): Promise<BankCycle[]> {
+  const out: BankCycle[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = Date.now();
+    out.push(await time.run(poller.pollNow()));
+    await time.advance(Math.max(0, intervalMs - (Date.now() - started)));
+  }
+  return out;
+}

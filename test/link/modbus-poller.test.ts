@@ -3,7 +3,7 @@ import { BankPoller, BmsLink, ModbusClient, type BankCycle, type PackReading } f
 import { decodeModbusAlarms, decodeModbusAnalog } from '../../src/protocol';
 import { ModbusBank, SimBus, SimulatedBank } from '../../src/sim';
 import { next } from '../helpers/sim';
-import { fakeTime, type FakeTime } from '../helpers/wire';
+import { cyclesEvery, fakeTime, type FakeTime } from '../helpers/wire';
 
 /**
  * The bank poller on a PACE Modbus bus (four packs on their own addresses, no master relaying them)
@@ -43,15 +43,8 @@ describe('poller: a PACE Modbus bank, pack by pack (fake time, simulated bus)', 
     time.restore();
   });
 
-  const cycles = async (poller: BankPoller, n: number, intervalMs = 5000): Promise<BankCycle[]> => {
-    const out: BankCycle[] = [];
-    for (let i = 0; i < n; i++) {
-      const started = Date.now();
-      out.push(await time.run(poller.pollNow()));
-      await time.advance(Math.max(0, intervalMs - (Date.now() - started)));
-    }
-    return out;
-  };
+  const cycles = (poller: BankPoller, n: number, intervalMs = 5000): Promise<BankCycle[]> =>
+    cyclesEvery(time, poller, n, intervalMs);
 
   it('reads every pack at its own address, one read per pack for values and flags, identity once', async () => {
     const poller = setUp();

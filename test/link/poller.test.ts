@@ -10,7 +10,7 @@ import {
 } from '../../src/link';
 import { SimBus, SimulatedBank, type PaceTailBytes, type SimBusOptions } from '../../src/sim';
 import { next, startSim, type RunningSim } from '../helpers/sim';
-import { fakeTime, type FakeTime } from '../helpers/wire';
+import { cyclesEvery, fakeTime, type FakeTime } from '../helpers/wire';
 
 /** Every value a reading carries must be one the simulator actually sent for that pack. */
 function assertTrue(sim: RunningSim, reading: PackReading): void {
@@ -144,15 +144,8 @@ describe('bank poller (fake time, simulated wire)', function () {
   });
 
   /** Cycles as a running poller makes them: one every interval. */
-  const cycles = async (poller: BankPoller, n: number, intervalMs = 5000): Promise<BankCycle[]> => {
-    const out: BankCycle[] = [];
-    for (let i = 0; i < n; i++) {
-      const started = Date.now();
-      out.push(await time.run(poller.pollNow()));
-      await time.advance(Math.max(0, intervalMs - (Date.now() - started)));
-    }
-    return out;
-  };
+  const cycles = (poller: BankPoller, n: number, intervalMs = 5000): Promise<BankCycle[]> =>
+    cyclesEvery(time, poller, n, intervalMs);
 
   for (const mode of ['broadcast', 'relay'] as BankMode[]) {
     it(`${mode}: one lost poll keeps every pack online; a pack silent for 3 poll intervals goes offline, is retried slowly and comes back`, async () => {
