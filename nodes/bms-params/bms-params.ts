@@ -5,7 +5,9 @@ import {
   asError,
   ParameterJobError,
   runParameterJob,
+  writeIdentity,
   type AuditRecord,
+  type IdentityChange,
   type PackOutcome,
   type ParameterJob,
 } from '../../src/link';
@@ -75,10 +77,61 @@ export = (RED: NodeAPI): void => {
       }
     };
 
+    /**
+     * Serial numbers (PACE Modbus only): never through the node's apply mode, only a message that
+     * says `confirm: true`, for one pack, with writes allowed and the admin password set.
+     */
+    const writeSerials = (
+      msg: NodeMessageInFlow & { confirm?: unknown; pack?: unknown },
+      payload: unknown,
+      send: Send,
+      done: Done,
+    ): void => {
+      const fail = (text: string): void => {
+        done(new Error(`bms-params: ${text}`));
+      };
+      const packs = packsOf(config.pack, msg.pack, link, t);
+      const problem =
+        msg.confirm !== true
+          ? t('bms-params.errors.identityConfirm')
+          : typeof packs === 'string'
+            ? packs
+            : packs.length !== 1
+              ? t('bms-params.errors.onePack')
+              : typeof payload !== 'object' || payload === null || Array.isArray(payload)
+                ? t('bms-params.errors.identityPayload')
+                : !link?.allowWrites
+                  ? t(WRITES_OFF)
+                  : typeof node.credentials.password !== 'string' || !node.credentials.password
+                    ? t('bms-params.errors.noPassword')
+                    : undefined;
+      if (problem !== undefined || typeof packs === 'string') {
+        fail(problem ?? '');
+        return;
+      }
+      const [pack = 1] = packs;
+      node.status({ fill: 'blue', shape: 'ring', text: t('bms-params.status.running', { action: 'writeIdentity' }) });
+      parameterClient(link, t)
+        .then((client) => writeIdentity(client, pack, payload as IdentityChange, audit))
+        .then((outcome) => {
+          node.status({ fill: 'green', shape: 'dot', text: t('bms-params.status.identity') });
+          send([{ ...msg, topic, payload: outcome }, null]);
+          done();
+        })
+        .catch((err: unknown) => {
+          node.status({ fill: 'red', shape: 'ring', text: t('bms-params.status.failed') });
+          fail(asError(err).message);
+        });
+    };
+
     node.on(
       'input',
       (msg: NodeMessageInFlow & { action?: unknown; confirm?: unknown; pack?: unknown }, send: Send, done: Done) => {
         const payload = msg.payload;
+        if (msg.action === 'writeIdentity') {
+          writeSerials(msg, payload, send, done);
+          return;
+        }
         const hasValues = typeof payload === 'object' && payload !== null && Object.keys(payload).length > 0;
         const actionName = typeof msg.action === 'string' ? msg.action : hasValues ? 'write' : 'read';
         // Own keys only: "__proto__" or "toString" is no action.

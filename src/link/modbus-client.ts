@@ -15,6 +15,7 @@ import {
   MODBUS_PARAMETER_GROUPS,
   PARAMETER_BLOCK,
   WRITE_MULTIPLE,
+  textRegisters,
   registersOf,
   replyRegisters,
   type Fields,
@@ -69,6 +70,10 @@ export class ModbusClient implements ParameterClient {
         'PACE Modbus has no master reporting the whole bank: each pack is read at its own address',
       );
     const unit = options.address ?? (typeof params.pack === 'number' ? params.pack : 1);
+    if (command === 'writeIdentity') {
+      await this.writeIdentity(unit, params, options);
+      return { data: {} as DataOf<C>, alarmsChanged: false };
+    }
     const group = parameterGroupOf(command);
     if (group?.direction === 'write') {
       await this.writeGroup(unit, group.group, params, options);
@@ -170,6 +175,37 @@ export class ModbusClient implements ParameterClient {
         ...(this.session ? { session: this.session } : {}),
         ...(options.priority ? { priority: options.priority } : {}),
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      });
+      replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu));
+    }
+  }
+
+  /**
+   * The BMS serial (registers 160–169) and / or the pack serial (170–179): 1–20 printable ASCII
+   * characters each, NUL-padded. Only what is given is written.
+   */
+  private async writeIdentity(unit: number, params: Fields, options: CallOptions): Promise<void> {
+    const blocks: { start: number; text: string }[] = [];
+    for (const [name, start] of [
+      ['serial', 160],
+      ['packSerial', 170],
+    ] as const) {
+      const value = params[name];
+      if (value === undefined) continue;
+      if (typeof value !== 'string' || !/^[\x20-\x7e]{1,20}$/.test(value) || value.trim() !== value)
+        throw new FrameError('range', `${name} must be 1 to 20 printable ASCII characters without outer spaces`);
+      blocks.push({ start, text: value });
+    }
+    for (const name of Object.keys(params))
+      if (name !== 'serial' && name !== 'packSerial') throw new FrameError('range', `unknown field "${name}"`);
+    if (!blocks.length) throw new FrameError('range', 'give serial and / or packSerial');
+    for (const { start, text } of blocks) {
+      const values = textRegisters(text, 10);
+      const request: ModbusRequest = { unit, function: WRITE_MULTIPLE, start, count: values.length, values };
+      const reply = await this.link.requestModbus(request, {
+        ...(this.session ? { session: this.session } : {}),
+        ...(options.priority ? { priority: options.priority } : {}),
         ...(options.retries !== undefined ? { retries: options.retries } : {}),
       });
       replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu));

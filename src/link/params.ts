@@ -404,3 +404,77 @@ export async function runParameterJob(
     audit(plan.changes, `applied and verified${lost}`);
   }
 }
+
+/** Serial numbers a PACE Modbus pack keeps in registers 160–179 (V1.3 lets them be written). */
+export interface IdentityChange {
+  readonly serial?: string;
+  readonly packSerial?: string;
+}
+
+export interface IdentityOutcome {
+  readonly pack: number;
+  readonly before: IdentityChange;
+  readonly after: IdentityChange;
+}
+
+/**
+ * Writes a pack's serial numbers, which nothing else here ever writes: only on PACE Modbus, with
+ * the bus to itself, after reading what the pack holds (two reads agreeing) and nothing disturbing
+ * the bus, then reads them back until two reads agree and compares. Audited either way.
+ */
+export async function writeIdentity(
+  client: ParameterClient,
+  pack: number,
+  change: IdentityChange,
+  audit: (record: AuditRecord) => void,
+  now: () => Date = () => new Date(),
+): Promise<IdentityOutcome> {
+  if (client.dialect !== 'pace-modbus')
+    throw new ParameterError([
+      `serial numbers can be written on PACE Modbus packs only; this bank speaks ${client.dialect}`,
+    ]);
+  const read = async (own: ParameterClient): Promise<IdentityChange> => {
+    const { data } = await own.call('serial', {}, { address: pack, priority: 'interactive', retries: 0 });
+    return {
+      ...(data.bmsSerial !== undefined ? { serial: data.bmsSerial } : {}),
+      ...(data.packSerial !== undefined ? { packSerial: data.packSerial } : {}),
+    };
+  };
+  return client.exclusive(async (own, session) => {
+    const before = await readUntilAgreed(() => read(own), sameData, 'reading the serial numbers');
+    // Audit records hold numeric changes; the serials (text) go into the result line.
+    const record = (result: string, after: IdentityChange): void => {
+      const fields = (['serial', 'packSerial'] as const).filter((k) => change[k] !== undefined);
+      const said = fields.map(
+        (k) =>
+          `${k} ${JSON.stringify(before[k] ?? null)} → ${JSON.stringify(change[k])} (reads ${JSON.stringify(after[k] ?? null)})`,
+      );
+      audit({
+        time: now().toISOString(),
+        pack,
+        serial: before.serial ?? null,
+        action: 'write',
+        changes: [],
+        result: `${result}: ${said.join(', ')}`,
+      });
+    };
+    requireUndisturbed(session);
+    let sendError: unknown;
+    try {
+      await own.call('writeIdentity', { ...change }, { address: pack, priority: 'interactive', retries: 0 });
+    } catch (err) {
+      if (err instanceof FrameError && err.kind === 'range') throw new ParameterError([err.message]);
+      sendError = err;
+    }
+    const after = await readUntilAgreed(() => read(own), sameData, 'reading the serial numbers back');
+    const wrong = (['serial', 'packSerial'] as const).filter((k) => change[k] !== undefined && after[k] !== change[k]);
+    if (wrong.length) {
+      record('failed', after);
+      throw new Error(
+        `the pack holds ${wrong.map((k) => `${k} ${JSON.stringify(after[k] ?? null)}`).join(', ')} after the write${sendError !== undefined ? ` (${errorMessage(sendError)})` : ''}`,
+      );
+    }
+    record('written and verified', after);
+    return { pack, before, after };
+  });
+}

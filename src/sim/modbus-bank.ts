@@ -12,6 +12,7 @@ import {
   encodeModbusGroup,
   encodeModbusRealtime,
   encodeRtu,
+  registerText,
   registersOf,
   textRegisters,
   type ModbusRequest,
@@ -42,6 +43,8 @@ export class ModbusBank implements SimResponder {
   /** The registers each pack last sent, by address: what a read should decode to. */
   readonly lastRegisters = new Map<number, Map<number, number>>();
   private readonly strictReserved: boolean;
+  /** Pack serials written over Modbus (until then: derived from the BMS serial). */
+  private readonly packSerials = new Map<number, string>();
 
   constructor(
     readonly bank: SimulatedBank,
@@ -128,13 +131,28 @@ export class ModbusBank implements SimResponder {
     const [version, model, packSerial] = IDENTITY_BLOCKS;
     if (version) registersOf(version.start, textRegisters(pack.firmware, version.count), regs);
     if (model) registersOf(model.start, textRegisters(pack.serial, model.count), regs);
-    if (packSerial) registersOf(packSerial.start, textRegisters(`PACK-${pack.serial}`, packSerial.count), regs);
+    if (packSerial)
+      registersOf(
+        packSerial.start,
+        textRegisters(this.packSerials.get(unit) ?? `PACK-${pack.serial}`, packSerial.count),
+        regs,
+      );
     return regs;
   }
 
-  /** A parameter write: whole groups it touches are stored, as the pack would; false when refused. */
+  /** A parameter or serial write: whole groups / strings it touches are stored, as the pack would; false when refused. */
   private write(unit: number, request: ModbusRequest): boolean {
     const end = request.start + request.count - 1;
+    if (request.start >= 160 && end <= 179) {
+      const regs = this.registers(unit);
+      registersOf(request.start, request.values ?? [], regs);
+      const text = (start: number): string =>
+        registerText(Array.from({ length: 10 }, (_, i) => regs.get(start + i) ?? 0));
+      const pack = this.bank.pack(unit);
+      if (request.start < 170) pack.serial = text(160);
+      if (end >= 170) this.packSerials.set(unit, text(170));
+      return true;
+    }
     if (request.start < PARAMETER_BLOCK.start || end >= PARAMETER_BLOCK.start + PARAMETER_BLOCK.count) return false;
     const pack = this.bank.pack(unit);
     const regs = this.registers(unit);

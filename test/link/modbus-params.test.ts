@@ -4,11 +4,13 @@ import {
   ModbusClient,
   ParameterJobError,
   runParameterJob,
+  writeIdentity,
   type AuditRecord,
+  type IdentityChange,
   type JobHooks,
   type PackOutcome,
 } from '../../src/link';
-import { MODBUS_PARAMETER_GROUPS, WRITE_MULTIPLE, decodeModbusParameters } from '../../src/protocol';
+import { MODBUS_PARAMETER_GROUPS, ParameterError, WRITE_MULTIPLE, decodeModbusParameters } from '../../src/protocol';
 import { ModbusBank, SimBus, SimulatedBank } from '../../src/sim';
 import { fakeTime, type FakeTime } from '../helpers/wire';
 
@@ -113,6 +115,35 @@ describe('parameter jobs on PACE Modbus packs (fake time, simulated bus)', funct
     assert.deepEqual(result.written, ['cellOverVoltage']);
     assert.deepEqual(result.notWritten, ['balancing']);
     assert.match(result.failed.reason, /exception 0x03 \(illegal data value\)/);
+  });
+
+  it('serial numbers are written only when asked, then read back; the firmware text and bad serials are refused', async () => {
+    const outcome = await time.run(writeIdentity(client, 2, { packSerial: 'GARAGE-02' }, hooks.audit));
+    assert.equal(outcome.after.packSerial, 'GARAGE-02');
+    assert.equal(outcome.after.serial, bank.pack(2).serial, 'the BMS serial is left as it was');
+    assert.equal(writes(), 1);
+    assert.match(audits.at(-1)?.result ?? '', /^written and verified: packSerial .* → "GARAGE-02"/);
+    for (const bad of [
+      { serial: '' },
+      { serial: 'x'.repeat(21) },
+      { serial: 'tab\there' },
+      { packSerial: 7 },
+      { firmware: 'X' },
+      {},
+    ]) {
+      const failed = await time.run(writeIdentity(client, 2, bad as IdentityChange, hooks.audit)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(failed instanceof ParameterError, JSON.stringify(bad));
+    }
+    assert.equal(writes(), 1, 'nothing written for a bad request');
+    const ascii = {
+      dialect: 'pace' as const,
+      call: client.call.bind(client),
+      exclusive: client.exclusive.bind(client),
+    };
+    await assert.rejects(time.run(writeIdentity(ascii, 2, { serial: 'A' }, hooks.audit)), /PACE Modbus packs only/);
   });
 
   it('a pack that acknowledges but keeps its old values is caught by the read-back', async () => {

@@ -248,6 +248,29 @@ describe('nodes on a PACE Modbus bank (pty, RTU)', function () {
     });
   }
 
+  it('bms-params writes serial numbers only for a message that confirms, and sends what the pack then holds', async () => {
+    await helper.load(
+      NODES,
+      [
+        { id: 'f', type: 'tab' },
+        link({ allowWrites: true, interval: '5' }),
+        { id: 'n', type: 'bms-params', z: 'f', link: 'l', pack: '1', mode: 'apply', rating: '', wires: [['out'], []] },
+        { id: 'out', type: 'helper', z: 'f' },
+        { id: 'x', type: 'catch', z: 'f', scope: ['n'], uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper', z: 'f' },
+      ],
+      { n: { password: 'secret' } },
+    );
+    // The node's apply mode is not enough: the message itself must confirm.
+    const refused = nextMessage<Msg<unknown>>('caught');
+    node('n').receive({ action: 'writeIdentity', payload: { serial: 'NEW-1' } });
+    assert.equal((await refused).error?.message, 'Error: bms-params: writing serial numbers needs msg.confirm = true');
+    const out = nextMessage<Msg<{ after: { serial?: string } }>>('out');
+    node('n').receive({ action: 'writeIdentity', payload: { serial: 'NEW-1' }, confirm: true });
+    assert.equal((await out).payload.after.serial, 'NEW-1');
+    assert.equal(bank.pack(1).serial, 'NEW-1');
+  });
+
   it('bms-control refuses clock and switch commands with a one-line reason: they need the ASCII protocol', async () => {
     await helper.load(NODES, [
       { id: 'f', type: 'tab' },
