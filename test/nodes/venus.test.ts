@@ -135,35 +135,40 @@ describe('bms-venus node', function () {
     });
   });
 
-  it('publishes a PACE Modbus bank (each pack read at its own address) the same way, values from the registers the packs sent', async () => {
-    const bank = new SimulatedBank({ packs: 3, current: 18, seed: 5 });
-    const packs = new ModbusBank(bank);
-    const server = new SimServer({ bank: packs, baudRate: 115200, latencyMs: 5 });
-    const { tcp } = await server.start();
-    try {
-      await helper.load(NODES, [
-        linkConfig('link', tcp, { dialect: 'pace-modbus', packs: '1,2,3' }),
-        venus(),
-        { id: 'out', type: 'helper' },
-      ]);
-      const report = await nextMessage<Msg<BridgeReport>>('out', (m) => m.payload.phase === 'registered');
-      const name = report.payload.serviceName ?? '';
-      await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
-      assert.equal(systemcalc.bms(), name);
-      const mean = (): number => {
-        const volts = [1, 2, 3].map((p) => {
-          const regs = packs.lastRegisters.get(p);
-          return regs ? decodeModbusAnalog(regs, p).voltage : 0;
-        });
-        return Math.round((volts.reduce((a, b) => a + b, 0) / 3) * 100) / 100;
-      };
-      await systemcalc.waitFor("the packs' voltage", () => systemcalc.value(name, '/Dc/0/Voltage') === mean());
-      assert.equal(systemcalc.value(name, '/System/NrOfModulesOnline'), 3);
-    } finally {
-      await helper.unload();
-      await server.stop();
-    }
-  });
+  for (const transport of ['pty (RTU)', 'transparent TCP gateway (RTU)', 'Modbus-TCP gateway'] as const) {
+    it(`publishes a PACE Modbus bank on a ${transport} the same way, values from the registers the packs sent`, async () => {
+      const bank = new SimulatedBank({ packs: 3, current: 18, seed: 5 });
+      const mbap = transport === 'Modbus-TCP gateway';
+      const pty = transport === 'pty (RTU)';
+      const packs = new ModbusBank(bank, { framing: mbap ? 'mbap' : 'rtu' });
+      const server = new SimServer({ bank: packs, baudRate: 19200, latencyMs: 5, ...(pty ? { pty: true } : {}) });
+      const endpoints = await server.start();
+      const port = pty ? (endpoints.pty ?? '') : mbap ? endpoints.tcp.replace(/^tcp:/, 'modbus-tcp:') : endpoints.tcp;
+      try {
+        await helper.load(NODES, [
+          linkConfig('link', port, { baud: '19200', dialect: 'pace-modbus', packs: '1,2,3' }),
+          venus(),
+          { id: 'out', type: 'helper' },
+        ]);
+        const report = await nextMessage<Msg<BridgeReport>>('out', (m) => m.payload.phase === 'registered');
+        const name = report.payload.serviceName ?? '';
+        await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
+        assert.equal(systemcalc.bms(), name);
+        const mean = (): number => {
+          const volts = [1, 2, 3].map((p) => {
+            const regs = packs.lastRegisters.get(p);
+            return regs ? decodeModbusAnalog(regs, p).voltage : 0;
+          });
+          return Math.round((volts.reduce((a, b) => a + b, 0) / 3) * 100) / 100;
+        };
+        await systemcalc.waitFor("the packs' voltage", () => systemcalc.value(name, '/Dc/0/Voltage') === mean());
+        assert.equal(systemcalc.value(name, '/System/NrOfModulesOnline'), 3);
+      } finally {
+        await helper.unload();
+        await server.stop();
+      }
+    });
+  }
 
   describe('fed by messages', () => {
     afterEach(() => {
