@@ -66,6 +66,7 @@ export {
   decodeRtuRequest,
   encodeMbap,
   encodePdu,
+  encodeReadReplyPdu,
   encodeRtu,
   encodeRtuRequest,
   exceptionName,

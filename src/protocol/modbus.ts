@@ -104,6 +104,18 @@ export function encodePdu(request: ModbusRequest): Uint8Array {
   return pdu;
 }
 
+/** The PDU of a successful read reply carrying `registers` (the simulator's side). */
+export function encodeReadReplyPdu(registers: readonly number[]): Uint8Array {
+  const pdu = new Uint8Array(2 + 2 * registers.length);
+  pdu[0] = READ_HOLDING;
+  pdu[1] = 2 * registers.length;
+  registers.forEach((v, i) => {
+    pdu[2 + 2 * i] = (v >> 8) & 0xff;
+    pdu[3 + 2 * i] = v & 0xff;
+  });
+  return pdu;
+}
+
 /** An RTU frame: address, PDU, CRC low byte first. */
 export function encodeRtu(unit: number, pdu: Uint8Array): Uint8Array {
   const frame = new Uint8Array(pdu.length + 3);

@@ -9,6 +9,7 @@ import {
   decodeModbusParameters,
   decodeRequestPdu,
   encodeMbap,
+  encodeReadReplyPdu,
   encodeModbusGroup,
   encodeModbusRealtime,
   encodeRtu,
@@ -81,14 +82,7 @@ export class ModbusBank implements SimResponder {
       const regs = this.registers(unit);
       this.lastRegisters.set(unit, regs);
       const values = Array.from({ length: request.count }, (_, i) => regs.get(request.start + i) ?? 0);
-      const out = new Uint8Array(2 + 2 * values.length);
-      out[0] = READ_HOLDING;
-      out[1] = 2 * values.length;
-      values.forEach((v, i) => {
-        out[2 + 2 * i] = v >> 8;
-        out[3 + 2 * i] = v & 0xff;
-      });
-      return this.reply(bytes, unit, out);
+      return this.reply(bytes, unit, encodeReadReplyPdu(values));
     }
     const written = this.write(unit, request);
     if (!written) return this.reply(bytes, unit, Uint8Array.of(WRITE_MULTIPLE | 0x80, 0x03));

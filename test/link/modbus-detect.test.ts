@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { BankConnection, BmsLink, LinkError, detect, type BankCycle, type Transport } from '../../src/link';
-import { READ_HOLDING, encodeRtu } from '../../src/protocol';
+import { encodeReadReplyPdu, encodeRtu } from '../../src/protocol';
 import { ModbusBank, SimBus, SimServer, SimulatedBank, type SimResponder } from '../../src/sim';
 import { next } from '../helpers/sim';
 import { fakeTime, type FakeTime } from '../helpers/wire';
@@ -41,11 +41,8 @@ class OtherMap implements SimResponder {
   handle(text: string): { reply?: string } {
     const unit = parseInt(text.slice(0, 2), 16);
     const count = parseInt(text.slice(12, 14), 16);
-    const pdu = new Uint8Array(2 + 2 * count);
-    pdu[0] = READ_HOLDING;
-    pdu[1] = 2 * count;
     // Every register 0xFFFF, as a pack with another map answered for its parameters.
-    pdu.fill(0xff, 2);
+    const pdu = encodeReadReplyPdu(new Array<number>(count).fill(0xffff));
     return unit === 1 ? { reply: Buffer.from(encodeRtu(unit, pdu)).toString('latin1') } : {};
   }
 }

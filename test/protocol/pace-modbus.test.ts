@@ -11,6 +11,7 @@ import {
   decodeRtuRequest,
   encodeMbap,
   encodePdu,
+  encodeReadReplyPdu,
   encodeRtu,
   encodeRtuRequest,
   exceptionName,
@@ -53,16 +54,7 @@ const CAPTURED_REQUESTS: readonly [number, number, string][] = [
 ];
 
 /** A realtime reply as a V1.3 pack would send it for `regs` (registers 0..n-1). */
-const replyFrame = (unit: number, regs: readonly number[]): Uint8Array => {
-  const pdu = new Uint8Array(2 + 2 * regs.length);
-  pdu[0] = READ_HOLDING;
-  pdu[1] = 2 * regs.length;
-  regs.forEach((v, i) => {
-    pdu[2 + 2 * i] = v >> 8;
-    pdu[3 + 2 * i] = v & 0xff;
-  });
-  return encodeRtu(unit, pdu);
-};
+const replyFrame = (unit: number, regs: readonly number[]): Uint8Array => encodeRtu(unit, encodeReadReplyPdu(regs));
 
 const frames = (events: readonly ModbusStreamEvent[]): Uint8Array[] =>
   events.flatMap((e) => (e.type === 'frame' ? [e.bytes] : []));
