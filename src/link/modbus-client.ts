@@ -171,13 +171,7 @@ export class ModbusClient implements ParameterClient {
         count: run.values.length,
         values: run.values,
       };
-      const reply = await this.link.requestModbus(request, {
-        ...(this.session ? { session: this.session } : {}),
-        ...(options.priority ? { priority: options.priority } : {}),
-        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-        ...(options.retries !== undefined ? { retries: options.retries } : {}),
-      });
-      replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu));
+      await this.exchange(request, options);
     }
   }
 
@@ -203,13 +197,29 @@ export class ModbusClient implements ParameterClient {
     for (const { start, text } of blocks) {
       const values = textRegisters(text, 10);
       const request: ModbusRequest = { unit, function: WRITE_MULTIPLE, start, count: values.length, values };
-      const reply = await this.link.requestModbus(request, {
-        ...(this.session ? { session: this.session } : {}),
-        ...(options.priority ? { priority: options.priority } : {}),
-        ...(options.retries !== undefined ? { retries: options.retries } : {}),
-      });
-      replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu));
+      await this.exchange(request, options);
     }
+  }
+
+  /**
+   * One request on this client's session; the registers read (none for a write). An exception
+   * reply becomes a ModbusError naming it. Only reads are given up on when the caller aborts: a
+   * write on the wire is seen through.
+   */
+  private async exchange(
+    request: ModbusRequest,
+    options: CallOptions,
+    sync?: readonly ModbusRequest[],
+  ): Promise<readonly number[]> {
+    const reply = await this.link.requestModbus(request, {
+      ...(sync ? { sync } : {}),
+      ...(this.session ? { session: this.session } : {}),
+      ...(options.signal && request.function === READ_HOLDING ? { signal: options.signal } : {}),
+      ...(options.priority ? { priority: options.priority } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    });
+    return replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu));
   }
 
   /** One read; an exception reply becomes a ModbusError naming it. */
@@ -218,16 +228,11 @@ export class ModbusClient implements ParameterClient {
     options: CallOptions,
     into = new Map<number, number>(),
   ): Promise<Map<number, number>> {
-    const reply = await this.link.requestModbus(request, {
+    const registers = await this.exchange(request, options, [
       // A read of another length: its reply cannot be taken for this one's (see BmsLink.syncBefore).
-      sync: [request.count === 4 ? read(request.unit, 150, 10) : read(request.unit, 9, 4)],
-      ...(this.session ? { session: this.session } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.priority ? { priority: options.priority } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.retries !== undefined ? { retries: options.retries } : {}),
-    });
-    return registersOf(request.start, replyRegisters(request, decodeReplyPdu(request, reply.frame.pdu)), into);
+      request.count === 4 ? read(request.unit, 150, 10) : read(request.unit, 9, 4),
+    ]);
+    return registersOf(request.start, registers, into);
   }
 }
 

@@ -1,5 +1,5 @@
 import { CELL_SLOTS, type PackAnalog } from '../protocol';
-import { isLinkError, unlessTimeout } from './errors';
+import { unlessTimeout } from './errors';
 import type { BmsLink } from './link';
 import { ModbusClient } from './modbus-client';
 import type { CallOptions } from './client';
@@ -50,19 +50,16 @@ export async function detectModbus(
   };
   const packs: number[] = [];
   for (const address of addresses) {
-    try {
-      const { data } = await client.call('analog', { pack: address }, { ...quiet, address });
-      const [analog] = data.packs;
-      if (analog && plausiblePaceMap(analog)) packs.push(address);
-    } catch (err) {
-      if (isLinkError(err) && err.kind !== 'timeout') throw err;
-    }
+    // Silence, damage and exceptions all mean "no PACE Modbus pack here".
+    const analog = await unlessTimeout(
+      async () => (await client.call('analog', { pack: address }, { ...quiet, address })).data.packs[0],
+    );
+    if (analog && plausiblePaceMap(analog)) packs.push(address);
   }
   const first = packs[0];
   if (first === undefined) return undefined;
-  const optional = unlessTimeout;
   const at = { ...quiet, address: first };
-  const firmware = await optional(async () => (await client.call('version', {}, at)).data.version);
-  const serial = await optional(async () => (await client.call('serial', {}, at)).data.bmsSerial);
+  const firmware = await unlessTimeout(async () => (await client.call('version', {}, at)).data.version);
+  const serial = await unlessTimeout(async () => (await client.call('serial', {}, at)).data.bmsSerial);
   return { packs, ...(firmware ? { firmware } : {}), ...(serial ? { serial } : {}) };
 }
