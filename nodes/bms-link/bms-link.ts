@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BankConnection, CaptureWriter, describeWireEvent, listSerialPorts, type WireEvent } from '../../src/link';
 import { dataDir } from '../shared/maintenance';
 import { parseLinkConfig, type LinkConfig } from '../shared/link-config';
-import { whenSettled, type BmsLinkConfigNode } from '../shared/types';
+import { traceLogging, whenSettled, type BmsLinkConfigNode } from '../shared/types';
 import { errorMessage } from '../../src/errors';
 import { runtimeTexts } from '../shared/i18n';
 
@@ -125,10 +125,14 @@ export = (RED: NodeAPI): void => {
         );
       }
     }
-    node.connection?.on('wire', (event: WireEvent) => {
-      capture?.record(event);
-      node.trace(describeWireEvent(config.port, event));
-    });
+    // Node-RED builds a log record for every trace() call whatever its level: frames are described
+    // only when a logger shows trace (or a capture is on), not twice per request for nothing.
+    const tracing = traceLogging(RED.settings);
+    if (capture || tracing)
+      node.connection?.on('wire', (event: WireEvent) => {
+        capture?.record(event);
+        if (tracing) node.trace(describeWireEvent(config.port, event));
+      });
 
     node.register = (user: Node): void => {
       users.add(user);

@@ -59,9 +59,22 @@ export const englishTexts: Texts = (key, vars) => fill(lookup(key) ?? key, vars)
  * and through the en-US catalog when the runtime returns the key untranslated.
  */
 export function runtimeTexts(translate: Translate): Texts {
+  // A status text is asked for on every poll, mostly with the values of the poll before, and
+  // i18next's lookup costs more than the rest of a status update: the last text per key is kept.
+  const last = new Map<string, { vars: TextVars | undefined; text: string }>();
   return (key, vars) => {
+    const kept = last.get(key);
+    if (kept && sameVars(kept.vars, vars)) return kept.text;
     const full = `${PACKAGE}/${key.slice(0, key.indexOf('.'))}:${key}`;
-    const text = translate(full, vars);
-    return text === full || text === key ? englishTexts(key, vars) : text;
+    const translated = translate(full, vars);
+    const text = translated === full || translated === key ? englishTexts(key, vars) : translated;
+    last.set(key, { vars: vars ? { ...vars } : undefined, text });
+    return text;
   };
+}
+
+function sameVars(a: TextVars | undefined, b: TextVars | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const names = Object.keys(b);
+  return names.length === Object.keys(a).length && names.every((name) => Object.hasOwn(a, name) && a[name] === b[name]);
 }

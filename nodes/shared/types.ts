@@ -46,3 +46,16 @@ export function whenSettled(promise: Promise<unknown>, then: () => void): void {
       then();
     });
 }
+
+/**
+ * Whether any of Node-RED's loggers shows trace messages: its `logging` setting names each logger
+ * (`console` and custom handlers) with a level, fixed while the runtime runs.
+ */
+export function traceLogging(settings: unknown): boolean {
+  const logging =
+    typeof settings === 'object' && settings !== null ? (settings as { logging?: unknown }).logging : null;
+  if (typeof logging !== 'object' || logging === null) return false;
+  return Object.values(logging).some(
+    (logger) => typeof logger === 'object' && logger !== null && (logger as { level?: unknown }).level === 'trace',
+  );
+}

@@ -14,7 +14,7 @@ describe('bms-link: frames in the trace log and a capture file', function () {
   after(stopServer);
   beforeEach(async () => {
     userDir = mkdtempSync(join(tmpdir(), 'lfp-red-'));
-    helper.settings({ userDir });
+    helper.settings({ userDir, logging: { console: { level: 'trace' } } });
     sim = await startSim({ packs: 2 });
   });
   afterEach(async () => {
@@ -61,5 +61,37 @@ describe('bms-link: frames in the trace log and a capture file', function () {
     await statusOf('b', (s) => /2\/2 packs/.test(s.text ?? ''));
     await helper.unload();
     assert.throws(() => readdirSync(join(userDir, 'lifepo4-bms', 'captures')), /ENOENT/);
+  });
+
+  it('frames go to the trace log only while a logger shows trace', async () => {
+    const flow = [
+      { id: 'f', type: 'tab' },
+      linkConfig('l', sim.tcp),
+      { id: 'b', type: 'bms-parallel', z: 'f', source: 'link', link: 'l', stale: '30', wires: [[]] },
+    ];
+    const traced = (): string[] =>
+      (node('l') as unknown as { trace: { args: unknown[][] } }).trace.args.map((a) => String(a[0]));
+    for (const level of ['info', 'debug'])
+      for (const logging of [
+        { console: { level } },
+        { console: { level }, custom: { level, handler: () => () => undefined } },
+      ]) {
+        helper.settings({ userDir, logging });
+        await helper.load(NODES, flow);
+        await statusOf('b', (s) => /2\/2 packs/.test(s.text ?? ''));
+        assert.deepEqual(traced(), [], JSON.stringify(logging));
+        await helper.unload();
+      }
+    // A custom logger at trace is enough.
+    helper.settings({
+      userDir,
+      logging: { console: { level: 'info' }, custom: { level: 'trace', handler: () => () => undefined } },
+    });
+    await helper.load(NODES, flow);
+    await statusOf('b', (s) => /2\/2 packs/.test(s.text ?? ''));
+    assert.ok(
+      traced().some((t) => /< reply ~2501/.test(t)),
+      traced().slice(0, 3).join('\n'),
+    );
   });
 });

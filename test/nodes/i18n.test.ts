@@ -108,6 +108,29 @@ describe('runtime texts: every status and error text a node shows comes from its
     assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).name, PACKAGE);
   });
 
+  it('asks RED._ again only when the key or a value changed since the last text for that key', () => {
+    const asked: string[] = [];
+    const t = runtimeTexts((key, vars) => {
+      asked.push(`${key.slice(key.indexOf(':') + 1)} ${JSON.stringify(vars ?? null)}`);
+      return key.slice(key.indexOf(':') + 1);
+    });
+    const packs = (online: number, count: number): string => t('bms-pack.status.packs', { online, count });
+    assert.equal(packs(1, 2), '1/2 packs online');
+    assert.equal(packs(1, 2), '1/2 packs online');
+    assert.equal(packs(2, 2), '2/2 packs online');
+    assert.equal(t('bms-pack.status.packs', { online: 2, count: 2, extra: 1 }), '2/2 packs online');
+    assert.equal(t('bms-pack.status.packs', { online: 2 }), '2/__count__ packs online');
+    assert.equal(t('bms-pack.status.noData'), 'no data');
+    assert.equal(t('bms-pack.status.noData'), 'no data');
+    assert.deepEqual(asked, [
+      'bms-pack.status.packs {"online":1,"count":2}',
+      'bms-pack.status.packs {"online":2,"count":2}',
+      'bms-pack.status.packs {"online":2,"count":2,"extra":1}',
+      'bms-pack.status.packs {"online":2}',
+      'bms-pack.status.noData null',
+    ]);
+  });
+
   describe('in a real Node-RED 4.1 set to a language it has no texts of its own for', function () {
     this.timeout(60_000);
     let red: RunningRed | undefined;
