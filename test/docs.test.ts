@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { codeText, knownCodes } from '../src/bank';
-import { ALARM_MAP } from '../src/venus/alarms';
+import { ALARM_MAP } from '../src/bank/alarm-levels';
 
 const root = join(__dirname, '..');
 /** Files the repository tracks or is about to (untracked, not ignored): code, tests, docs. */

@@ -1,4 +1,4 @@
-import type { BankAlarm, PackSummary } from '../bank';
+import type { BankAlarm, PackSummary } from './aggregate';
 
 /**
  * Victron `/Alarms/*` paths fed by the battery's own codes (docs/codes.md#victron-alarm-paths): level 1 from the

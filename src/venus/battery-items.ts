@@ -1,5 +1,12 @@
 import { sensorGroups, type BankState, type ChargeDecision, type Freshness, type PackSummary } from '../bank';
-import { ALARM_PATHS, codesOf, imbalanceLevel, mappedAlarmLevels, sohLevel, type AlarmThresholds } from './alarms';
+import {
+  ALARM_PATHS,
+  codesOf,
+  imbalanceLevel,
+  mappedAlarmLevels,
+  sohLevel,
+  type AlarmThresholds,
+} from '../bank/alarm-levels';
 import type { BankHistory } from './history';
 import type { ItemSpec, ItemValue } from './values';
 

@@ -11,7 +11,7 @@ import {
   type Freshness,
   type PackInput,
 } from '../bank';
-import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms';
+import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from '../bank/alarm-levels';
 import { bankItems, bankSpecs, packItems, packSpecs, type ServiceMeta } from './battery-items';
 import { EMPTY_HISTORY, addSample, type BankHistory } from './history';
 import { VenusService, type ServiceState } from './service';

@@ -1,4 +1,4 @@
-export { ALARM_MAP, ALARM_PATHS, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms';
+export { ALARM_MAP, ALARM_PATHS, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from '../bank/alarm-levels';
 export { PRODUCT_ID, bankItems, bankSpecs, packItems, packSpecs, type ServiceMeta } from './battery-items';
 export { VenusBridge, serviceSuffix, type BridgeOptions, type BridgeReport } from './bridge';
 export { BUSITEM, BusItemExporter, BusItemTree, type SetResult } from './busitem';

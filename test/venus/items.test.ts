@@ -9,7 +9,7 @@ import {
   bankSpecs,
   type ServiceMeta,
 } from '../../src/venus';
-import { codesOf, mappedAlarmLevels } from '../../src/venus/alarms';
+import { codesOf, mappedAlarmLevels } from '../../src/bank/alarm-levels';
 import { simInputs } from '../helpers/venus';
 
 const META: ServiceMeta = {
