@@ -9,7 +9,8 @@ export {
 } from './bank';
 export { ReplayBank } from './replay';
 export { SimPack, type HistoryRecord } from './pack';
-export { SimServer, type SimEndpoints, type SimServerOptions } from './server';
+export { SimServer, type SimServerOptions } from './server';
+export { StreamEndpoint, type SimEndpoints } from './endpoint';
 export {
   NO_FAULTS,
   SimWire,

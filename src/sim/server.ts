@@ -1,10 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import type net from 'node:net';
 import type { SimResponder } from './bank';
+import { StreamEndpoint, type SimEndpoints } from './endpoint';
 import { Random } from './random';
 import {
   NO_FAULTS,
@@ -36,11 +32,6 @@ export interface SimServerOptions {
   readonly turnaroundMs?: number;
 }
 
-export interface SimEndpoints {
-  readonly tcp: string;
-  readonly pty?: string;
-}
-
 /**
  * Serves a simulated bank over TCP and, through socat, over a pseudo-terminal that the real
  * serialport stack can open. Requests are answered one at a time per connection after the time the
@@ -50,14 +41,8 @@ export interface SimEndpoints {
 export class SimServer {
   private readonly shared: WireShared;
   private readonly wires = new Set<SimWire>();
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
   private readonly timers = new TimerSet();
-  private socat: ChildProcess | undefined;
-  private tcpPort = 0;
-  private ptyPath: string | undefined;
-  private down = false;
-  private idleWaiters: (() => void)[] = [];
+  private readonly endpoint: StreamEndpoint;
 
   constructor(private readonly options: SimServerOptions) {
     this.shared = {
@@ -73,6 +58,17 @@ export class SimServer {
       ...(options.halfDuplex !== undefined ? { halfDuplex: options.halfDuplex } : {}),
       ...(options.turnaroundMs !== undefined ? { turnaroundMs: options.turnaroundMs } : {}),
     };
+    this.endpoint = new StreamEndpoint(
+      {
+        name: 'lfp-bms-sim',
+        ...(options.host !== undefined ? { host: options.host } : {}),
+        ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(options.pty !== undefined ? { pty: options.pty } : {}),
+      },
+      (socket) => {
+        this.serve(socket);
+      },
+    );
   }
 
   get faults(): WireFaults {
@@ -108,34 +104,20 @@ export class SimServer {
 
   /** Client connections open now (a pty counts as one: socat's). */
   get connections(): number {
-    return this.sockets.size;
+    return this.endpoint.connections;
   }
 
   /** Resolves once no client connection is open. */
   idle(): Promise<void> {
-    if (this.sockets.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.idleWaiters.push(resolve);
-    });
+    return this.endpoint.idle();
   }
 
   get endpoints(): SimEndpoints {
-    return {
-      tcp: `tcp://${this.options.host ?? '127.0.0.1'}:${this.tcpPort}`,
-      ...(this.ptyPath ? { pty: this.ptyPath } : {}),
-    };
+    return this.endpoint.endpoints;
   }
 
-  async start(): Promise<SimEndpoints> {
-    await this.listen(this.options.port ?? 0);
-    if (this.options.pty) {
-      this.ptyPath =
-        typeof this.options.pty === 'string'
-          ? this.options.pty
-          : path.join(os.tmpdir(), `lfp-bms-sim-${process.pid}-${this.tcpPort}`);
-      await this.startSocat();
-    }
-    return this.endpoints;
+  start(): Promise<SimEndpoints> {
+    return this.endpoint.start();
   }
 
   async stop(): Promise<void> {
@@ -145,20 +127,9 @@ export class SimServer {
 
   /** Stop answering: the pty goes away, connections drop and the TCP port stops listening. */
   private async goDown(): Promise<void> {
-    this.down = true;
     for (const wire of this.wires) wire.close();
     this.wires.clear();
-    await this.stopSocat();
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (server)
-      await new Promise<void>((resolve) =>
-        server.close(() => {
-          resolve();
-        }),
-      );
+    await this.endpoint.stop();
   }
 
   /**
@@ -168,72 +139,12 @@ export class SimServer {
   async disconnect(durationMs: number): Promise<void> {
     await this.goDown();
     await new Promise<void>((resolve) => {
-      this.later(resolve, durationMs);
+      this.timers.later(resolve, durationMs);
     });
-    this.down = false;
-    await this.listen(this.tcpPort);
-    if (this.ptyPath) await this.startSocat();
-  }
-
-  private async listen(port: number): Promise<void> {
-    const server = net.createServer((socket) => {
-      this.serve(socket);
-    });
-    this.server = server;
-    server.listen(port, this.options.host ?? '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    if (address && typeof address === 'object') this.tcpPort = address.port;
-    this.down = false;
-  }
-
-  private async startSocat(): Promise<void> {
-    const ptyPath = this.ptyPath;
-    if (!ptyPath) return;
-    const socat = spawn('socat', [`PTY,link=${ptyPath},raw,echo=0`, `TCP:127.0.0.1:${this.tcpPort}`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.socat = socat;
-    let stderr = '';
-    socat.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const failed = new Promise<never>((_resolve, reject) => {
-      socat.once('error', (err) => {
-        reject(new Error(`cannot start socat (install it: apt-get install socat): ${err.message}`));
-      });
-      socat.once('exit', (code) => {
-        reject(new Error(`socat exited (${String(code)}): ${stderr.trim()}`));
-      });
-    });
-    // socat creates the link once both ends are open.
-    const ready = (async () => {
-      for (let i = 0; i < 200; i++) {
-        if (fs.existsSync(ptyPath) && this.sockets.size > 0) return;
-        await new Promise<void>((resolve) => setTimeout(resolve, 10));
-      }
-      throw new Error(`socat did not create ${ptyPath}`);
-    })();
-    await Promise.race([ready, failed]);
-    failed.catch(() => undefined);
-  }
-
-  private async stopSocat(): Promise<void> {
-    const socat = this.socat;
-    this.socat = undefined;
-    if (!socat || socat.exitCode !== null || socat.signalCode !== null) return;
-    const exited = once(socat, 'exit');
-    socat.kill('SIGTERM');
-    await exited;
+    await this.endpoint.restart();
   }
 
   private serve(socket: net.Socket): void {
-    if (this.down) {
-      socket.destroy();
-      return;
-    }
-    this.sockets.add(socket);
-    socket.setNoDelay(true);
     const wire = new SimWire(this.shared, (bytes) => {
       if (!socket.destroyed) socket.write(bytes);
     });
@@ -241,16 +152,9 @@ export class SimServer {
     socket.on('data', (data) => {
       wire.receive(data);
     });
-    socket.on('error', () => undefined);
     socket.on('close', () => {
       wire.close();
       this.wires.delete(wire);
-      this.sockets.delete(socket);
-      if (this.sockets.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
-  }
-
-  private later(fn: () => void, ms: number): void {
-    this.timers.later(fn, ms);
   }
 }
