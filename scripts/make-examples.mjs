@@ -566,6 +566,81 @@ write('victron-gx.json', [
   debug('victron-error', v, 340, 160, 'what went wrong'),
 ]);
 
+// --- an inverter that speaks Pylontech: CAN through a USB-CAN adapter, or RS485 -------------------
+const inv = 'inverter-tab';
+const inverterNode = (id, y, name, extra) => ({
+  id,
+  type: 'bms-inverter',
+  z: inv,
+  name,
+  source: 'link',
+  link: 'inverter-link',
+  interval: '5',
+  protocol: 'can',
+  port: '/dev/ttyACM0',
+  baud: '9600',
+  family: 'pylon',
+  manufacturer: '',
+  limits: 'control',
+  packCharge: '50',
+  packDischarge: '100',
+  maxCharge: '',
+  maxDischarge: '',
+  cellMax: '3.45',
+  cellFloat: '3.375',
+  cellMin: '2.9',
+  absorption: '15',
+  doubtfulDischarge: '',
+  fixedCvl: '55.2',
+  fixedCcl: '100',
+  fixedDcl: '100',
+  silentAfter: '60',
+  keepAlive: true,
+  probe: '30',
+  address: '2',
+  currentUnit: '0.01',
+  forceChargeSoc: '',
+  topic: 'bms/inverter',
+  x: 170,
+  y,
+  wires: [[`${id}-debug`]],
+  ...extra,
+});
+write('inverter.json', [
+  { id: inv, type: 'tab', label: 'Inverter (Pylontech CAN / RS485)', disabled: false, info: '' },
+  comment(
+    'inverter-about',
+    inv,
+    230,
+    40,
+    'The bank as one Pylontech battery for the inverter',
+    'Packs on /dev/ttyUSB0 (the master pack\'s RS232/RS485 link port). CAN: a CANable (slcan firmware) on /dev/ttyACM0 wired to the inverter\'s BMS port (CAN-H, CAN-L, GND; 120 ohm at both ends); set the inverter to its Pylontech / "Lithium 00" battery type. RS485 (disabled here): a USB-RS485 adapter to the inverter\'s BMS RS485 port, inverter set to Pylontech RS485. Enable one of the two. Watch the debug sidebar: what the inverter is told, and (RS485) what it asks. README, "Inverters".',
+  ),
+  link('inverter-link', 'bank on /dev/ttyUSB0', '/dev/ttyUSB0', 'discover', '5'),
+  inverterNode('inverter-can', 100, 'to the inverter over CAN', {}),
+  debug('inverter-can-debug', inv, 420, 100, 'what the inverter is told'),
+  {
+    ...inverterNode('inverter-rs485', 160, 'to the inverter over RS485', {
+      protocol: 'rs485',
+      port: '/dev/ttyUSB1',
+    }),
+    d: true,
+  },
+  debug('inverter-rs485-debug', inv, 420, 160, 'polls and answers'),
+  {
+    id: 'inverter-catch',
+    type: 'catch',
+    z: inv,
+    name: 'errors',
+    scope: ['inverter-can', 'inverter-rs485'],
+    uncaught: false,
+    x: 130,
+    y: 220,
+    wires: [['inverter-error']],
+  },
+  debug('inverter-error', inv, 340, 220, 'what went wrong'),
+]);
+
 // --- maintenance: parameters, history, clock and switches ---------------------------------------
 const m = 'maint-tab';
 const inject = (id, x, y, name, props, wires) => ({

@@ -37,6 +37,7 @@ export interface CanSenderOptions extends AnnouncerOptions {
 export interface SenderReport {
   readonly stage: Announcement['freshness']['stage'];
   readonly reason: string;
+  readonly stalePacks: readonly number[];
   /** The inverter's keep-alive is current. */
   readonly linked: boolean;
   /** What went out this period: the set, a probe set, or nothing (and why). */
@@ -135,7 +136,15 @@ export class PylonCanSender extends EventEmitter {
   async tick(now = this.now()): Promise<SenderReport> {
     const { freshness, values, packsOnline, packsExpected } = this.assess(now);
     const linked = this.linked(now);
-    const base = { stage: freshness.stage, reason: freshness.reason, linked, values, packsOnline, packsExpected };
+    const base = {
+      stage: freshness.stage,
+      reason: freshness.reason,
+      stalePacks: freshness.stalePacks,
+      linked,
+      values,
+      packsOnline,
+      packsExpected,
+    };
     const nothing = (why: string): SenderReport => this.report({ ...base, sent: 'nothing', why, frames: 0 });
     if (!values) return nothing(freshness.stage === 3 ? `silent: ${freshness.reason}` : 'no readings to announce');
     if (!this.port.isOpen) return nothing('the CAN adapter is not open');

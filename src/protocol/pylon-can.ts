@@ -142,6 +142,8 @@ export interface PylonFamily {
   readonly keepAlive: readonly number[];
   /** How often the set goes out, ms. */
   readonly periodMs: number;
+  /** 0x35E when the user sets none: what these inverters look for. */
+  readonly defaultName: string;
   /** Manufacturer names this family's inverters must not be sent (0x35E), with why. */
   readonly forbiddenNames?: { readonly pattern: RegExp; readonly why: string };
 }
@@ -168,6 +170,7 @@ export const PYLON_FAMILIES: readonly PylonFamily[] = [
     layout: PYLON_V12,
     keepAlive: [0x305],
     periodMs: 1000,
+    defaultName: 'PYLON',
   },
   {
     id: 'pylon-v2',
@@ -177,6 +180,7 @@ export const PYLON_FAMILIES: readonly PylonFamily[] = [
     layout: PYLON_V12,
     keepAlive: [0x305],
     periodMs: 1000,
+    defaultName: 'PYLON',
   },
   {
     id: 'luxpower',
@@ -193,6 +197,7 @@ export const PYLON_FAMILIES: readonly PylonFamily[] = [
     },
     keepAlive: [0x305],
     periodMs: 1000,
+    defaultName: 'PYLON',
   },
   {
     id: 'solark',
@@ -202,6 +207,7 @@ export const PYLON_FAMILIES: readonly PylonFamily[] = [
     layout: { ...PYLON_V12, dischargeVoltage: true, voltageScale: 0.1 },
     keepAlive: [0x305],
     periodMs: 1000,
+    defaultName: 'PYLON',
   },
   {
     id: 'sma',
@@ -211,6 +217,7 @@ export const PYLON_FAMILIES: readonly PylonFamily[] = [
     layout: { ...PYLON_V12, dischargeVoltage: true, socTail: 'fine-soc' },
     keepAlive: [0x305],
     periodMs: 1000,
+    defaultName: 'LFP-BMS',
   },
   {
     id: 'victron',
@@ -220,6 +227,7 @@ export const PYLON_FAMILIES: readonly PylonFamily[] = [
     layout: { ...PYLON_V12, dischargeVoltage: true, identity: 'victron' },
     keepAlive: [0x305, 0x306, 0x307],
     periodMs: 1000,
+    defaultName: 'LFP-BMS',
     forbiddenNames: {
       pattern: /^\s*(PYLON|DYNESS|BYD|LG|PELIO)/i,
       why: 'a Victron GX picks a battery type by this name and then overrides its limits (PYLON: CVL capped at 52.8 V, CCL 0 read as capacity/4)',

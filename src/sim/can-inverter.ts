@@ -76,6 +76,10 @@ export class SlcanInverterSim extends EventEmitter {
     return this.channel === 'open';
   }
 
+  get endpoints(): SimEndpoints {
+    return this.endpoint.endpoints;
+  }
+
   start(): Promise<SimEndpoints> {
     this.keepAliveTimer = setInterval(() => {
       this.sendKeepAlive();

@@ -44,6 +44,10 @@ export class Rs485InverterSim {
     );
   }
 
+  get endpoints(): SimEndpoints {
+    return this.endpoint.endpoints;
+  }
+
   start(): Promise<SimEndpoints> {
     return this.endpoint.start();
   }

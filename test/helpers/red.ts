@@ -11,6 +11,7 @@ import bmsHistory = require('../../nodes/bms-history/bms-history');
 import bmsControl = require('../../nodes/bms-control/bms-control');
 import bmsRecord = require('../../nodes/bms-record/bms-record');
 import bmsMqtt = require('../../nodes/bms-mqtt/bms-mqtt');
+import bmsInverter = require('../../nodes/bms-inverter/bms-inverter');
 
 /** node-red-node-test-helper ships no types; this is the part the tests use. */
 interface Helper {
@@ -55,6 +56,7 @@ export const NODES = [
   bmsControl,
   bmsRecord,
   bmsMqtt,
+  bmsInverter,
 ];
 
 export function startServer(): Promise<void> {
