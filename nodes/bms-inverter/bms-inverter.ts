@@ -3,12 +3,12 @@ import type { PackInput } from '../../src/bank';
 import type { Announcement, AnnouncerOptions } from '../../src/inverter/announcer';
 import { PylonCanSender, type SenderReport } from '../../src/inverter/can-sender';
 import { Rs485Responder, type Rs485Request } from '../../src/inverter/rs485-responder';
-import { asError, type BankCycle } from '../../src/link';
+import type { BankCycle } from '../../src/link';
 import { SlcanBus, type SlcanBusState } from '../../src/link/slcan-bus';
 import type { InverterFrame } from '../../src/protocol/pylon-can';
 import { runtimeTexts, type Texts } from '../shared/i18n';
 import { parseInverterConfig, type InverterConfig, type ParsedInverterConfig } from '../shared/inverter-config';
-import { packInputsFrom } from '../shared/payloads';
+import { bankInput } from '../shared/payloads';
 import { subscribe, type LinkSubscription } from '../shared/subscribe';
 import {
   formatNumber,
@@ -189,29 +189,9 @@ export = (RED: NodeAPI): void => {
       feed?.(cycle.packs);
     }
 
+    const onInput = bankInput('bms-inverter', link, feed, problem ?? t('bms-link.common.invalidConfig'), t);
     node.on('input', (msg: NodeMessageInFlow, _send: Send, done: Done) => {
-      if (!feed) {
-        done(new Error(`bms-inverter: ${problem ?? t('bms-link.common.invalidConfig')}`));
-        return;
-      }
-      if (fromLink) {
-        link?.connection
-          ?.pollNow()
-          .then(() => {
-            done();
-          })
-          .catch((err: unknown) => {
-            done(asError(err));
-          });
-        return;
-      }
-      const inputs = packInputsFrom(msg.payload, t);
-      if (typeof inputs === 'string') {
-        done(new Error(`bms-inverter: ${inputs}`));
-        return;
-      }
-      feed(inputs);
-      done();
+      onInput(msg, done);
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

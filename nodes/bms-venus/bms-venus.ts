@@ -1,9 +1,9 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { asError, type BankCycle } from '../../src/link';
+import type { BankCycle } from '../../src/link';
 import { VenusBridge, packageVersion, type BridgeReport, type ServiceState } from '../../src/venus';
 import { runtimeTexts, type Texts } from '../shared/i18n';
 import { dataDir } from '../shared/maintenance';
-import { packInputsFrom } from '../shared/payloads';
+import { bankInput } from '../shared/payloads';
 import { formatNumber, statusSetter, whenSettled, type BmsLinkConfigNode, type Done, type Send } from '../shared/types';
 import { parseVenusConfig, type VenusConfig } from '../shared/venus-config';
 import { subscribe, type LinkSubscription } from '../shared/subscribe';
@@ -95,30 +95,19 @@ export = (RED: NodeAPI): void => {
       bridge?.feed(cycle.packs);
     }
 
+    const running = bridge;
+    const onInput = bankInput(
+      'bms-venus',
+      link,
+      running &&
+        ((packs) => {
+          running.feed(packs);
+        }),
+      problem ?? t('bms-link.common.invalidConfig'),
+      t,
+    );
     node.on('input', (msg: NodeMessageInFlow, _send: Send, done: Done) => {
-      if (!bridge) {
-        done(new Error(`bms-venus: ${problem ?? t('bms-link.common.invalidConfig')}`));
-        return;
-      }
-      if (fromLink) {
-        // With a link, an input message asks for a fresh read; the cycle feeds the bridge.
-        link?.connection
-          ?.pollNow()
-          .then(() => {
-            done();
-          })
-          .catch((err: unknown) => {
-            done(asError(err));
-          });
-        return;
-      }
-      const inputs = packInputsFrom(msg.payload, t);
-      if (typeof inputs === 'string') {
-        done(new Error(`bms-venus: ${inputs}`));
-        return;
-      }
-      bridge.feed(inputs);
-      done();
+      onInput(msg, done);
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -1,4 +1,5 @@
 import type { AlarmLevel, PackCodes, PackInput } from '../../src/bank';
+import { asError } from '../../src/errors';
 import { englishTexts, type Texts } from './i18n';
 
 /** A bms-pack payload arriving on the input (at `field` of the message), or a reason it is not one. */
@@ -87,4 +88,47 @@ export function packInputsFrom(payload: unknown, t: Texts = englishTexts): PackI
   }
   const single = asPackInput(payload, t);
   return typeof single === 'string' ? t('bms-link.payload.neitherBankNorPack') : [single];
+}
+
+/**
+ * The input of a node that takes the bank from its link or from messages (bms-venus, bms-inverter):
+ * with a link, any message reads the bank now (the cycle then feeds the node); otherwise the payload
+ * is a bank state or pack readings. `feed` undefined: the node's configuration is unusable, `problem` says why.
+ */
+export function bankInput(
+  type: string,
+  link: { readonly connection: { pollNow(): Promise<unknown> } | undefined } | null,
+  feed: ((packs: PackInput[]) => void) | undefined,
+  problem: string,
+  t: Texts = englishTexts,
+): (msg: { payload?: unknown }, done: (err?: Error) => void) => void {
+  return (msg, done) => {
+    if (!feed) {
+      done(new Error(`${type}: ${problem}`));
+      return;
+    }
+    if (link) {
+      const connection = link.connection;
+      if (!connection) {
+        done(new Error(`${type}: ${t('bms-link.common.noConnection')}`));
+        return;
+      }
+      connection
+        .pollNow()
+        .then(() => {
+          done();
+        })
+        .catch((err: unknown) => {
+          done(asError(err));
+        });
+      return;
+    }
+    const inputs = packInputsFrom(msg.payload, t);
+    if (typeof inputs === 'string') {
+      done(new Error(`${type}: ${inputs}`));
+      return;
+    }
+    feed(inputs);
+    done();
+  };
 }

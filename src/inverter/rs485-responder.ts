@@ -4,6 +4,7 @@ import { rs485Battery } from '../bank/inverter-view';
 import { FrameStreamParser } from '../protocol';
 import { answerPylonRs485, type Rs485AnswerOptions, type Rs485Battery } from '../protocol/pylon-rs485';
 import { errorMessage } from '../errors';
+import { Reconnector } from '../link/reconnect';
 import { createTransport, type Transport, type TransportOptions } from '../link/transport';
 import { InverterAnnouncer, type AnnouncerOptions, type Announcement } from './announcer';
 
@@ -60,13 +61,16 @@ export class Rs485Responder extends EventEmitter {
   private battery: Rs485Battery | null = null;
   private announcement: Announcement | null = null;
   private periodTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private readonly reconnector: Reconnector;
 
   constructor(private readonly options: Rs485ResponderOptions) {
     super();
     this.now = options.clock ?? Date.now;
     this.announcer = new InverterAnnouncer(options);
+    this.reconnector = new Reconnector(options.reconnectMinMs ?? 1000, options.reconnectMaxMs ?? 30_000, () => {
+      this.stats.reconnects++;
+      this.connect();
+    });
   }
 
   get phase(): ResponderPhase {
@@ -93,9 +97,8 @@ export class Rs485Responder extends EventEmitter {
 
   async stop(): Promise<void> {
     clearInterval(this.periodTimer);
-    clearTimeout(this.reconnectTimer);
+    this.reconnector.cancel();
     this.periodTimer = undefined;
-    this.reconnectTimer = undefined;
     this.setPhase('closed');
     const transport = this.transport;
     this.transport = undefined;
@@ -152,7 +155,7 @@ export class Rs485Responder extends EventEmitter {
       return;
     }
     if (this.transport !== transport) return;
-    this.attempt = 0;
+    this.reconnector.succeeded();
     this.setPhase('listening');
   }
 
@@ -190,13 +193,6 @@ export class Rs485Responder extends EventEmitter {
     void transport.close().catch(() => undefined);
     if (this.phaseValue === 'closed') return;
     this.setPhase('disconnected', reason);
-    const min = this.options.reconnectMinMs ?? 1000;
-    const delay = Math.min(this.options.reconnectMaxMs ?? 30_000, min * 2 ** this.attempt);
-    this.attempt++;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.stats.reconnects++;
-      this.connect();
-    }, delay);
+    this.reconnector.schedule();
   }
 }

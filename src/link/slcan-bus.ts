@@ -9,6 +9,7 @@ import {
   type SlcanEvent,
 } from '../protocol/slcan';
 import { LinkError, errorMessage } from './errors';
+import { Reconnector } from './reconnect';
 import { createTransport, type Transport, type TransportOptions } from './transport';
 
 export interface SlcanBusOptions {
@@ -57,12 +58,15 @@ export class SlcanBus extends EventEmitter {
   private lastError: string | undefined;
   /** The set-up command waiting for CR or BEL. */
   private pending: { resolve: (ok: boolean) => void; timer: NodeJS.Timeout } | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private readonly reconnector: Reconnector;
 
   constructor(options: SlcanBusOptions) {
     super();
     this.options = { ...DEFAULTS, ...options };
+    this.reconnector = new Reconnector(this.options.reconnectMinMs, this.options.reconnectMaxMs, () => {
+      this.stats.reconnects++;
+      this.connect();
+    });
     // Checked now: a bit rate slcan has no code for is a configuration error, not a reason to retry.
     slcanBitrate(this.options.bitrate);
   }
@@ -101,8 +105,7 @@ export class SlcanBus extends EventEmitter {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.reconnector.cancel();
     const transport = this.transport;
     this.transport = undefined;
     this.settle(false);
@@ -174,7 +177,7 @@ export class SlcanBus extends EventEmitter {
       return;
     }
     if (this.transport !== transport) return;
-    this.attempt = 0;
+    this.reconnector.succeeded();
     this.setPhase('open');
   }
 
@@ -234,12 +237,6 @@ export class SlcanBus extends EventEmitter {
     if (this.phaseValue === 'closed') return;
     this.settle(false);
     this.setPhase('disconnected', reason);
-    const delay = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** this.attempt);
-    this.attempt++;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.stats.reconnects++;
-      this.connect();
-    }, delay);
+    this.reconnector.schedule();
   }
 }

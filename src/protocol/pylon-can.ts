@@ -290,6 +290,14 @@ const clamp = (value: number, min: number, max: number): number => Math.min(max,
 
 const KELVIN = 273.15;
 
+/** 0x374–0x377: where the lowest and highest cell and temperature are. */
+const EXTREME_IDS = {
+  0x374: 'cellVoltageMinId',
+  0x375: 'cellVoltageMaxId',
+  0x376: 'temperatureMinId',
+  0x377: 'temperatureMaxId',
+} as const;
+
 /** 0x359 bytes 0–3 (table in docs/inverter.md#0x359). */
 function conditionBytes(protection: PylonConditions, warning: PylonConditions): [number, number, number, number] {
   const low = (c: PylonConditions): number =>
@@ -414,13 +422,10 @@ export function encodePylonFrame(id: PylonFrameId, v: PylonValues, layout: Pylon
           .u16(6, v.temperatureMax + KELVIN, 1, 'highest temperature').bytes,
       };
     case 0x374:
-      return { id, data: new FrameWriter(8).ascii(0, v.cellVoltageMinId, 8, 0).bytes };
     case 0x375:
-      return { id, data: new FrameWriter(8).ascii(0, v.cellVoltageMaxId, 8, 0).bytes };
     case 0x376:
-      return { id, data: new FrameWriter(8).ascii(0, v.temperatureMinId, 8, 0).bytes };
     case 0x377:
-      return { id, data: new FrameWriter(8).ascii(0, v.temperatureMaxId, 8, 0).bytes };
+      return { id, data: new FrameWriter(8).ascii(0, v[EXTREME_IDS[id]], 8, 0).bytes };
     case 0x379:
       return { id, data: new FrameWriter(2).u16(0, v.capacityAh, 1, 'capacity').bytes };
     case 0x382:
