@@ -2,7 +2,7 @@ import type { PylonConditions, PylonValues } from '../protocol/pylon-can';
 import type { Located, Rs485Battery, TemperatureSummary } from '../protocol/pylon-rs485';
 import type { BankState } from './aggregate';
 import { DEFAULT_ALARM_THRESHOLDS, codesOf, imbalanceLevel, mappedAlarmLevels } from './alarm-levels';
-import type { Limits } from './charge-control';
+import { DEFAULT_LIMIT_TABLES, type LimitTable, type LimitTables, type Limits } from './charge-control';
 import { sensorGroups } from './temperatures';
 
 /** What the bank tells the inverter about itself beyond its readings. */
@@ -96,6 +96,12 @@ export function pylonValues(bank: BankState, limits: InverterLimits, identity: I
   };
 }
 
+/** The temperatures between which a limit table allows any current. */
+function allowedRange(table: LimitTable): { low: number; high: number } {
+  const allowed = table.filter(([, fraction]) => fraction > 0).map(([x]) => x);
+  return { low: Math.min(...allowed), high: Math.max(...allowed) };
+}
+
 const located = (e: { readonly value: number; readonly pack: number }): Located => ({ value: e.value, pack: e.pack });
 
 function summary(
@@ -117,6 +123,7 @@ export function rs485Battery(
   bank: BankState,
   values: PylonValues,
   identity: InverterIdentity & { readonly deviceName: string },
+  tables: Pick<LimitTables, 'chargeTemperature' | 'dischargeTemperature'> = DEFAULT_LIMIT_TABLES,
 ): Rs485Battery {
   const counted = bank.packs.filter((p) => p.online && !p.stale && p.analog);
   const analogs = counted.flatMap((p) => (p.analog ? [p.analog] : []));
@@ -132,6 +139,9 @@ export function rs485Battery(
   const levels = mappedAlarmLevels(codesOf(bank.alarms, null));
   const bit = (on: boolean, n: number): number => (on ? 1 << n : 0);
   const sohs = counted.map((c) => c.analog?.soh ?? 100);
+  const cells = Math.max(1, ...analogs.map((a) => a.cellVoltages.length));
+  const chargeWindow = allowedRange(tables.chargeTemperature);
+  const dischargeWindow = allowedRange(tables.dischargeTemperature);
   const cycles = analogs.map((a) => a.cycles);
   return {
     modules: analogs.map((a, i) => ({ ...a, pack: i + 1 })),
@@ -169,6 +179,21 @@ export function rs485Battery(
       cellTemperature,
       mosfetTemperature: summary(bank.mosfetTemperature, mosfetTemps, cellTemperature),
       bmsTemperature: summary(bank.boardTemperature, boardTemps, cellTemperature),
+    },
+    // The limits this bank is run to (the charge control's), not the packs' own protection settings.
+    parameters: {
+      cellHighVoltage: values.chargeVoltage / cells,
+      cellLowVoltage: values.dischargeVoltage / cells,
+      cellUnderVoltage: values.dischargeVoltage / cells,
+      chargeHighTemperature: chargeWindow.high,
+      chargeLowTemperature: chargeWindow.low,
+      chargeCurrentLimit: values.chargeCurrent,
+      moduleHighVoltage: values.chargeVoltage,
+      moduleLowVoltage: values.dischargeVoltage,
+      moduleUnderVoltage: values.dischargeVoltage,
+      dischargeHighTemperature: dischargeWindow.high,
+      dischargeLowTemperature: dischargeWindow.low,
+      dischargeCurrentLimit: values.dischargeCurrent,
     },
     systemAlarms: [
       bit(levels.HighVoltage === 1, 7) |

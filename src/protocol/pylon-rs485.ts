@@ -60,6 +60,21 @@ export interface Rs485Battery {
     readonly mosfetTemperature: TemperatureSummary;
     readonly bmsTemperature: TemperatureSummary;
   };
+  /** 0x47: the limits the bank works to, per cell and for the bank (V, °C, A). */
+  readonly parameters: {
+    readonly cellHighVoltage: number;
+    readonly cellLowVoltage: number;
+    readonly cellUnderVoltage: number;
+    readonly chargeHighTemperature: number;
+    readonly chargeLowTemperature: number;
+    readonly chargeCurrentLimit: number;
+    readonly moduleHighVoltage: number;
+    readonly moduleLowVoltage: number;
+    readonly moduleUnderVoltage: number;
+    readonly dischargeHighTemperature: number;
+    readonly dischargeLowTemperature: number;
+    readonly dischargeCurrentLimit: number;
+  };
   /** 0x62: alarm 1, alarm 2, protection 1, protection 2 (bits in docs/inverter.md#pylontech-rs485). */
   readonly systemAlarms: readonly [number, number, number, number];
   readonly identity: {
@@ -267,6 +282,8 @@ export function answerPylonRs485(
       const text = `${String(v.major)}.${String(v.minor)}`;
       return exchange(reply('version', { manufacturerVersion: text, mainlineVersion: text }));
     }
+    case 0x47:
+      return exchange(reply('systemParameters', { ...battery.parameters }));
     case 0x93:
       return exchange(reply('serial', { serial: (battery.identity.serials[0] ?? '').padEnd(16, ' ').slice(0, 16) }));
     case 0x60:

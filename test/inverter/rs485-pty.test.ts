@@ -133,10 +133,23 @@ describe('Pylontech RS485 answering over a pseudo-terminal (real serialport, 960
     // Name 10, manufacturer 20, version 2, then the pack count and a serial of 16 per pack.
     assert.equal(sysinfo[32], 3);
     assert.equal(sysinfo.length, 33 + 3 * 16);
+    const parameters = await inverter.ask(0x47);
+    assert.ok(parameters);
+    const p = decodeResponse(parameters, {
+      request: encodeRequest('systemParameters', {}, { dialect: 'pylontech', address: 2 }),
+      dialect: 'pylontech',
+    }).data;
+    // The limits the bank is run to: 55.2 V / 16 cells, the charge control's temperature window, the caps.
+    assert.deepEqual(
+      [p.cellHighVoltage, p.moduleHighVoltage, p.chargeLowTemperature, p.chargeHighTemperature, p.chargeCurrentLimit],
+      [3.45, 55.2, 2, 50, 100],
+    );
+    // An inverter asking the battery to change its management or to turn off gets no (RTN 04).
+    for (const cid2 of [0x94, 0x95, 0x64]) assert.equal(parseFrame((await inverter.ask(cid2)) ?? '').cid2, 0x04);
     assert.equal(await inverter.ask(0x61, [], 0x12), null);
     assert.equal(parseFrame((await inverter.ask(0x99)) ?? '').cid2, 0x04);
-    assert.equal(responder.stats.answered, 6);
-    assert.equal(responder.stats.requests, 6);
+    assert.equal(responder.stats.answered, 10);
+    assert.equal(responder.stats.requests, 10);
   });
 
   it('stale data: charging stops (0x63 CCL 0, charge enable off, discharge allowed), then silence; fresh data answers again', async () => {
