@@ -50,6 +50,7 @@ describe('editor and dashboard in a real browser', function () {
       'bms-history',
       'bms-control',
       'bms-mqtt',
+      'bms-inverter',
     ]) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
     }
@@ -124,6 +125,21 @@ describe('editor and dashboard in a real browser', function () {
       help: /Shadow mode/,
     },
     {
+      type: 'bms-inverter',
+      fields: [
+        '#node-input-source',
+        '#node-input-link',
+        '#node-input-protocol',
+        '#node-input-port',
+        '#node-input-family',
+        '#node-input-manufacturer',
+        '#node-input-limits',
+        '#node-input-silentAfter',
+      ],
+      invalid: ['#node-input-silentAfter', '5'],
+      help: /never PYLON|are refused/,
+    },
+    {
       type: 'bms-mqtt',
       fields: [
         '#node-input-source',
@@ -150,6 +166,7 @@ describe('editor and dashboard in a real browser', function () {
     'bms-history': 'bms history 1',
     'bms-control': 'bms control 1',
     'bms-mqtt': 'bms mqtt',
+    'bms-inverter': 'bms inverter',
   };
 
   for (const { type, fields, invalid, help } of dialogs) {
