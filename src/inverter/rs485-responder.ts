@@ -4,7 +4,7 @@ import { rs485Battery } from '../bank/inverter-view';
 import { FrameStreamParser } from '../protocol';
 import { answerPylonRs485, type Rs485AnswerOptions, type Rs485Battery } from '../protocol/pylon-rs485';
 import { errorMessage } from '../errors';
-import { Reconnector } from '../link/reconnect';
+import { Reconnector, openWired } from '../link/reconnect';
 import { createTransport, type Transport, type TransportOptions } from '../link/transport';
 import { InverterAnnouncer, type AnnouncerOptions, type Announcement } from './announcer';
 
@@ -138,23 +138,20 @@ export class Rs485Responder extends EventEmitter {
     const transport = make(this.options.port, { baudRate: this.options.baudRate ?? 9600 });
     this.transport = transport;
     this.parser.reset();
-    transport.on('data', (data: Buffer) => {
-      this.onData(transport, data);
-    });
-    transport.on('close', (err?: Error) => {
-      this.lost(transport, err ? errorMessage(err) : 'port closed');
-    });
     void this.open(transport);
   }
 
   private async open(transport: Transport): Promise<void> {
-    try {
-      await transport.open();
-    } catch (err) {
-      this.lost(transport, errorMessage(err));
-      return;
-    }
-    if (this.transport !== transport) return;
+    const opened = await openWired(
+      transport,
+      (data) => {
+        this.onData(transport, data);
+      },
+      (reason) => {
+        this.lost(transport, reason);
+      },
+    );
+    if (!opened || this.transport !== transport) return;
     this.reconnector.succeeded();
     this.setPhase('listening');
   }

@@ -9,7 +9,7 @@ import {
   type SlcanEvent,
 } from '../protocol/slcan';
 import { LinkError, errorMessage } from './errors';
-import { Reconnector } from './reconnect';
+import { Reconnector, openWired } from './reconnect';
 import { createTransport, type Transport, type TransportOptions } from './transport';
 
 export interface SlcanBusOptions {
@@ -132,23 +132,20 @@ export class SlcanBus extends EventEmitter {
     const transport = make(this.options.port, { baudRate: 115_200 });
     this.transport = transport;
     this.parser.reset();
-    transport.on('data', (data: Buffer) => {
-      for (const event of this.parser.push(data.toString('latin1'))) this.onEvent(event);
-    });
-    transport.on('close', (err?: Error) => {
-      this.lost(transport, err ? errorMessage(err) : 'port closed');
-    });
     void this.configure(transport);
   }
 
   private async configure(transport: Transport): Promise<void> {
-    try {
-      await transport.open();
-    } catch (err) {
-      this.lost(transport, errorMessage(err));
-      return;
-    }
-    if (this.transport !== transport) return;
+    const opened = await openWired(
+      transport,
+      (data) => {
+        for (const event of this.parser.push(data.toString('latin1'))) this.onEvent(event);
+      },
+      (reason) => {
+        this.lost(transport, reason);
+      },
+    );
+    if (!opened || this.transport !== transport) return;
     this.setPhase('configuring');
     try {
       // A channel left open by an earlier session refuses the bit rate: close it (a BEL when it was closed).
