@@ -140,6 +140,38 @@ const every = (id, x, y, name, seconds, props, wires) => ({
   y,
   wires: [wires],
 });
+/** A bms-inverter on tab `zz` polling `linkId`: CAN to a Pylontech V1.2 inverter, charge control. */
+const inverterNode = (zz, linkId, id, x, y, name, extra) => ({
+  id,
+  type: 'bms-inverter',
+  z: zz,
+  name,
+  source: 'link',
+  link: linkId,
+  interval: '5',
+  protocol: 'can',
+  port: '/dev/ttyACM0',
+  baud: '9600',
+  family: 'pylon',
+  manufacturer: '',
+  limits: 'control',
+  ...CHARGE_CONTROL,
+  doubtfulDischarge: '',
+  fixedCvl: '55.2',
+  fixedCcl: '100',
+  fixedDcl: '100',
+  silentAfter: '60',
+  keepAlive: true,
+  probe: '30',
+  address: '2',
+  currentUnit: '0.01',
+  forceChargeSoc: '',
+  topic: 'bms/inverter',
+  x,
+  y,
+  wires: [[`${id}-debug`]],
+  ...extra,
+});
 const demo = [
   {
     id: z,
@@ -304,6 +336,16 @@ const demo = [
     wires: [['demo-maint-view']],
   },
   fn('demo-maint-view', z, 880, 620, 'maintenance view', dash('maintenance-view.js'), 1, [['demo-maint-page']]),
+  comment(
+    'demo-inverter-about',
+    z,
+    200,
+    760,
+    'An emulated inverter on Pylon CAN (tcp://127.0.0.1:4002)',
+    '`npm start` also runs an emulated inverter behind an slcan adapter on the port after the bank\'s. bms-inverter tells it the bank as one Pylontech battery; with a real inverter, set the port to your USB-CAN adapter (e.g. /dev/ttyACM0) and the inverter family. README, "Inverters".',
+  ),
+  inverterNode(z, 'demo-link', 'demo-inverter', 160, 800, 'to the inverter', { port: 'tcp://127.0.0.1:4002' }),
+  debug('demo-inverter-debug', z, 420, 800, 'what the inverter is told', false),
   {
     id: 'demo-ui-base',
     type: 'ui-base',
@@ -572,37 +614,6 @@ write('victron-gx.json', [
 
 // --- an inverter that speaks Pylontech: CAN through a USB-CAN adapter, or RS485 -------------------
 const inv = 'inverter-tab';
-const inverterNode = (id, y, name, extra) => ({
-  id,
-  type: 'bms-inverter',
-  z: inv,
-  name,
-  source: 'link',
-  link: 'inverter-link',
-  interval: '5',
-  protocol: 'can',
-  port: '/dev/ttyACM0',
-  baud: '9600',
-  family: 'pylon',
-  manufacturer: '',
-  limits: 'control',
-  ...CHARGE_CONTROL,
-  doubtfulDischarge: '',
-  fixedCvl: '55.2',
-  fixedCcl: '100',
-  fixedDcl: '100',
-  silentAfter: '60',
-  keepAlive: true,
-  probe: '30',
-  address: '2',
-  currentUnit: '0.01',
-  forceChargeSoc: '',
-  topic: 'bms/inverter',
-  x: 170,
-  y,
-  wires: [[`${id}-debug`]],
-  ...extra,
-});
 write('inverter.json', [
   { id: inv, type: 'tab', label: 'Inverter (Pylontech CAN / RS485)', disabled: false, info: '' },
   comment(
@@ -614,10 +625,10 @@ write('inverter.json', [
     'Packs on /dev/ttyUSB0 (the master pack\'s RS232/RS485 link port). CAN: a CANable (slcan firmware) on /dev/ttyACM0 wired to the inverter\'s BMS port (CAN-H, CAN-L, GND; 120 ohm at both ends); set the inverter to its Pylontech / "Lithium 00" battery type. RS485 (disabled here): a USB-RS485 adapter to the inverter\'s BMS RS485 port, inverter set to Pylontech RS485. Enable one of the two. Watch the debug sidebar: what the inverter is told, and (RS485) what it asks. README, "Inverters".',
   ),
   link('inverter-link', 'bank on /dev/ttyUSB0', '/dev/ttyUSB0', 'discover', '5'),
-  inverterNode('inverter-can', 100, 'to the inverter over CAN', {}),
+  inverterNode(inv, 'inverter-link', 'inverter-can', 170, 100, 'to the inverter over CAN', {}),
   debug('inverter-can-debug', inv, 420, 100, 'what the inverter is told'),
   {
-    ...inverterNode('inverter-rs485', 160, 'to the inverter over RS485', {
+    ...inverterNode(inv, 'inverter-link', 'inverter-rs485', 170, 160, 'to the inverter over RS485', {
       protocol: 'rs485',
       port: '/dev/ttyUSB1',
     }),

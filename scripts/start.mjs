@@ -101,6 +101,22 @@ if (!port) {
   }
 }
 
+// An emulated inverter behind an slcan adapter, for the demo's bms-inverter (on the port after the
+// simulator's, as the demo flow expects). Left out, with a note, when that port is taken.
+const inverterListen = simPort + 1 <= 65535 ? simPort + 1 : simPort - 1;
+let inverter;
+let inverterPort;
+{
+  const { SlcanInverterSim } = require(path.join(root, 'dist', 'src', 'sim'));
+  const candidate = new SlcanInverterSim({ port: inverterListen });
+  try {
+    ({ tcp: inverterPort } = await candidate.start());
+    inverter = candidate;
+  } catch {
+    await candidate.stop().catch(() => undefined);
+  }
+}
+
 // The user's flows are never overwritten: the demo is deployed only into an empty user directory, or
 // on --reset after a backup.
 const flowFile = path.join(userDir, 'flows.json');
@@ -121,6 +137,7 @@ if (existsSync(flowFile) && !values.reset) {
       node.port = port;
       node.name = values.port ? 'bank' : 'simulated bank';
     }
+    if (node.type === 'bms-inverter') node.port = `tcp://127.0.0.1:${inverterListen}`;
   }
   writeFileSync(flowFile, JSON.stringify(flows, null, 2));
 }
@@ -151,7 +168,7 @@ red.stdout.on('data', (chunk) => {
       ? '  listening on every interface: anyone on your network can change these flows unless adminAuth is set in the settings\n'
       : '  only this machine can reach it (npm start -- --listen to serve the network)\n';
     process.stdout.write(
-      `\n  bank:      ${port}${sim ? ` (simulated, ${packs} pack${packs === 1 ? '' : 's'})` : ''}\n  flows:     ${flowNote}\n  editor:    ${base}/\n  dashboard: ${base}/dashboard\n${reach}\n  stop with Ctrl-C\n\n`,
+      `\n  bank:      ${port}${sim ? ` (simulated, ${packs} pack${packs === 1 ? '' : 's'})` : ''}\n  inverter:  ${inverterPort ? `${inverterPort} (emulated: Pylon CAN through an slcan adapter)` : `none: port ${inverterListen} is in use`}\n  flows:     ${flowNote}\n  editor:    ${base}/\n  dashboard: ${base}/dashboard\n${reach}\n  stop with Ctrl-C\n\n`,
     );
   }
 });
@@ -169,5 +186,6 @@ process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 red.on('exit', async (code) => {
   await stopSim();
+  await inverter?.stop();
   process.exit(code ?? 0);
 });

@@ -24,3 +24,5 @@ export {
 export { Random } from './random';
 export { SimBus, SimTransport, type SimBusOptions } from './bus';
 export { ModbusBank, type ModbusFraming } from './modbus-bank';
+export { SlcanInverterSim, type CanInverterSimOptions, type ReceivedFrame } from './can-inverter';
+export { Rs485InverterSim, type InverterExchange, type Rs485InverterSimOptions } from './rs485-inverter';

@@ -66,6 +66,12 @@ describe('npm start', function () {
         'bound to loopback',
       );
       assert.match(first.output(), /only this machine can reach it/);
+      assert.match(
+        first.output(),
+        new RegExp(
+          `inverter: +tcp://127\\.0\\.0\\.1:${String(sim + 1)} \\(emulated: Pylon CAN through an slcan adapter\\)`,
+        ),
+      );
       const settings = (await (await fetch(`http://127.0.0.1:${String(http)}/settings`)).json()) as {
         editorTheme?: { tours?: boolean };
         telemetryEnabled?: boolean;
@@ -75,6 +81,11 @@ describe('npm start', function () {
       assert.equal(settings.telemetryEnabled, false, 'no update-check question');
       // The user deploys a flow of their own.
       const flows = (await (await fetch(`http://127.0.0.1:${String(http)}/flows`)).json()) as object[];
+      // The demo's bms-inverter talks to the emulated inverter.
+      assert.equal(
+        (flows as { type?: string; port?: string }[]).find((n) => n.type === 'bms-inverter')?.port,
+        `tcp://127.0.0.1:${String(sim + 1)}`,
+      );
       const mine = [...flows, { id: 'my-tab', type: 'tab', label: 'my own flow' }];
       const deployed = await fetch(`http://127.0.0.1:${String(http)}/flows`, {
         method: 'POST',

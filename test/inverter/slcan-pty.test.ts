@@ -63,6 +63,20 @@ describe('slcan adapter over a pseudo-terminal (real serialport), an emulated in
     assert.equal(hex(frame.data), '0000000000000000');
   });
 
+  it('through a serial-to-TCP bridge (tcp://host:port) the same: set up, keep-alive in, frames out', async () => {
+    sim = new SlcanInverterSim({});
+    const { tcp } = await sim.start();
+    bus = new SlcanBus({ port: tcp, reconnectMinMs: 200, reconnectMaxMs: 1000 });
+    bus.start();
+    await phase(bus, 'open');
+    assert.deepEqual(sim.commands, ['C', 'S6', 'O']);
+    const [frame] = (await once(bus, 'frame')) as [{ id: number }];
+    assert.equal(frame.id, 0x305);
+    assert.equal(await bus.send({ id: 0x35e, data: Buffer.from('LFPBANK ') }), true);
+    const [received] = await frames(sim, 1);
+    assert.equal(received?.frame.id, 0x35e);
+  });
+
   it('the frames reach the inverter byte for byte as the reference lays them out, whatever the adapter answers to a frame', async () => {
     for (const transmitReply of ['cr', 'z', 'none'] as const) {
       await start({ transmitReply });
