@@ -22,7 +22,7 @@ const require = createRequire(import.meta.url);
 const usage = `usage: npm start -- [options]
   --port <device|tcp://host:port>  a real bank instead of the simulator
   --packs <n>        packs of the simulated bank (default 3)
-  --sim-port <n>     TCP port of the simulated bank (default 4001)
+  --sim-port <n>     TCP port of the simulated bank (default 4001; the emulated inverter takes the next)
   --http <n>         Node-RED's port (default 1880)
   --listen           serve on every network interface, not only this machine
                      (anyone on the network can then edit the flows: set adminAuth first)
