@@ -122,6 +122,11 @@ class HeldBinding implements BindingInterface {
   }
 }
 
+/** The part of the Unix bindings' poller used here (bindings-cpp exposes it as `poller`). */
+interface Poller {
+  once(event: 'readable', listener: (err?: Error | null) => void): unknown;
+}
+
 class HeldPort implements BindingPortInterface {
   constructor(
     private readonly inner: BindingPortInterface,
@@ -143,7 +148,24 @@ class HeldPort implements BindingPortInterface {
       // Closed while waiting: the stream expects a cancelled read, not a disconnection.
       if (!this.inner.isOpen) throw Object.assign(new Error('read cancelled: the port was closed'), { canceled: true });
     }
+    await this.readable();
     return this.inner.read(buffer, offset, length);
+  }
+
+  /**
+   * Waits until the port has bytes, where the binding can say so (Linux, macOS). Without it every
+   * piece costs a second thread-pool read that fails with EAGAIN (and an Error object) before the
+   * binding waits itself.
+   */
+  private readable(): Promise<void> {
+    const poller = (this.inner as { readonly poller?: Poller }).poller;
+    if (!poller || !this.inner.isOpen) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      poller.once('readable', (err?: Error | null) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
   }
 
   write(buffer: Buffer): Promise<void> {
