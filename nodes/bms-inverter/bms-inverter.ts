@@ -20,6 +20,8 @@ import {
   type Send,
 } from '../shared/types';
 
+const INVERTER_OUTPUT_EVERY_MS = 60_000;
+
 type BmsInverterDef = NodeDef & InverterConfig & { source: string; link: string; topic: string };
 
 /** What a period announced, from either side. */
@@ -128,7 +130,14 @@ export = (RED: NodeAPI): void => {
         last = kind;
         node.send({ topic, payload: report });
       });
+      // A Sunny Island sends its values every second: out at most once a minute, a change of request at once.
+      const lastInverter = new Map<string, { at: number; key: string }>();
       sender.on('inverter', (frame: InverterFrame) => {
+        const key = frame.kind === 'shutdown-request' ? String(frame.shutdown) : '';
+        const last = lastInverter.get(frame.kind);
+        const now = Date.now();
+        if (last && last.key === key && now - last.at < INVERTER_OUTPUT_EVERY_MS) return;
+        lastInverter.set(frame.kind, { at: now, key });
         node.send({ topic, payload: { inverter: frame } });
       });
       bus.start();

@@ -144,6 +144,29 @@ describe('bms-inverter (real Node-RED, the simulated bank, emulated inverters ov
       await framesUntil(can, (got) => got.some((f) => f.frame.id === 0x35e));
     });
 
+    it("a Sunny Island's own values come out at most once a minute, a shutdown request at once", async () => {
+      await load({ family: 'sma' });
+      const inverterMessages: { kind: string }[] = [];
+      const shutdown = new Promise<void>((resolve) => {
+        events('out').on('input', (msg: { payload: { inverter?: { kind: string } } }) => {
+          if (!msg.payload.inverter) return;
+          inverterMessages.push(msg.payload.inverter);
+          if (msg.payload.inverter.kind === 'shutdown-request') resolve();
+        });
+      });
+      // The keep-alive (a Sunny Island's 0x305 carries its values) comes every second; then 52.0 V, −10.0 A,
+      // 25.0 °C, 80 % three times; then a frame of another kind, which comes out at once.
+      await framesUntil(can, (got) => got.filter((f) => f.frame.id === 0x35e).length >= 2);
+      for (let i = 0; i < 3; i++)
+        can.inverterSends({ id: 0x305, data: Uint8Array.from([0x08, 0x02, 0x9c, 0xff, 0xfa, 0x00, 0x50, 0x00]) });
+      can.inverterSends({ id: 0x300, data: Uint8Array.from([0x01]) });
+      await shutdown;
+      assert.deepEqual(
+        inverterMessages.map((m) => m.kind),
+        ['sma-values', 'shutdown-request'],
+      );
+    });
+
     it('"PYLON" towards a Victron GX is refused with the reason, and nothing is opened', async () => {
       await load({ family: 'victron', manufacturer: 'PYLON' });
       const s = await statusOf('inv', (st) => st.fill === 'red');
