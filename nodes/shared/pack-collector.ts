@@ -1,4 +1,4 @@
-import type { PackInput } from '../../src/bank';
+import { agedInputs, type HeldInput, type PackInput } from '../../src/bank';
 
 /**
  * Pack readings arriving one message at a time (bms-pack), kept by pack so each new one can be
@@ -6,14 +6,11 @@ import type { PackInput } from '../../src/bank';
  * waited here since.
  */
 export class PackCollector {
-  private readonly received = new Map<number, { input: PackInput; at: number }>();
+  private readonly received = new Map<number, HeldInput>();
 
   add(input: PackInput, now: number): PackInput[] {
     this.received.set(input.pack, { input, at: now });
-    return [...this.received.values()].map(({ input: i, at }) => ({
-      ...i,
-      ageMs: i.ageMs === null ? null : i.ageMs + (now - at),
-    }));
+    return agedInputs(this.received.values(), now);
   }
 
   clear(): void {

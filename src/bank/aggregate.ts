@@ -292,3 +292,17 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
     }),
   };
 }
+
+/** A reading kept since `at` (ms). */
+export interface HeldInput {
+  readonly input: PackInput;
+  readonly at: number;
+}
+
+/** Kept readings as of `now`: each one's age grows by the time it has waited since it arrived. */
+export function agedInputs(held: Iterable<HeldInput>, now: number): PackInput[] {
+  return [...held].map(({ input, at }) => ({
+    ...input,
+    ageMs: input.ageMs === null ? null : input.ageMs + (now - at),
+  }));
+}

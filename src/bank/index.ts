@@ -1,11 +1,13 @@
 export {
   STANDBY_BELOW_A,
   aggregateBank,
+  agedInputs,
   packMode,
   type AggregateOptions,
   type BankAlarm,
   type BankState,
   type Extreme,
+  type HeldInput,
   type PackInput,
   type PackSummary,
   type TemperatureExtremes,

@@ -3,10 +3,12 @@ import {
   DEFAULT_CHARGE_SETTINGS,
   FreshnessGuard,
   aggregateBank,
+  agedInputs,
   type BankState,
   type ChargeDecision,
   type ChargeSettings,
   type Freshness,
+  type HeldInput,
   type PackInput,
 } from '../bank';
 import { pylonValues, type InverterIdentity, type InverterLimits } from '../bank/inverter-view';
@@ -49,7 +51,7 @@ export interface Announcement {
  * without fresh data, nothing. Shared by the CAN sender and the RS485 responder.
  */
 export class InverterAnnouncer {
-  private readonly inputs = new Map<number, { input: PackInput; at: number }>();
+  private readonly inputs = new Map<number, HeldInput>();
   private readonly guard: FreshnessGuard;
   private readonly controller: ChargeController;
   private lastInputAt: number | null = null;
@@ -76,10 +78,7 @@ export class InverterAnnouncer {
 
   /** Steps the charge control: once per period. */
   assess(now: number): Announcement {
-    const aged = [...this.inputs.values()].map(({ input, at }) => ({
-      ...input,
-      ageMs: input.ageMs === null ? null : input.ageMs + (now - at),
-    }));
+    const aged = agedInputs(this.inputs.values(), now);
     const bank = this.lastInputAt === null ? null : aggregateBank(aged, { staleAfterMs: this.guard.staleAfterMs });
     const freshness = this.guard.assess(bank, now);
     const counts = { packsOnline: bank?.packsOnline ?? 0, packsExpected: bank?.packsExpected ?? 0 };

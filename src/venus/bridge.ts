@@ -5,10 +5,12 @@ import {
   DEFAULT_CHARGE_SETTINGS,
   FreshnessGuard,
   aggregateBank,
+  agedInputs,
   type BankState,
   type ChargeDecision,
   type ChargeSettings,
   type Freshness,
+  type HeldInput,
   type PackInput,
 } from '../bank';
 import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from '../bank/alarm-levels';
@@ -108,7 +110,7 @@ export interface BridgeEvents {
 export class VenusBridge extends EventEmitter<BridgeEvents> {
   readonly controller: ChargeController;
   readonly guard: FreshnessGuard;
-  private readonly inputs = new Map<number, { input: PackInput; at: number }>();
+  private readonly inputs = new Map<number, HeldInput>();
   private lastInputAt: number | null = null;
   private inputsSeen = 0;
   private bankService: VenusService | undefined;
@@ -185,10 +187,7 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
       if (this.lastHadFresh) this.guard.stillFresh(now);
       return this.lastReport;
     }
-    const aged = [...this.inputs.values()].map(({ input, at }) => ({
-      ...input,
-      ageMs: input.ageMs === null ? null : input.ageMs + (now - at),
-    }));
+    const aged = agedInputs(this.inputs.values(), now);
     const bank = aggregateBank(aged, {
       staleAfterMs: this.guard.staleAfterMs,
       ...(this.options.expectedPacks?.length ? { expectedPacks: this.options.expectedPacks } : {}),
