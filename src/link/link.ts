@@ -236,11 +236,13 @@ const overlaps = (a: readonly string[], b: readonly string[]): boolean => a.some
 
 /**
  * Read holds (see `holdReading`): at most this many characters gathered in the kernel (its tty
- * buffer holds 4 KB), not worth it below this many ms, ending this many characters early.
+ * buffer holds 4 KB), not worth it below this many ms, ending this many characters after the
+ * frame's last one should have arrived: the rest of the frame comes in one read, its end noticed
+ * about 4 ms late at 9600 Bd (a USB adapter's last piece may come later still: one more read).
  */
 const MAX_HELD_CHARS = 2048;
 const MIN_READ_HOLD_MS = 10;
-const READ_HOLD_MARGIN_CHARS = 24;
+const READ_HOLD_LATE_CHARS = 4;
 
 /** Least quiet time before a Modbus request. */
 const MODBUS_GAP_MS = 110;
@@ -973,7 +975,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
    * Bytes arrive in pieces of a few bytes at low baud rates (a USB adapter's latency timer), and
    * every piece costs a read, an event and a wake-up. While a long reply is arriving and its length
    * is known, let its bytes gather in the kernel and take them in a few large reads instead, waking
-   * up a little before its end (the reply's end is still noticed within about one piece).
+   * up just after its end should have arrived (the end is noticed about one piece later).
    */
   private holdReading(): void {
     const remaining =
@@ -988,7 +990,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
     // Never near the response timeout: silence while a frame arrives is what ends an attempt.
     const holdMs = Math.min(
       this.current.timeoutMs / 4,
-      (Math.min(remaining, MAX_HELD_CHARS) - READ_HOLD_MARGIN_CHARS) * charMs,
+      Math.min(remaining + READ_HOLD_LATE_CHARS, MAX_HELD_CHARS) * charMs,
     );
     if (holdMs >= MIN_READ_HOLD_MS) transport.pauseReading(holdMs);
   }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { readSync } from 'node:fs';
 import net from 'node:net';
 import type {
   BindingInterface,
@@ -149,7 +150,24 @@ class HeldPort implements BindingPortInterface {
       if (!this.inner.isOpen) throw Object.assign(new Error('read cancelled: the port was closed'), { canceled: true });
     }
     await this.readable();
-    return this.inner.read(buffer, offset, length);
+    return this.readNow(buffer, offset, length) ?? this.inner.read(buffer, offset, length);
+  }
+
+  /**
+   * Once the poller has said readable, the bytes are read at once on the event loop: the port is
+   * non-blocking, and the binding's own read goes through the thread pool (a hand-over to a worker
+   * thread and back, and a promise, for every piece). Anything but bytes (EAGAIN, an error, end of
+   * file) goes to the binding's read, which waits or reports the error the way the stream expects.
+   */
+  private readNow(buffer: Buffer, offset: number, length: number): { buffer: Buffer; bytesRead: number } | undefined {
+    const fd = (this.inner as { readonly fd?: unknown }).fd;
+    if (typeof fd !== 'number' || !this.inner.isOpen) return undefined;
+    try {
+      const bytesRead = readSync(fd, buffer, offset, length, null);
+      return bytesRead > 0 ? { buffer, bytesRead } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**

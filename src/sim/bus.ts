@@ -132,11 +132,14 @@ export class SimBus {
   }
 
   /**
-   * The request whose answer finished arriving at `at`: answers go out one after another, so the
-   * frame a link completed at that moment is that one.
+   * The request whose answer finished arriving at `at` or up to `withinMs` before (a link holding
+   * its reads notices a frame's end a little after it): answers go out one after another, so the
+   * frame a link completed then is that one. Undefined when none or more than one ended in that
+   * window: then the moment does not say which.
    */
-  answeredAt(at: number): string | undefined {
-    return this.answers.find((a) => a.at === at)?.request;
+  answeredAt(at: number, withinMs = 0): string | undefined {
+    const ended = this.answers.filter((a) => a.at <= at && a.at >= at - withinMs);
+    return ended.length === 1 ? ended[0]?.request : undefined;
   }
 
   /** A transport for `LinkOptions.transportFactory`: each connection gets its own wire to the bank. */

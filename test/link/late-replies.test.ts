@@ -9,6 +9,8 @@ import { fakeTime, type FakeTime } from '../helpers/wire';
 const TIMEOUT = 1000;
 const SETTLE = 500;
 const LATENCY = 30;
+/** How late a link holding its reads may notice a frame's end at 9600 Bd: a few characters' time. */
+const HOLD_LATE_MS = 8;
 
 /** A request for every PACE command the sim answers, with values it accepts. */
 function sample(spec: CommandSpec): { params: Fields; address?: number } {
@@ -86,8 +88,9 @@ describe('link: a reply is never taken as the answer to another request (fake ti
   };
 
   const assertAnswered = (taken: { result: CallResult; at: number }, spec: CommandSpec): void => {
-    const request = bus.answeredAt(taken.at);
-    assert.ok(request, 'the reply taken is one the bank sent');
+    // The link's read holds end a few characters after a frame's last one should have arrived.
+    const request = bus.answeredAt(taken.at, HOLD_LATE_MS);
+    assert.ok(request, 'the reply taken is one the bank sent, and the only one that ended just before');
     assert.equal(
       decodeRequest(request, 'pace').command,
       spec.name,
