@@ -463,12 +463,19 @@ function stateToRaw(state: PackState, layout: StateLayout, raw: RawRecord): void
   if (mode) setBit(raw, mode.field, mode.bit);
 }
 
+/** Whether the rule's field (a byte, or one of a list of per-value bytes) shows its state. Runs for every rule of every pack of every reply: no arrays made. */
 function ruleActive(rule: FlagRule, raw: RawRecord): boolean {
   const value = raw[rule.field];
-  const values = Array.isArray(value) ? (value as readonly number[]) : typeof value === 'number' ? [value] : [];
-  if ('equals' in rule) return values.includes(rule.equals);
-  if ('anyBit' in rule) return values.some((v) => v !== 0);
-  return values.some((v) => testBit(v, rule.bit));
+  if (typeof value === 'number') return valueShows(rule, value);
+  if (!Array.isArray(value)) return false;
+  for (const v of value as readonly number[]) if (valueShows(rule, v)) return true;
+  return false;
+}
+
+function valueShows(rule: FlagRule, value: number): boolean {
+  if ('equals' in rule) return value === rule.equals;
+  if ('anyBit' in rule) return value !== 0;
+  return testBit(value, rule.bit);
 }
 
 function fieldValue(raw: RawRecord, field: string): number {

@@ -149,14 +149,16 @@ interface CellTemperatures {
 /** The temperature cells are comfortable at: the GX gets the cell sensor furthest from it. */
 const COMFORT_C = 25;
 
+/** A cell's or sensor's id as the GX shows it: `P03C07`, `P03T02`. */
+const cellId = (pack: number, kind: 'C' | 'T', n: number): string => `${pid(pack)}${kind}${String(n).padStart(2, '0')}`;
+
 function cellTemperatures(packs: readonly PackSummary[]): CellTemperatures {
   let min: { value: number; id: string } | null = null;
   let max: { value: number; id: string } | null = null;
   for (const p of packs) {
     for (const r of sensorGroups(p.analog).cells) {
-      const id = `${pid(p.pack)}T${String(r.sensor).padStart(2, '0')}`;
-      if (!min || r.value < min.value) min = { value: r.value, id };
-      if (!max || r.value > max.value) max = { value: r.value, id };
+      if (!min || r.value < min.value) min = { value: r.value, id: cellId(p.pack, 'T', r.sensor) };
+      if (!max || r.value > max.value) max = { value: r.value, id: cellId(p.pack, 'T', r.sensor) };
     }
   }
   // The GX's temperature decisions (a charger's low-temperature cut-off through shared temperature
@@ -183,11 +185,18 @@ function measurementsOf(
     allowToDischarge: boolean;
   },
 ): Values {
-  const cells = packs.flatMap((p) =>
-    (p.analog?.cellVoltages ?? []).map((v, i) => ({ v, id: `${pid(p.pack)}C${String(i + 1).padStart(2, '0')}` })),
-  );
-  const minCell = cells.reduce<(typeof cells)[number] | null>((a, b) => (a === null || b.v < a.v ? b : a), null);
-  const maxCell = cells.reduce<(typeof cells)[number] | null>((a, b) => (a === null || b.v > a.v ? b : a), null);
+  // The first lowest and first highest cell of the bank, in pack order: one pass over 240 cells
+  // per publish, ids made only for the two found.
+  let minCell: { v: number; pack: number; cell: number } | null = null;
+  let maxCell: { v: number; pack: number; cell: number } | null = null;
+  for (const p of packs) {
+    const voltages = p.analog?.cellVoltages ?? [];
+    for (let i = 0; i < voltages.length; i++) {
+      const v = voltages[i] ?? 0;
+      if (minCell === null || v < minCell.v) minCell = { v, pack: p.pack, cell: i + 1 };
+      if (maxCell === null || v > maxCell.v) maxCell = { v, pack: p.pack, cell: i + 1 };
+    }
+  }
   const temps = cellTemperatures(packs);
   const cellsPerPack = packs.length ? Math.max(...packs.map((p) => p.analog?.cellVoltages.length ?? 0)) : null;
   return {
@@ -204,8 +213,8 @@ function measurementsOf(
       totals.remainingAh !== null && totals.fullAh !== null ? -(totals.fullAh - totals.remainingAh) : null,
     '/System/MinCellVoltage': minCell?.v ?? null,
     '/System/MaxCellVoltage': maxCell?.v ?? null,
-    '/System/MinVoltageCellId': minCell?.id ?? null,
-    '/System/MaxVoltageCellId': maxCell?.id ?? null,
+    '/System/MinVoltageCellId': minCell ? cellId(minCell.pack, 'C', minCell.cell) : null,
+    '/System/MaxVoltageCellId': maxCell ? cellId(maxCell.pack, 'C', maxCell.cell) : null,
     '/System/MinCellTemperature': temps.min?.value ?? null,
     '/System/MaxCellTemperature': temps.max?.value ?? null,
     '/System/MinTemperatureCellId': temps.min?.id ?? null,
