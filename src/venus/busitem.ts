@@ -1,4 +1,5 @@
 import { Message, MessageType, Variant, type MessageBus } from './dbus';
+import { encodeItemsChanged, encodePropertiesChanged, wireSafe, type WireItem } from './signal-wire';
 import { normalize, textOf, toVariant, type ItemSpec, type ItemValue } from './values';
 
 export const BUSITEM = 'com.victronenergy.BusItem';
@@ -78,6 +79,12 @@ export class BusItemTree {
     return { Value: this.variant(path), Text: new Variant('s', this.text(path)) };
   }
 
+  wireItem(path: string): WireItem {
+    const spec = this.spec(path);
+    const value = this.get(path);
+    return { type: spec.type, value, text: textOf(spec, value) };
+  }
+
   spec(path: string): ItemSpec {
     const spec = this.specs.get(path);
     if (!spec) throw new Error(`no item ${path}`);
@@ -86,6 +93,37 @@ export class BusItemTree {
 }
 
 export type WriteHandler = (path: string, value: number | string | null) => SetResult;
+
+/** The D-Bus library's connection (not in its typings): where its own messages are written as bytes. */
+interface BusConnection {
+  readonly _connection?: {
+    readonly state?: string;
+    readonly stream?: {
+      readonly writable?: boolean;
+      readonly supportsUnixFd?: boolean;
+      write(data: unknown): unknown;
+    };
+  };
+}
+
+/**
+ * Writes a marshalled message where the library writes its own (`_write`: the stream, as
+ * `{ data, fds }` where it passes file descriptors). Undefined while not connected — the library
+ * queues messages then — or if a version of it keeps its connection elsewhere: the signals then go
+ * through it as messages.
+ */
+function rawWriter(bus: MessageBus): ((bytes: Buffer) => void) | undefined {
+  const connection = (bus as unknown as BusConnection)._connection;
+  const stream = connection?.stream;
+  if (connection?.state !== 'connected' || !stream?.writable) return undefined;
+  return stream.supportsUnixFd
+    ? (data) => {
+        stream.write({ data, fds: [] });
+      }
+    : (data) => {
+        stream.write(data);
+      };
+}
 
 /**
  * Serves a tree as `com.victronenergy.BusItem` objects on one bus connection: GetItems, GetValue,
@@ -110,6 +148,24 @@ export class BusItemExporter {
   /** One ItemsChanged on `/` for the batch (and a PropertiesChanged per path, for older consumers). */
   emitChanges(paths: readonly string[]): { signals: number } {
     if (!paths.length) return { signals: 0 };
+    const write = rawWriter(this.bus);
+    if (write) {
+      const items = paths.map((path) => [path, this.tree.wireItem(path)] as const);
+      if (
+        wireSafe(
+          paths,
+          items.map(([, item]) => item),
+        )
+      ) {
+        const signals = [encodeItemsChanged(this.bus.newSerial(), BUSITEM, items)];
+        if (this.propertiesChanged)
+          for (const [path, item] of items)
+            signals.push(encodePropertiesChanged(this.bus.newSerial(), BUSITEM, path, item));
+        // One write for the batch: one system call, one wake-up of the daemon.
+        write(signals.length === 1 ? (signals[0] as Buffer) : Buffer.concat(signals));
+        return { signals: signals.length };
+      }
+    }
     const items: Record<string, { Value: Variant; Text: Variant }> = {};
     for (const path of paths) items[path] = this.tree.item(path);
     this.bus.send(Message.newSignal('/', BUSITEM, 'ItemsChanged', 'a{sa{sv}}', [items]));
