@@ -42,11 +42,14 @@ function statCpuMs(path: string): number {
  * CPU of a process in ms — all its threads, and its main thread alone (the task whose id is the
  * process id) — and its resident set in MB, from /proc.
  */
-export function usage(pid: number): { cpuMs: number; mainMs: number; rssMb: number } {
+export function usage(pid: number): { cpuMs: number; mainMs: number; rssMb: number; anonMb: number; fileMb: number } {
   const cpuMs = statCpuMs(`/proc/${String(pid)}/stat`);
   const mainMs = statCpuMs(`/proc/${String(pid)}/task/${String(pid)}/stat`);
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
-  return { cpuMs, mainMs, rssMb: Number(rss?.[1] ?? 0) / 1024 };
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
+  const mb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  // Anonymous memory is what the process holds (heaps, buffers); file-backed is code and libraries
+  // mapped from disk, shared with other processes and dropped by the kernel under pressure.
+  return { cpuMs, mainMs, rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile') };
 }
 
 function freePort(): Promise<number> {
@@ -185,12 +188,12 @@ async function measure(red: RunningRed, bank: SimulatedBank): Promise<Measured> 
  * RSS of each process sampled once per cycle over the steady window: one sample moves by a few MB
  * with the collector's timing, the median of the window's differences does not.
  */
-async function rssDuring(pids: readonly number[], bank: SimulatedBank): Promise<number[][]> {
+async function rssDuring(pids: readonly number[], bank: SimulatedBank): Promise<ReturnType<typeof usage>[][]> {
   await untilCycle(bank, WARM_CYCLES);
-  const samples: number[][] = [];
+  const samples: ReturnType<typeof usage>[][] = [];
   for (let n = WARM_CYCLES + 1; n <= WARM_CYCLES + MEASURE_CYCLES; n++) {
     await untilCycle(bank, n);
-    samples.push(pids.map((pid) => usage(pid).rssMb));
+    samples.push(pids.map((pid) => usage(pid)));
   }
   return samples;
 }
@@ -294,11 +297,14 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
       measure(gateway, banks[2].bank),
       rssDuring([empty.pid, linkOnly.pid, full.pid], banks[1].bank),
     ]);
+    const rssOf = (s: readonly ReturnType<typeof usage>[], i: number): number => s[i]?.rssMb ?? 0;
     const rss = {
-      empty: median(rssSamples.map((s) => s[0] ?? 0)),
-      linkOnly: median(rssSamples.map((s) => s[1] ?? 0)),
-      full: median(rssSamples.map((s) => s[2] ?? 0)),
-      growth: median(rssSamples.map((s) => (s[2] ?? 0) - (s[0] ?? 0))),
+      empty: median(rssSamples.map((s) => rssOf(s, 0))),
+      linkOnly: median(rssSamples.map((s) => rssOf(s, 1))),
+      full: median(rssSamples.map((s) => rssOf(s, 2))),
+      growth: median(rssSamples.map((s) => rssOf(s, 2) - rssOf(s, 0))),
+      anonGrowth: median(rssSamples.map((s) => (s[2]?.anonMb ?? 0) - (s[0]?.anonMb ?? 0))),
+      fileGrowth: median(rssSamples.map((s) => (s[2]?.fileMb ?? 0) - (s[0]?.fileMb ?? 0))),
     };
     const early = `cycles ${String(EARLY_CYCLES.from + 1)}–${String(EARLY_CYCLES.from + EARLY_CYCLES.count)} after start (code still cold)`;
     const steady = (m: Measured): string =>
@@ -380,7 +386,7 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
         name: 'Node-RED RSS growth over an empty flow: bms-link + bms-parallel + bms-venus',
         value: rss.growth,
         unit: 'MB',
-        detail: `median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB against ${rss.empty.toFixed(1)} MB at the same uptime (aim ≤ 5 MB); bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB`,
+        detail: `median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB against ${rss.empty.toFixed(1)} MB at the same uptime (aim ≤ 5 MB); anonymous ${rss.anonGrowth.toFixed(1)} MB, file-backed (code) ${rss.fileGrowth.toFixed(1)} MB; bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB`,
       },
     ];
   } finally {
