@@ -1,6 +1,7 @@
 import { sensorGroups, type BankState, type ChargeDecision, type Freshness, type PackSummary } from '../bank';
 import {
   ALARM_PATHS,
+  COMPUTED_ALARMS,
   codesOf,
   imbalanceLevel,
   mappedAlarmLevels,
@@ -87,12 +88,28 @@ const BANK_ONLY: Readonly<Record<string, ItemSpec>> = {
   '/ConnectionInformation': S,
 };
 
+/** `/Alarms/<name>` under `base`, for every alarm, in `ALARM_PATHS` order. */
+const alarmPathsUnder = (base: string): Readonly<Record<string, string>> =>
+  Object.fromEntries(ALARM_PATHS.map((name) => [name, `${base}/Alarms/${name}`]));
+
+/** The bank's alarm paths and each module's, made once: every publish cycle sets all of them. */
+const BANK_ALARM_PATHS = alarmPathsUnder('');
+const modulePathCache: { id: string; alarms: Readonly<Record<string, string>> }[] = [];
+function modulePaths(n: number): { id: string; alarms: Readonly<Record<string, string>> } {
+  const known = modulePathCache[n];
+  if (known) return known;
+  const base = `/Diagnostics/Module${String(n)}`;
+  const made = { id: `${base}/Id`, alarms: alarmPathsUnder(base) };
+  modulePathCache[n] = made;
+  return made;
+}
+
 const MODULE_ITEMS = (n: number): [string, ItemSpec][] => [
-  [`/Diagnostics/Module${String(n)}/Id`, S],
-  ...ALARM_PATHS.map((a): [string, ItemSpec] => [`/Diagnostics/Module${String(n)}/Alarms/${a}`, I]),
+  [modulePaths(n).id, S],
+  ...ALARM_PATHS.map((a): [string, ItemSpec] => [modulePaths(n).alarms[a] ?? '', I]),
 ];
 
-const alarmSpecs = (): [string, ItemSpec][] => ALARM_PATHS.map((a) => [`/Alarms/${a}`, I]);
+const alarmSpecs = (): [string, ItemSpec][] => ALARM_PATHS.map((a) => [BANK_ALARM_PATHS[a] ?? '', I]);
 
 /** The bank service: every path it will ever publish, fixed before the name is claimed. */
 export function bankSpecs(packNumbers: readonly number[]): Map<string, ItemSpec> {
@@ -309,24 +326,41 @@ export function bankItems({ bank, decision, freshness, history, meta, thresholds
   });
 
   // Alarms from stale data would be guesses: unknown (invalid) once the data is lost.
-  const bankAlarms = mappedAlarmLevels(codesOf(bank.alarms, null));
-  for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = lost ? null : (bankAlarms[name] ?? null);
-  values['/Alarms/CellImbalance'] = lost ? null : imbalanceLevel(counted, thresholds);
-  values['/Alarms/StateOfHealth'] = lost ? null : sohLevel(bank.soh, thresholds);
-  values['/Alarms/BmsCable'] = CABLE_LEVEL[freshness.stage];
+  setAlarms(values, BANK_ALARM_PATHS, lost ? null : mappedAlarmLevels(codesOf(bank.alarms, null)), {
+    CellImbalance: lost ? null : imbalanceLevel(counted, thresholds),
+    StateOfHealth: lost ? null : sohLevel(bank.soh, thresholds),
+    BmsCable: CABLE_LEVEL[freshness.stage],
+  });
 
   for (const p of bank.packs) {
-    const base = `/Diagnostics/Module${String(p.pack - 1)}`;
+    const paths = modulePaths(p.pack - 1);
     const serial = p.identity?.packSerial ?? p.identity?.serial;
-    values[`${base}/Id`] = `Pack ${String(p.pack)}${serial ? ` ${serial}` : ''}`;
-    const packAlarms = mappedAlarmLevels(codesOf(bank.alarms, p.pack));
+    values[paths.id] = `Pack ${String(p.pack)}${serial ? ` ${serial}` : ''}`;
     const fresh = !p.stale && !lost;
-    for (const name of ALARM_PATHS) values[`${base}/Alarms/${name}`] = fresh ? (packAlarms[name] ?? null) : null;
-    values[`${base}/Alarms/CellImbalance`] = fresh ? imbalanceLevel([p], thresholds) : null;
-    values[`${base}/Alarms/StateOfHealth`] = fresh ? sohLevel(p.analog?.soh ?? null, thresholds) : null;
-    values[`${base}/Alarms/BmsCable`] = lost ? CABLE_LEVEL[freshness.stage] : p.stale ? 1 : 0;
+    setAlarms(values, paths.alarms, fresh ? mappedAlarmLevels(codesOf(bank.alarms, p.pack)) : null, {
+      CellImbalance: fresh ? imbalanceLevel([p], thresholds) : null,
+      StateOfHealth: fresh ? sohLevel(p.analog?.soh ?? null, thresholds) : null,
+      BmsCable: lost ? CABLE_LEVEL[freshness.stage] : p.stale ? 1 : 0,
+    });
   }
   return values;
+}
+
+/** Every alarm path: the mapped levels (null: all unknown), then the computed alarms. */
+function setAlarms(
+  values: Values,
+  paths: Readonly<Record<string, string>>,
+  mapped: Readonly<Record<string, 0 | 1 | 2>> | null,
+  computed: Readonly<Record<(typeof COMPUTED_ALARMS)[number], 0 | 1 | 2 | null>>,
+): void {
+  for (const name of ALARM_PATHS) {
+    const path = paths[name];
+    if (path !== undefined) values[path] = mapped ? (mapped[name] ?? null) : null;
+  }
+  for (const name of COMPUTED_ALARMS) {
+    const path = paths[name];
+    if (path !== undefined) values[path] = computed[name];
+  }
 }
 
 /** One pack as its own (optional) service. */
@@ -359,10 +393,10 @@ export function packItems(
           allowToDischarge: pack.alarms?.dischargeMos !== false,
         }),
   );
-  const levels = mappedAlarmLevels(codesOf(bank.alarms, pack.pack));
-  for (const name of ALARM_PATHS) values[`/Alarms/${name}`] = fresh ? (levels[name] ?? null) : null;
-  values['/Alarms/CellImbalance'] = fresh ? imbalanceLevel([pack], thresholds) : null;
-  values['/Alarms/StateOfHealth'] = fresh ? sohLevel(a?.soh ?? null, thresholds) : null;
-  values['/Alarms/BmsCable'] = lost ? CABLE_LEVEL[stage] : fresh ? 0 : 1;
+  setAlarms(values, BANK_ALARM_PATHS, fresh ? mappedAlarmLevels(codesOf(bank.alarms, pack.pack)) : null, {
+    CellImbalance: fresh ? imbalanceLevel([pack], thresholds) : null,
+    StateOfHealth: fresh ? sohLevel(a?.soh ?? null, thresholds) : null,
+    BmsCable: lost ? CABLE_LEVEL[stage] : fresh ? 0 : 1,
+  });
   return values;
 }

@@ -87,9 +87,9 @@ export class VenusService extends EventEmitter {
 
   /** Apply values; the changed ones go out as one batch. Returns the changed paths. */
   update(values: Readonly<Record<string, ItemValue>>): string[] {
-    const changed = Object.entries(values)
-      .filter(([path, value]) => path !== '/DeviceInstance' && this.tree.set(path, value))
-      .map(([path]) => path);
+    const changed: string[] = [];
+    for (const path of Object.keys(values))
+      if (path !== '/DeviceInstance' && this.tree.set(path, values[path])) changed.push(path);
     this.emitChanges(changed);
     return changed;
   }
