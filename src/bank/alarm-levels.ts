@@ -48,17 +48,22 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
 
 export type CodeSet = Readonly<Record<'alarms' | 'protections' | 'faults', readonly string[]>>;
 
+/** No codes at all: what a healthy bank lists, for the bank and for every pack, every cycle. */
+const NO_CODES: CodeSet = Object.freeze({ alarms: [], protections: [], faults: [] });
+
 /** The codes a bank state lists for one pack (null: every counted pack). */
 export function codesOf(alarms: readonly BankAlarm[], pack: number | null): CodeSet {
+  if (!alarms.length) return NO_CODES;
   const pick = (level: BankAlarm['level']): string[] =>
     alarms.filter((a) => a.level === level && (pack === null || a.packs.includes(pack))).map((a) => a.code);
   return { alarms: pick('warning'), protections: pick('protection'), faults: pick('fault') };
 }
 
-/** 0 / 1 / 2 for every mapped path. */
-export function mappedAlarmLevels(codes: CodeSet): Record<string, 0 | 1 | 2> {
+const ALARM_SOURCES = Object.entries(ALARM_MAP);
+
+function levelsFor(codes: CodeSet): Record<string, 0 | 1 | 2> {
   const levels: Record<string, 0 | 1 | 2> = {};
-  for (const [path, source] of Object.entries(ALARM_MAP)) {
+  for (const [path, source] of ALARM_SOURCES) {
     const alarm =
       source.protection.some((c) => codes.protections.includes(c)) ||
       (source.anyFault === true && codes.faults.length > 0);
@@ -67,13 +72,29 @@ export function mappedAlarmLevels(codes: CodeSet): Record<string, 0 | 1 | 2> {
   return levels;
 }
 
+/** Every mapped path at 0: worked out once. */
+const ALL_CLEAR: Readonly<Record<string, 0 | 1 | 2>> = Object.freeze(levelsFor(NO_CODES));
+
+/** 0 / 1 / 2 for every mapped path. */
+export function mappedAlarmLevels(codes: CodeSet): Readonly<Record<string, 0 | 1 | 2>> {
+  return codes === NO_CODES ? ALL_CLEAR : levelsFor(codes);
+}
+
+/** The worst cell spread within one counted pack, as a level; null when no counted pack has cells. */
 export function imbalanceLevel(packs: readonly PackSummary[], t: AlarmThresholds): 0 | 1 | 2 | null {
-  const spreads = packs.flatMap((p) => {
+  let worst = -Infinity;
+  for (const p of packs) {
     const cells = p.analog?.cellVoltages;
-    return !p.stale && cells?.length ? [Math.max(...cells) - Math.min(...cells)] : [];
-  });
-  if (!spreads.length) return null;
-  const worst = Math.max(...spreads);
+    if (p.stale || !cells?.length) continue;
+    let low = Infinity;
+    let high = -Infinity;
+    for (const v of cells) {
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
+    if (high - low > worst) worst = high - low;
+  }
+  if (worst === -Infinity) return null;
   return worst >= t.imbalanceAlarm ? 2 : worst >= t.imbalanceWarning ? 1 : 0;
 }
 
