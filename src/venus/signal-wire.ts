@@ -48,16 +48,18 @@ class WireWriter {
   }
 
   uint32(v: number): void {
-    this.align(4);
-    this.room(4);
-    this.buf.writeUInt32LE(v, this.length);
-    this.length += 4;
+    this.word32(v, false);
   }
 
   int32(v: number): void {
+    this.word32(v, true);
+  }
+
+  private word32(v: number, signed: boolean): void {
     this.align(4);
     this.room(4);
-    this.buf.writeInt32LE(v, this.length);
+    if (signed) this.buf.writeInt32LE(v, this.length);
+    else this.buf.writeUInt32LE(v, this.length);
     this.length += 4;
   }
 

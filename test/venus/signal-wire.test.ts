@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BusItemExporter, BusItemTree, BUSITEM } from '../../src/venus/busitem';
 import { Message, Variant, sessionBus, type MessageBus } from '../../src/venus/dbus';
+import { addMatch } from '../../src/venus/settings';
 import { encodeItemsChanged, encodePropertiesChanged, wireSafe, type WireItem } from '../../src/venus/signal-wire';
 import { toVariant, type ItemSpec } from '../../src/venus/values';
 import { startBus, type RunningBus } from '../helpers/dbus';
@@ -104,16 +105,7 @@ describe('BusItem change signals written as D-Bus bytes (a real dbus-daemon)', f
       const received: { path: string | undefined; member: string | undefined; body: unknown[] }[] = [];
       let allSix: () => void = () => undefined;
       const sixReceived = new Promise<void>((resolve) => (allSix = resolve));
-      await client.call(
-        new Message({
-          destination: 'org.freedesktop.DBus',
-          path: '/org/freedesktop/DBus',
-          interface: 'org.freedesktop.DBus',
-          member: 'AddMatch',
-          signature: 's',
-          body: [`type='signal',interface='${BUSITEM}'`],
-        }),
-      );
+      await addMatch(client, `type='signal',interface='${BUSITEM}'`, 5000);
       client.on('message', (msg: Message) => {
         if (msg.interface !== BUSITEM) return;
         received.push({ path: msg.path, member: msg.member, body: msg.body });
