@@ -109,7 +109,7 @@ function writeBytes(
  * reading (it fills its buffer), so the hold sits below it: the next read of the port waits until
  * `until`, and then takes every byte the kernel gathered meanwhile in one go.
  */
-class HeldBinding implements BindingInterface {
+export class HeldBinding implements BindingInterface {
   until = 0;
 
   constructor(private readonly inner: BindingInterface) {}
@@ -160,8 +160,11 @@ class HeldPort implements BindingPortInterface {
    * file) goes to the binding's read, which waits or reports the error the way the stream expects.
    */
   private readNow(buffer: Buffer, offset: number, length: number): { buffer: Buffer; bytesRead: number } | undefined {
-    const fd = (this.inner as { readonly fd?: unknown }).fd;
-    if (typeof fd !== 'number' || !this.inner.isOpen) return undefined;
+    // Only where the binding polls a Unix descriptor: Windows' binding has an `fd` too, but it is a
+    // handle, not a descriptor, and its reads are overlapped I/O.
+    const port = this.inner as { readonly fd?: unknown; readonly poller?: Poller };
+    const fd = port.fd;
+    if (!port.poller || typeof fd !== 'number' || !this.inner.isOpen) return undefined;
     try {
       const bytesRead = readSync(fd, buffer, offset, length, null);
       return bytesRead > 0 ? { buffer, bytesRead } : undefined;
