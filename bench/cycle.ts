@@ -297,14 +297,18 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
       measure(gateway, banks[2].bank),
       rssDuring([empty.pid, linkOnly.pid, full.pid], banks[1].bank),
     ]);
-    const rssOf = (s: readonly ReturnType<typeof usage>[], i: number): number => s[i]?.rssMb ?? 0;
+    type MemoryField = 'rssMb' | 'anonMb' | 'fileMb';
+    /** Median over the window of process `i`'s figure; `growth`: the full flow's over the empty one's. */
+    const memory = (i: number): number => median(rssSamples.map((s) => s[i]?.rssMb ?? 0));
+    const growth = (field: MemoryField): number =>
+      median(rssSamples.map((s) => (s[2]?.[field] ?? 0) - (s[0]?.[field] ?? 0)));
     const rss = {
-      empty: median(rssSamples.map((s) => rssOf(s, 0))),
-      linkOnly: median(rssSamples.map((s) => rssOf(s, 1))),
-      full: median(rssSamples.map((s) => rssOf(s, 2))),
-      growth: median(rssSamples.map((s) => rssOf(s, 2) - rssOf(s, 0))),
-      anonGrowth: median(rssSamples.map((s) => (s[2]?.anonMb ?? 0) - (s[0]?.anonMb ?? 0))),
-      fileGrowth: median(rssSamples.map((s) => (s[2]?.fileMb ?? 0) - (s[0]?.fileMb ?? 0))),
+      empty: memory(0),
+      linkOnly: memory(1),
+      full: memory(2),
+      growth: growth('rssMb'),
+      anonGrowth: growth('anonMb'),
+      fileGrowth: growth('fileMb'),
     };
     const early = `cycles ${String(EARLY_CYCLES.from + 1)}–${String(EARLY_CYCLES.from + EARLY_CYCLES.count)} after start (code still cold)`;
     const steady = (m: Measured): string =>

@@ -96,7 +96,8 @@ export interface AggregateOptions {
   readonly staleAfterMs: number;
 }
 
-const id = (pack: number, kind: 'C' | 'T', index: number): string =>
+/** A cell's or temperature sensor's id as the GX shows it: `P03C07`, `P03T02` (1-based). */
+export const sensorId = (pack: number, kind: 'C' | 'T', index: number): string =>
   `P${String(pack).padStart(2, '0')}${kind}${String(index).padStart(2, '0')}`;
 
 interface Candidate {
@@ -116,7 +117,7 @@ const extreme = (c: Candidate, kind: 'C' | 'T'): Extreme => ({
   value: c.value,
   pack: c.pack,
   index: c.index + 1,
-  id: id(c.pack, kind, c.index + 1),
+  id: sensorId(c.pack, kind, c.index + 1),
 });
 
 interface Range {

@@ -3,6 +3,7 @@ export {
   aggregateBank,
   agedInputs,
   packMode,
+  sensorId,
   type AggregateOptions,
   type BankAlarm,
   type BankState,

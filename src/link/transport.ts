@@ -160,13 +160,10 @@ class HeldPort implements BindingPortInterface {
    * file) goes to the binding's read, which waits or reports the error the way the stream expects.
    */
   private readNow(buffer: Buffer, offset: number, length: number): { buffer: Buffer; bytesRead: number } | undefined {
-    // Only where the binding polls a Unix descriptor: Windows' binding has an `fd` too, but it is a
-    // handle, not a descriptor, and its reads are overlapped I/O.
-    const port = this.inner as { readonly fd?: unknown; readonly poller?: Poller };
-    const fd = port.fd;
-    if (!port.poller || typeof fd !== 'number' || !this.inner.isOpen) return undefined;
+    const unix = this.unix();
+    if (!unix || typeof unix.fd !== 'number') return undefined;
     try {
-      const bytesRead = readSync(fd, buffer, offset, length, null);
+      const bytesRead = readSync(unix.fd, buffer, offset, length, null);
       return bytesRead > 0 ? { buffer, bytesRead } : undefined;
     } catch {
       return undefined;
@@ -179,14 +176,23 @@ class HeldPort implements BindingPortInterface {
    * binding waits itself.
    */
   private readable(): Promise<void> {
-    const poller = (this.inner as { readonly poller?: Poller }).poller;
-    if (!poller || !this.inner.isOpen) return Promise.resolve();
+    const unix = this.unix();
+    if (!unix) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      poller.once('readable', (err?: Error | null) => {
+      unix.poller.once('readable', (err?: Error | null) => {
         if (err) reject(err);
         else resolve();
       });
     });
+  }
+
+  /**
+   * The open port's descriptor and poller where the binding polls one (Linux, macOS). Windows'
+   * binding has an `fd` too, but it is a handle, not a descriptor, and no poller: undefined there.
+   */
+  private unix(): { readonly fd?: unknown; readonly poller: Poller } | undefined {
+    const port = this.inner as { readonly fd?: unknown; readonly poller?: Poller };
+    return port.poller && this.inner.isOpen ? { fd: port.fd, poller: port.poller } : undefined;
   }
 
   write(buffer: Buffer): Promise<void> {

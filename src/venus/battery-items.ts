@@ -1,4 +1,4 @@
-import { sensorGroups, type BankState, type ChargeDecision, type Freshness, type PackSummary } from '../bank';
+import { sensorGroups, sensorId, type BankState, type ChargeDecision, type Freshness, type PackSummary } from '../bank';
 import {
   ALARM_PATHS,
   COMPUTED_ALARMS,
@@ -139,7 +139,6 @@ export interface ServiceMeta {
 
 type Values = Record<string, ItemValue>;
 
-const pid = (pack: number): string => `P${String(pack).padStart(2, '0')}`;
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function mandatory(meta: ServiceMeta): Values {
@@ -166,16 +165,13 @@ interface CellTemperatures {
 /** The temperature cells are comfortable at: the GX gets the cell sensor furthest from it. */
 const COMFORT_C = 25;
 
-/** A cell's or sensor's id as the GX shows it: `P03C07`, `P03T02`. */
-const cellId = (pack: number, kind: 'C' | 'T', n: number): string => `${pid(pack)}${kind}${String(n).padStart(2, '0')}`;
-
 function cellTemperatures(packs: readonly PackSummary[]): CellTemperatures {
   let min: { value: number; id: string } | null = null;
   let max: { value: number; id: string } | null = null;
   for (const p of packs) {
     for (const r of sensorGroups(p.analog).cells) {
-      if (!min || r.value < min.value) min = { value: r.value, id: cellId(p.pack, 'T', r.sensor) };
-      if (!max || r.value > max.value) max = { value: r.value, id: cellId(p.pack, 'T', r.sensor) };
+      if (!min || r.value < min.value) min = { value: r.value, id: sensorId(p.pack, 'T', r.sensor) };
+      if (!max || r.value > max.value) max = { value: r.value, id: sensorId(p.pack, 'T', r.sensor) };
     }
   }
   // The GX's temperature decisions (a charger's low-temperature cut-off through shared temperature
@@ -230,8 +226,8 @@ function measurementsOf(
       totals.remainingAh !== null && totals.fullAh !== null ? -(totals.fullAh - totals.remainingAh) : null,
     '/System/MinCellVoltage': minCell?.v ?? null,
     '/System/MaxCellVoltage': maxCell?.v ?? null,
-    '/System/MinVoltageCellId': minCell ? cellId(minCell.pack, 'C', minCell.cell) : null,
-    '/System/MaxVoltageCellId': maxCell ? cellId(maxCell.pack, 'C', maxCell.cell) : null,
+    '/System/MinVoltageCellId': minCell ? sensorId(minCell.pack, 'C', minCell.cell) : null,
+    '/System/MaxVoltageCellId': maxCell ? sensorId(maxCell.pack, 'C', maxCell.cell) : null,
     '/System/MinCellTemperature': temps.min?.value ?? null,
     '/System/MaxCellTemperature': temps.max?.value ?? null,
     '/System/MinTemperatureCellId': temps.min?.id ?? null,
@@ -353,13 +349,11 @@ function setAlarms(
   mapped: Readonly<Record<string, 0 | 1 | 2>> | null,
   computed: Readonly<Record<(typeof COMPUTED_ALARMS)[number], 0 | 1 | 2 | null>>,
 ): void {
+  const computedLevels: Readonly<Record<string, 0 | 1 | 2 | null>> = computed;
   for (const name of ALARM_PATHS) {
     const path = paths[name];
-    if (path !== undefined) values[path] = mapped ? (mapped[name] ?? null) : null;
-  }
-  for (const name of COMPUTED_ALARMS) {
-    const path = paths[name];
-    if (path !== undefined) values[path] = computed[name];
+    if (path !== undefined)
+      values[path] = name in computedLevels ? (computedLevels[name] ?? null) : (mapped?.[name] ?? null);
   }
 }
 

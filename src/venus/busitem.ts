@@ -151,12 +151,7 @@ export class BusItemExporter {
     const write = rawWriter(this.bus);
     if (write) {
       const items = paths.map((path) => [path, this.tree.wireItem(path)] as const);
-      if (
-        wireSafe(
-          paths,
-          items.map(([, item]) => item),
-        )
-      ) {
+      if (wireSafe(items)) {
         const signals = [encodeItemsChanged(this.bus.newSerial(), BUSITEM, items)];
         if (this.propertiesChanged)
           for (const [path, item] of items)

@@ -181,10 +181,9 @@ const INT32_MAX = 0x7fffffff;
  * within int32, numbers finite. Anything else is left to the D-Bus library, which refuses it the
  * way it always has.
  */
-export function wireSafe(strings: readonly string[], items: readonly WireItem[]): boolean {
-  for (const s of strings) if (s.includes('\0')) return false;
-  for (const item of items) {
-    if (item.text.includes('\0')) return false;
+export function wireSafe(items: readonly (readonly [path: string, item: WireItem])[]): boolean {
+  for (const [path, item] of items) {
+    if (path.includes('\0') || item.text.includes('\0')) return false;
     const v = item.value;
     if (v === null) continue;
     if (item.type === 's') {
