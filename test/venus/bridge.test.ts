@@ -429,6 +429,12 @@ describe('venus bridge on a real dbus-daemon', function () {
     assert.equal(systemcalc.services.get(name)?.instance, instance);
     assert.equal(systemcalc.batteryMonitor(), name);
     assert.equal(systemcalc.bms(), name);
+    // Changes after the restart reach the GX as signals on the new connection.
+    sim.setCurrent(-37);
+    const inputs = simInputs(sim);
+    b.feed(inputs);
+    const current = Math.round(inputs.reduce((sum, p) => sum + (p.analog?.current ?? 0), 0) * 10) / 10;
+    await systemcalc.waitFor('the new current', () => systemcalc.value(name, '/Dc/0/Current') === current);
   });
 
   describe('stale data', () => {

@@ -128,10 +128,13 @@ describe('BusItem change signals written as D-Bus bytes (a real dbus-daemon)', f
         '/System/MinVoltageCellId',
         '/Info/MaxChargeCurrent',
       ];
+      const tap = tapWrites(bus);
       assert.deepEqual(exporter.emitChanges(paths), { signals: 6 });
+      tap.restore();
       bus.send = send;
-      // Not through the library's messages: written as bytes.
+      // Not through the library's messages: written as bytes, the six signals in one write.
       assert.equal(sent.length, 0);
+      assert.equal(tap.writes.length, 1);
       await sixReceived;
 
       const itemsChanged = received.find((r) => r.member === 'ItemsChanged');
