@@ -53,7 +53,21 @@ export interface BridgeOptions {
   readonly retryMinMs?: number;
   /** Time source (tests run the watchdog on a fake clock). */
   readonly clock?: () => number;
+  /** The watchdog's timers, to go with `clock` (tests give a fake clock's). */
+  readonly timers?: BridgeTimers;
 }
+
+export interface BridgeTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_TIMERS: BridgeTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => {
+    clearTimeout(handle as NodeJS.Timeout | undefined);
+  },
+};
 
 export interface BridgeReport {
   readonly stage: Freshness['stage'];
@@ -93,8 +107,9 @@ export function serviceSuffix(id: string): string {
 
 /**
  * The bank on D-Bus: pack readings in, one `com.victronenergy.battery` service (plus optional
- * per-pack services) out, with charge control and the data-age watchdog in between. Runs a 1 s
- * watchdog of its own, so a flow that stops feeding it still ends in stage 2.
+ * per-pack services) out, with charge control and the data-age watchdog in between. Runs a
+ * watchdog of its own, so a flow that stops feeding it still ends in stage 2: it sleeps while input
+ * arrives on time and checks every second (`watchdogMs`) once input is overdue.
  */
 /** What a bridge tells its node. */
 export interface BridgeEvents {
@@ -127,7 +142,10 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
   private nextChangeAt = -Infinity;
   private lastHadFresh = false;
   private lastReport: BridgeReport | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
+  private watchdog: unknown;
+  private readonly timers: BridgeTimers;
+  /** How often the watchdog checks once input is overdue. */
+  private readonly tickMs: number;
   private meta: ServiceMeta | undefined;
   private serviceNameValue: string | null = null;
   private stopped = false;
@@ -141,9 +159,8 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
       ...(options.lostAfterMs !== undefined ? { lostAfterMs: options.lostAfterMs } : {}),
     });
     this.now = options.clock ?? Date.now;
-    this.watchdog = setInterval(() => {
-      this.evaluate(this.now(), 'watchdog');
-    }, options.watchdogMs ?? 1000);
+    this.tickMs = options.watchdogMs ?? 1000;
+    this.timers = options.timers ?? REAL_TIMERS;
   }
 
   get service(): VenusService | undefined {
@@ -164,11 +181,31 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     for (const input of packs) this.inputs.set(input.pack, { input, at });
     this.lastInputAt = at;
     this.inputsSeen++;
-    return this.evaluate(at, 'input');
+    const report = this.evaluate(at, 'input');
+    this.armWatchdog(at);
+    return report;
   }
 
   /**
-   * Re-evaluate now. The watchdog does this every second, but between inputs it only publishes
+   * The watchdog's next check: when something can change without input (a pack turning stale, the
+   * BMS-lost time) or when the next input is a tick overdue, whichever comes first; every tick once
+   * it is overdue. Until then there is nothing to check, and a wake-up of an idle Node-RED costs a
+   * GX more than the check itself (it was five per poll at 1 s).
+   */
+  private armWatchdog(now: number): void {
+    this.timers.clearTimeout(this.watchdog);
+    if (this.stopped || this.lastInputAt === null) return;
+    const overdueAt = this.lastInputAt + this.options.pollIntervalMs + this.tickMs;
+    const delay = Math.max(this.tickMs, Math.min(this.nextChangeAt, overdueAt) - now);
+    this.watchdog = this.timers.setTimeout(() => {
+      const at = this.now();
+      this.evaluate(at, 'watchdog');
+      this.armWatchdog(at);
+    }, delay);
+  }
+
+  /**
+   * Re-evaluate now. The watchdog does this every second while input is overdue, but it only publishes
    * when the data stage changes (or once a poll interval, for ramps and ages): building and comparing
    * every item each second would cost a GX more than the data itself.
    */
@@ -212,7 +249,8 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     const decision = doubtful
       ? this.controller.hold(now, freshness.reason, freshness.stage === 3)
       : this.controller.step(bank, now);
-    if (!doubtful) this.recordHistory(bank, decision, now);
+    // Energy is counted for measured time only: a re-evaluation of the same readings adds nothing.
+    if (!doubtful && trigger === 'input') this.recordHistory(bank, decision, now);
     this.publish(bank, decision, freshness, now);
     const report = this.report(bank, decision, freshness);
     this.lastReport = report;
@@ -247,7 +285,7 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.watchdog);
+    this.timers.clearTimeout(this.watchdog);
     clearTimeout(this.saveTimer);
     this.save(this.now());
     await Promise.all([this.bankService?.stop(), ...[...this.packServices.values()].map((s) => s.stop())]);

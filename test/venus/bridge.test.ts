@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import FakeTimers from '@sinonjs/fake-timers';
 import { SimulatedBank } from '../../src/sim';
 import {
   VenusBridge,
@@ -438,16 +439,27 @@ describe('venus bridge on a real dbus-daemon', function () {
   });
 
   describe('stale data', () => {
+    /**
+     * The bridge's clock and watchdog timers on a fake clock of their own: the bus, the daemon and
+     * the systemcalc double keep real time, so signals arrive while the test waits for them.
+     */
+    const fakeClock = (
+      now: number,
+    ): { clock: () => number; timers: FakeTimers.Clock; tick: (ms: number) => Promise<number> } => {
+      const timers = FakeTimers.createClock(now);
+      return { clock: () => timers.now, timers, tick: (ms) => timers.tickAsync(ms) };
+    };
+
     it('stage 1: a silent pack raises BmsCable, leaves the totals and the limits; stage 2: charging stops, discharge held; stage 3: CVL invalid; recovery holds, then ramps', async () => {
-      let t = 5_000_000;
+      const time = fakeClock(5_000_000);
       const sim = new SimulatedBank({ packs: 3, seed: 11, current: 5 });
-      const { b, name, v } = await published(sim, { clock: () => t, watchdogMs: 20 });
+      const { b, name, v } = await published(sim, { clock: time.clock, timers: time.timers });
       assert.equal(v('/Info/MaxChargeCurrent'), 150);
       assert.equal(v('/Info/MaxDischargeCurrent'), 300);
       assert.equal(v('/Alarms/BmsCable'), 0);
       // Pack 3 goes silent; 3 poll cycles (15 s) later it is stale.
       for (let i = 0; i < 3; i++) {
-        t += 5001;
+        await time.tick(5001);
         b.feed(simInputs(sim, [1, 2]));
       }
       await systemcalc.waitFor('stage 1', () => v('/Alarms/BmsCable') === 1);
@@ -461,7 +473,7 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(typeof v('/Info/MaxChargeVoltage'), 'number');
       const lastVoltage = Number(v('/Dc/0/Voltage'));
       // Nothing arrives: the node's own watchdog sees no fresh pack (stage 2), charging stops, discharge held.
-      t += 16_000;
+      await time.tick(16_000);
       await systemcalc.waitFor('stage 2', () => v('/Info/MaxChargeCurrent') === 0 && v('/Dc/0/Voltage') === null);
       assert.equal(v('/Info/MaxDischargeCurrent'), 200);
       const safeCvl = v('/Info/MaxChargeVoltage');
@@ -473,7 +485,7 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.match(String(v('/Info/ChargeMode')), /^Charging stopped: no fresh data from any pack/);
       assert.equal(systemcalc.bms(), name);
       // 5 min later the service stops being a BMS.
-      t += 300_000;
+      await time.tick(300_000);
       await systemcalc.waitFor('stage 3', () => v('/Alarms/BmsCable') === 2);
       assert.equal(v('/Info/MaxChargeVoltage'), null);
       assert.equal(systemcalc.bms(), null);
@@ -487,24 +499,72 @@ describe('venus bridge on a real dbus-daemon', function () {
       assert.equal(v('/Info/MaxChargeCurrent'), 0);
       assert.equal(v('/Info/MaxDischargeCurrent'), 200);
       assert.equal(systemcalc.bms(), name);
-      t += 31_000;
-      b.feed(simInputs(sim, [1, 2]));
-      t += 20_000;
-      b.feed(simInputs(sim, [1, 2]));
+      // Polled every 5 s from then on: after 30 s the charge current ramps back up.
+      for (let s = 5; s <= 55; s += 5) {
+        await time.tick(5000);
+        b.feed(simInputs(sim, [1, 2]));
+        if (s < 30) assert.equal(v('/Info/MaxChargeCurrent'), 0, `CCL still held at ${String(s)} s`);
+      }
       await systemcalc.waitFor('ramped up', () => v('/Info/MaxChargeCurrent') === 100);
     });
 
+    it('the watchdog sleeps while input comes on time, checks every second once it is overdue, and finds stage 2 within a second of the last pack turning stale', async () => {
+      const time = fakeClock(7_000_000);
+      const sim = new SimulatedBank({ packs: 2, seed: 14 });
+      const b = bridge({ clock: time.clock, timers: time.timers });
+      const checks: number[] = [];
+      const evaluate = b.evaluate.bind(b);
+      b.evaluate = (now, trigger) => {
+        if (trigger === 'watchdog') checks.push(now);
+        return evaluate(now, trigger);
+      };
+      const stages: { stage: number; at: number }[] = [];
+      b.on('report', (r) => stages.push({ stage: r.stage, at: time.timers.now }));
+      b.feed(simInputs(sim));
+      await systemcalc.waitFor('the bank', () => systemcalc.services.has(b.serviceName ?? ''));
+      // A minute of polls every 5 s (and a little late): no check, one timer pending.
+      for (let i = 0; i < 12; i++) {
+        await time.tick(5000 + (i % 3) * 300);
+        b.feed(simInputs(sim));
+      }
+      assert.deepEqual(checks, []);
+      assert.equal(time.timers.countTimers(), 1);
+      const lastInput = time.timers.now;
+      // The next poll is a second overdue: the first check, then one per second.
+      await time.tick(5999);
+      assert.deepEqual(checks, []);
+      await time.tick(1);
+      assert.deepEqual(checks, [lastInput + 6000]);
+      await time.tick(4000);
+      assert.deepEqual(
+        checks,
+        [6000, 7000, 8000, 9000, 10_000].map((ms) => lastInput + ms),
+      );
+      // Every pack is stale 15 s after the last reading: stage 2 at the first check after that.
+      await time.tick(10_000);
+      const stage2 = stages.find((r) => r.stage === 2);
+      assert.ok(stage2, 'stage 2 reported');
+      assert.ok(stage2.at > lastInput + 15_000 && stage2.at <= lastInput + 16_000, String(stage2.at - lastInput));
+      // Input again: the watchdog sleeps again.
+      b.feed(simInputs(sim));
+      const seen = checks.length;
+      await time.tick(5000);
+      b.feed(simInputs(sim));
+      await time.tick(5000);
+      assert.equal(checks.length, seen);
+    });
+
     it('can leave the bus name when the BMS is lost (stage 3) and claim it again on fresh data', async () => {
-      let t = 9_000_000;
+      const time = fakeClock(9_000_000);
       const sim = new SimulatedBank({ packs: 2, seed: 12 });
-      const b = bridge({ clock: () => t, watchdogMs: 20, releaseOnLoss: true });
+      const b = bridge({ clock: time.clock, timers: time.timers, releaseOnLoss: true });
       b.feed(simInputs(sim));
       const name = b.serviceName ?? '';
       await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
-      t += 16_000;
+      await time.tick(16_000);
       await systemcalc.waitFor('charging stopped', () => systemcalc.value(name, '/Info/MaxChargeCurrent') === 0);
       assert.ok(systemcalc.services.has(name), 'still on the bus while only doubtful');
-      t += 300_000;
+      await time.tick(300_000);
       await systemcalc.waitFor('the name released', () => !systemcalc.services.has(name));
       b.feed(simInputs(sim));
       await systemcalc.waitFor('the name back', () => systemcalc.services.has(name));
