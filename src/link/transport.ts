@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { readSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import type {
   BindingInterface,
@@ -195,9 +195,24 @@ class HeldPort implements BindingPortInterface {
     return port.poller && this.inner.isOpen ? { fd: port.fd, poller: port.poller } : undefined;
   }
 
+  /**
+   * A request goes straight into the port's kernel buffer where there is a descriptor (it always fits:
+   * a few dozen bytes against kilobytes): the binding's write hands it to a worker thread and wakes
+   * the event loop again when done, twice per poll for nothing. What does not go at once (EAGAIN,
+   * an error, a part left) is the binding's to write, wait for or report.
+   */
   write(buffer: Buffer): Promise<void> {
-    return this.inner.write(buffer);
+    const unix = this.unix();
+    if (!unix || typeof unix.fd !== 'number' || buffer.length === 0) return this.inner.write(buffer);
+    let written: number;
+    try {
+      written = writeSync(unix.fd, buffer);
+    } catch {
+      return this.inner.write(buffer);
+    }
+    return written >= buffer.length ? Promise.resolve() : this.inner.write(buffer.subarray(written));
   }
+
   close(): Promise<void> {
     return this.inner.close();
   }

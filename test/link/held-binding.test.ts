@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BindingInterface, OpenOptions } from '@serialport/bindings-interface';
@@ -78,5 +79,120 @@ describe('serial reads: straight from the descriptor only where the binding poll
     const second = await port.read(buffer, 0, 64);
     assert.equal(buffer.toString('latin1', 0, second.bytesRead), 'BINDING');
     assert.equal(bindingReads.n, 1);
+  });
+});
+
+/**
+ * Which write a request goes out by. The port's descriptor is the writing end of a FIFO, the test
+ * reads the other end; the binding's own write records what it was given. Unix bindings write
+ * straight into the descriptor; whatever does not go at once is the binding's to write.
+ */
+describe('serial writes: straight into the descriptor only where the binding polls one', () => {
+  let dir: string;
+  let fifo: string;
+  let reader: number;
+  let writer: number;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lfp-held-'));
+    fifo = join(dir, 'port');
+    execFileSync('mkfifo', [fifo]);
+    reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  });
+  afterEach(() => {
+    closeSync(writer);
+    closeSync(reader);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const opened = async (
+    withPoller: boolean,
+    fd: number,
+  ): Promise<{ port: Awaited<ReturnType<HeldBinding['open']>>; bindingWrites: Buffer[] }> => {
+    const bindingWrites: Buffer[] = [];
+    const port = {
+      openOptions: { path: '/dev/fake', baudRate: 9600 },
+      isOpen: true,
+      fd,
+      ...(withPoller ? { poller: { once: () => undefined } } : {}),
+      write: (buffer: Buffer): Promise<void> => {
+        bindingWrites.push(Buffer.from(buffer));
+        return Promise.resolve();
+      },
+    };
+    // A stand-in for the platform binding: only what HeldBinding and HeldPort use of it.
+    const inner = {
+      list: () => Promise.resolve([]),
+      open: (_options: OpenOptions) => Promise.resolve(port),
+    } as unknown as BindingInterface;
+    return { port: await new HeldBinding(inner).open({ path: '/dev/fake', baudRate: 9600 }), bindingWrites };
+  };
+
+  /** Everything waiting in the FIFO. */
+  const drained = (): string => {
+    const buffer = Buffer.alloc(1 << 20);
+    let text = '';
+    for (;;) {
+      try {
+        const n = readSync(reader, buffer, 0, buffer.length, null);
+        if (n <= 0) return text;
+        text += buffer.toString('latin1', 0, n);
+      } catch {
+        return text;
+      }
+    }
+  };
+
+  it('a Unix binding: the request goes into the descriptor, the binding writes nothing', async () => {
+    const { port, bindingWrites } = await opened(true, writer);
+    await port.write(Buffer.from('~22014A42E00201FD35\r', 'latin1'));
+    assert.equal(drained(), '~22014A42E00201FD35\r');
+    assert.deepEqual(bindingWrites, []);
+  });
+
+  it('a binding without a poller (Windows: `fd` is a handle): its own write, never the descriptor', async () => {
+    const { port, bindingWrites } = await opened(false, writer);
+    await port.write(Buffer.from('REQUEST', 'latin1'));
+    assert.equal(drained(), '');
+    assert.deepEqual(bindingWrites.map(String), ['REQUEST']);
+  });
+
+  it('a full kernel buffer (EAGAIN) or a descriptor that cannot be written: the binding writes all of it', async () => {
+    const { port, bindingWrites } = await opened(true, writer);
+    // Fill the FIFO until the kernel takes nothing more.
+    const block = Buffer.alloc(4096, 0x41);
+    for (;;) {
+      try {
+        writeSync(writer, block);
+      } catch {
+        break;
+      }
+    }
+    await port.write(Buffer.from('REQUEST', 'latin1'));
+    const readOnly = await opened(true, reader);
+    await readOnly.port.write(Buffer.from('AGAIN', 'latin1'));
+    assert.deepEqual([...bindingWrites, ...readOnly.bindingWrites].map(String), ['REQUEST', 'AGAIN']);
+  });
+
+  it('a part the kernel did not take: the binding writes the rest, nothing twice', async () => {
+    const { port, bindingWrites } = await opened(true, writer);
+    // Leave 4 KB free, then write 8 KB: a FIFO takes what fits of a write larger than PIPE_BUF.
+    const capacity = Buffer.alloc(4096, 0x41);
+    for (;;) {
+      try {
+        writeSync(writer, capacity);
+      } catch {
+        break;
+      }
+    }
+    readSync(reader, Buffer.alloc(4096), 0, 4096, null);
+    const request = Buffer.from(Array.from({ length: 8192 }, (_, i) => 48 + (i % 10)));
+    await port.write(request);
+    const direct = drained();
+    assert.equal(bindingWrites.length, 1);
+    const rest = bindingWrites[0] ?? Buffer.alloc(0);
+    assert.ok(rest.length > 0 && rest.length < request.length, String(rest.length));
+    assert.equal(direct.slice(-(request.length - rest.length)) + rest.toString('latin1'), request.toString('latin1'));
   });
 });
