@@ -243,6 +243,8 @@ const overlaps = (a: readonly string[], b: readonly string[]): boolean => a.some
 const MAX_HELD_CHARS = 2048;
 const MIN_READ_HOLD_MS = 10;
 const READ_HOLD_LATE_CHARS = 4;
+/** Requests whose last reply length is remembered for read holds (a poll cycle uses a few; relay mode two per pack). */
+const REMEMBERED_REPLY_LENGTHS = 64;
 
 /** Least quiet time before a Modbus request. */
 const MODBUS_GAP_MS = 110;
@@ -333,6 +335,11 @@ export class BmsLink extends EventEmitter<LinkEvents> {
   private linkState: LinkState = 'idle';
   private transport: Transport | undefined;
   private current: Job | undefined;
+  /**
+   * ASCII requests and the length of their last reply (characters with CR): polls repeat the same
+   * requests, and the reply's length is known from its first piece instead of its LENGTH field.
+   */
+  private readonly replyChars = new Map<string, number>();
   private sentAt = 0;
   private responseTimer: NodeJS.Timeout | undefined;
   /** Waits for the line to be quiet before the next request. */
@@ -980,7 +987,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
   private holdReading(): void {
     const remaining =
       this.framing === 'ascii'
-        ? this.parser.remainingChars
+        ? (this.parser.remainingChars ?? this.expectedRemainingChars())
         : this.framing === 'rtu'
           ? this.rtu.remainingBytes
           : undefined;
@@ -993,6 +1000,29 @@ export class BmsLink extends EventEmitter<LinkEvents> {
       Math.min(remaining + READ_HOLD_LATE_CHARS, MAX_HELD_CHARS) * charMs,
     );
     if (holdMs >= MIN_READ_HOLD_MS) transport.pauseReading(holdMs);
+  }
+
+  /**
+   * Before a reply's LENGTH field is in (its first piece holds about 9 of the 13 header characters):
+   * the characters still to come if it is as long as the last reply to the same request. Only a
+   * guess for how long to let bytes gather — a reply of another length is read when the hold ends,
+   * the rest of it held by its own LENGTH field — and it saves a wake-up per reply.
+   */
+  private expectedRemainingChars(): number | undefined {
+    const received = this.parser.bufferedChars;
+    const expected = this.current ? this.replyChars.get(this.current.text) : undefined;
+    return received > 0 && expected !== undefined && expected > received ? expected - received : undefined;
+  }
+
+  private rememberReplyLength(request: string, chars: number): void {
+    if (this.replyChars.get(request) === chars) return;
+    // Oldest first out: a Map iterates in insertion order.
+    this.replyChars.delete(request);
+    if (this.replyChars.size >= REMEMBERED_REPLY_LENGTHS) {
+      const oldest = this.replyChars.keys().next();
+      if (!oldest.done) this.replyChars.delete(oldest.value);
+    }
+    this.replyChars.set(request, chars);
   }
 
   private handleEvents(events: readonly LinkEvent[]): void {
@@ -1045,6 +1075,7 @@ export class BmsLink extends EventEmitter<LinkEvents> {
 
   private complete(job: Job, text: string, frame: LinkFrame): void {
     const now = Date.now();
+    if (job.framing === 'ascii') this.rememberReplyLength(job.text, text.length + 1);
     this.timeoutsInARow = 0;
     this.clearResponseTimer();
     this.current = undefined;

@@ -62,6 +62,35 @@ describe('link: read holds while a long reply arrives (fake time, simulated port
     assert.equal(bus.overrunBytes, 0);
   });
 
+  it('a repeated request: a reply as long as the last one comes in two reads; replies of another length are still read whole', async () => {
+    const client = open(true);
+    await readAll(client);
+    const learnt = bus.received.length;
+    const again = await readAll(client);
+    assert.equal(again.data.packs.length, 15);
+    // The first piece, then the rest after it should have arrived: the reply's length was known
+    // from the last one before its LENGTH field came in.
+    assert.equal(bus.received.length - learnt, 2);
+
+    // A pack leaves the bank: the reply is shorter than the one remembered, and read whole.
+    bank.setPresent(15, false);
+    const shorter = await time.run(client.call('analog', { pack: ALL_PACKS }, { expectedPacks: 14 }), 20_000);
+    assert.equal(shorter.data.packs.length, 14);
+    // It comes back: longer than remembered, the rest held by its own LENGTH field.
+    bank.setPresent(15, true);
+    const longer = await readAll(client);
+    assert.equal(longer.data.packs.length, 15);
+    const [full = 0, , short = 0] = bus.answers.map((a) => a.reply.length);
+    assert.ok(short < full, `${String(short)} < ${String(full)} characters`);
+    assert.deepEqual(
+      bus.answers.map((a) => a.reply.length),
+      [full, full, short, full],
+    );
+    // Every byte the bank sent reached the link, in order, and nothing timed out.
+    assert.equal(bus.received.map((r) => r.text).join(''), bus.answers.map((a) => a.reply).join(''));
+    assert.equal(link.stats.timeouts, 0);
+  });
+
   it('a reply that stops during a hold still ends the attempt: a timeout within the hard limit, and the next request works', async () => {
     const client = open(true);
     // The first reply stops after 400 characters (a pack resetting mid-reply); retries off.
