@@ -129,6 +129,18 @@ describe('serial writes: straight into the descriptor only where the binding pol
     return { port: await new HeldBinding(inner).open({ path: '/dev/fake', baudRate: 9600 }), bindingWrites };
   };
 
+  /** Fills the FIFO until the kernel takes nothing more (EAGAIN). */
+  const fill = (): void => {
+    const block = Buffer.alloc(4096, 0x41);
+    for (;;) {
+      try {
+        writeSync(writer, block);
+      } catch {
+        return;
+      }
+    }
+  };
+
   /** Everything waiting in the FIFO. */
   const drained = (): string => {
     const buffer = Buffer.alloc(1 << 20);
@@ -160,15 +172,7 @@ describe('serial writes: straight into the descriptor only where the binding pol
 
   it('a full kernel buffer (EAGAIN) or a descriptor that cannot be written: the binding writes all of it', async () => {
     const { port, bindingWrites } = await opened(true, writer);
-    // Fill the FIFO until the kernel takes nothing more.
-    const block = Buffer.alloc(4096, 0x41);
-    for (;;) {
-      try {
-        writeSync(writer, block);
-      } catch {
-        break;
-      }
-    }
+    fill();
     await port.write(Buffer.from('REQUEST', 'latin1'));
     const readOnly = await opened(true, reader);
     await readOnly.port.write(Buffer.from('AGAIN', 'latin1'));
@@ -178,14 +182,7 @@ describe('serial writes: straight into the descriptor only where the binding pol
   it('a part the kernel did not take: the binding writes the rest, nothing twice', async () => {
     const { port, bindingWrites } = await opened(true, writer);
     // Leave 4 KB free, then write 8 KB: a FIFO takes what fits of a write larger than PIPE_BUF.
-    const capacity = Buffer.alloc(4096, 0x41);
-    for (;;) {
-      try {
-        writeSync(writer, capacity);
-      } catch {
-        break;
-      }
-    }
+    fill();
     readSync(reader, Buffer.alloc(4096), 0, 4096, null);
     const request = Buffer.from(Array.from({ length: 8192 }, (_, i) => 48 + (i % 10)));
     await port.write(request);
