@@ -16,6 +16,12 @@ const INTERVAL_S = 5;
 const EARLY_CYCLES = { from: 3, count: 12 };
 const WARM_CYCLES = Number(process.env.BENCH_CYCLE_WARMUP ?? 40);
 const MEASURE_CYCLES = Number(process.env.BENCH_CYCLE_MEASURE ?? 24);
+/**
+ * Node-RED processes with the empty and with the full flow for the RSS comparison: two processes
+ * running the same flow differ by several MB (the heap's and the allocator's sizing), as much as
+ * the aim, so the growth is the median of three against the median of three.
+ */
+const RSS_PROCESSES = 3;
 /** Between two floor cycles run back to back: the bus writes go out, background compilation finishes. */
 const BACK_TO_BACK_PAUSE_MS = 20;
 /** Linux reports process CPU in clock ticks of 10 ms (USER_HZ 100). */
@@ -208,8 +214,8 @@ const median = (values: readonly number[]): number => {
  * stack on a pty at 9600 Bd, so bytes arrive in pieces as from a USB adapter), bms-parallel and
  * bms-venus (a private dbus-daemon), 15 packs (and bms-link + bms-pack through a serial-to-TCP
  * gateway); against the floor — decoding the cycle's two replies,
- * aggregating the bank and publishing it, measured alone in this process. An empty flow, a
- * bms-link + bms-pack flow and the whole flow run side by side, so their RSS is compared at the same
+ * aggregating the bank and publishing it, measured alone in this process. Empty flows, a
+ * bms-link + bms-pack flow and whole flows run side by side, so their RSS is compared at the same
  * uptime (Node-RED's own memory keeps moving for minutes after start).
  */
 export async function cycleBenchmarks(): Promise<BenchResult[]> {
@@ -217,6 +223,8 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
   // The floor back to back first, alone on the machine; at the poll pace beside the Node-RED runs.
   const floorBackToBack = await floorInFreshProcess(bus.address, BACK_TO_BACK_PAUSE_MS);
   const banks = [await startBank(), await startBank(), await startBank('tcp')] as const;
+  /** Banks for the full flow's further processes (RSS only). */
+  const moreBanks: Awaited<ReturnType<typeof startBank>>[] = [];
   const reds: RunningRed[] = [];
   try {
     const link = (pty: string): object => ({
@@ -290,22 +298,50 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
     reds.push(full);
     const gateway = await startNodeRed([tab, link(banks[2].port), pack]);
     reds.push(gateway);
+    const empties = [empty];
+    const fulls = [full];
+    for (let i = 1; i < RSS_PROCESSES; i++) {
+      const more = await startBank();
+      moreBanks.push(more);
+      const another = await startNodeRed([tab]);
+      reds.push(another);
+      empties.push(another);
+      const anotherFull = await startNodeRed([
+        tab,
+        link(more.port),
+        parallel,
+        { ...venus, bankId: `bench${String(i)}` },
+      ]);
+      reds.push(anotherFull);
+      fulls.push(anotherFull);
+    }
+    const pids = [linkOnly, ...empties, ...fulls].map((red) => red.pid);
     const [floor, linkMeasured, fullMeasured, gatewayMeasured, rssSamples] = await Promise.all([
       floorInFreshProcess(bus.address, INTERVAL_S * 1000),
       measure(linkOnly, banks[0].bank),
       measure(full, banks[1].bank),
       measure(gateway, banks[2].bank),
-      rssDuring([empty.pid, linkOnly.pid, full.pid], banks[1].bank),
+      rssDuring(pids, banks[1].bank),
     ]);
     type MemoryField = 'rssMb' | 'anonMb' | 'fileMb';
-    /** Median over the window of process `i`'s figure; `growth`: the full flow's over the empty one's. */
-    const memory = (i: number): number => median(rssSamples.map((s) => s[i]?.rssMb ?? 0));
+    /** Median over the window of process `i`'s figure (an index into `pids`). */
+    const memory = (i: number, field: MemoryField = 'rssMb'): number =>
+      median(rssSamples.map((s) => s[i]?.[field] ?? 0));
+    const emptyAt = empties.map((_, k) => 1 + k);
+    const fullAt = fulls.map((_, k) => 1 + empties.length + k);
+    /** The full flows' median over the empty flows' median. */
     const growth = (field: MemoryField): number =>
-      median(rssSamples.map((s) => (s[2]?.[field] ?? 0) - (s[0]?.[field] ?? 0)));
+      median(fullAt.map((i) => memory(i, field))) - median(emptyAt.map((i) => memory(i, field)));
+    const range = (at: readonly number[]): string => {
+      const values = at.map((i) => memory(i));
+      return `${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)} MB`;
+    };
     const rss = {
-      empty: memory(0),
-      linkOnly: memory(1),
-      full: memory(2),
+      empty: median(emptyAt.map((i) => memory(i))),
+      emptyRange: range(emptyAt),
+      linkOnly: memory(0),
+      full: median(fullAt.map((i) => memory(i))),
+      fullRange: range(fullAt),
       growth: growth('rssMb'),
       anonGrowth: growth('anonMb'),
       fileGrowth: growth('fileMb'),
@@ -390,12 +426,12 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
         name: 'Node-RED RSS growth over an empty flow: bms-link + bms-parallel + bms-venus',
         value: rss.growth,
         unit: 'MB',
-        detail: `median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB against ${rss.empty.toFixed(1)} MB at the same uptime (aim ≤ 5 MB); anonymous ${rss.anonGrowth.toFixed(1)} MB, file-backed (code) ${rss.fileGrowth.toFixed(1)} MB; bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB`,
+        detail: `${String(RSS_PROCESSES)} processes each, median over cycles ${String(WARM_CYCLES + 1)}–${String(WARM_CYCLES + MEASURE_CYCLES)}: ${rss.full.toFixed(1)} MB (${rss.fullRange}) against ${rss.empty.toFixed(1)} MB (${rss.emptyRange}) at the same uptime (aim ≤ 5 MB); anonymous ${rss.anonGrowth.toFixed(1)} MB, file-backed (code) ${rss.fileGrowth.toFixed(1)} MB; bms-link + bms-pack ${rss.linkOnly.toFixed(1)} MB`,
       },
     ];
   } finally {
     for (const red of reds) await red.stop();
-    for (const bank of banks) await bank.stop();
+    for (const bank of [...banks, ...moreBanks]) await bank.stop();
     await bus.stop();
   }
 }
