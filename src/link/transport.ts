@@ -160,10 +160,10 @@ class HeldPort implements BindingPortInterface {
    * file) goes to the binding's read, which waits or reports the error the way the stream expects.
    */
   private readNow(buffer: Buffer, offset: number, length: number): { buffer: Buffer; bytesRead: number } | undefined {
-    const unix = this.unix();
-    if (!unix || typeof unix.fd !== 'number') return undefined;
+    const fd = this.descriptor();
+    if (fd === undefined) return undefined;
     try {
-      const bytesRead = readSync(unix.fd, buffer, offset, length, null);
+      const bytesRead = readSync(fd, buffer, offset, length, null);
       return bytesRead > 0 ? { buffer, bytesRead } : undefined;
     } catch {
       return undefined;
@@ -195,6 +195,12 @@ class HeldPort implements BindingPortInterface {
     return port.poller && this.inner.isOpen ? { fd: port.fd, poller: port.poller } : undefined;
   }
 
+  /** The descriptor to read and write straight away: only where the binding polls it. */
+  private descriptor(): number | undefined {
+    const fd = this.unix()?.fd;
+    return typeof fd === 'number' ? fd : undefined;
+  }
+
   /**
    * A request goes straight into the port's kernel buffer where there is a descriptor (it always fits:
    * a few dozen bytes against kilobytes): the binding's write hands it to a worker thread and wakes
@@ -202,11 +208,11 @@ class HeldPort implements BindingPortInterface {
    * an error, a part left) is the binding's to write, wait for or report.
    */
   write(buffer: Buffer): Promise<void> {
-    const unix = this.unix();
-    if (!unix || typeof unix.fd !== 'number' || buffer.length === 0) return this.inner.write(buffer);
+    const fd = this.descriptor();
+    if (fd === undefined || buffer.length === 0) return this.inner.write(buffer);
     let written: number;
     try {
-      written = writeSync(unix.fd, buffer);
+      written = writeSync(fd, buffer);
     } catch {
       return this.inner.write(buffer);
     }

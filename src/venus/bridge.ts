@@ -62,6 +62,7 @@ export interface BridgeTimers {
   clearTimeout(handle: unknown): void;
 }
 
+// The globals are looked up at each call, not at load: a test's fake timers installed later apply.
 const REAL_TIMERS: BridgeTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => {
