@@ -49,7 +49,7 @@ export = (RED: NodeAPI): void => {
           : {
               fill: worst && LEVEL_RANK[worst] >= LEVEL_RANK.protection ? 'red' : 'yellow',
               shape: 'dot',
-              text: t('bms-alarms.status.active', { count: active.length }),
+              text: t('bms-alarms.status.active', { alarms: active.length }),
             },
       );
     };

@@ -97,10 +97,12 @@ export = (RED: NodeAPI): void => {
       node.status({
         fill: result.error ? 'yellow' : 'green',
         shape: 'dot',
-        text: t('bms-history.status.downloaded', { pack, count: result.records.length }),
+        text: t('bms-history.status.downloaded', { pack, records: result.records.length }),
       });
       if (result.error)
-        throw new Error(t('bms-history.errors.stopped', { pack, count: result.records.length, reason: result.error }));
+        throw new Error(
+          t('bms-history.errors.stopped', { pack, records: result.records.length, reason: result.error }),
+        );
     }
 
     async function run(client: BmsClient, action: string, packs: number[], msg: HistoryMsg, send: Send): Promise<void> {

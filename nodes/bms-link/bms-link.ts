@@ -87,7 +87,7 @@ export = (RED: NodeAPI): void => {
       }
       if (repeats > 0)
         node.log(
-          `${lastWarning} (${t(repeats === 1 ? 'bms-link.log.repeatedOnce' : 'bms-link.log.repeated', { count: repeats })})`,
+          `${lastWarning} (${t(repeats === 1 ? 'bms-link.log.repeatedOnce' : 'bms-link.log.repeated', { times: repeats })})`,
         );
       lastWarning = text;
       repeats = 0;
@@ -96,7 +96,7 @@ export = (RED: NodeAPI): void => {
     node.connection?.on('state', (state: { phase: string }) => {
       if (state.phase !== 'polling' || !lastWarning) return;
       const again = repeats > 0 ? 'bms-link.log.workingAfter' : 'bms-link.log.working';
-      node.log(`bms-link ${config.port}: ${t(again, { count: repeats + 1 })}`);
+      node.log(`bms-link ${config.port}: ${t(again, { attempts: repeats + 1 })}`);
       lastWarning = '';
       repeats = 0;
     });

@@ -56,7 +56,7 @@ export = (RED: NodeAPI): void => {
         status({
           fill: online === payloads.length ? 'green' : 'red',
           shape: online === payloads.length ? 'dot' : 'ring',
-          text: t('bms-pack.status.packs', { online, count: payloads.length }),
+          text: t('bms-pack.status.packs', { online, packs: payloads.length }),
         });
       }
     };

@@ -36,12 +36,12 @@ const ACTIONS: Readonly<Record<string, ParameterJob['action']>> = {
 function summary(outcomes: readonly PackOutcome[], t: Texts): string {
   const last = outcomes[outcomes.length - 1];
   if (!last) return t('bms-params.status.nothing');
-  if (last.action === 'read') return t('bms-params.status.read', { count: Object.keys(last.parameters).length });
+  if (last.action === 'read') return t('bms-params.status.read', { groups: Object.keys(last.parameters).length });
   if (last.dryRun)
-    return t('bms-params.status.dryRun', { count: outcomes.reduce((n, o) => n + (o.plan?.changes.length ?? 0), 0) });
+    return t('bms-params.status.dryRun', { changes: outcomes.reduce((n, o) => n + (o.plan?.changes.length ?? 0), 0) });
   return last.action === 'restoreDefaults'
     ? t('bms-params.status.defaults')
-    : t('bms-params.status.applied', { count: outcomes.reduce((n, o) => n + (o.result?.written.length ?? 0), 0) });
+    : t('bms-params.status.applied', { groups: outcomes.reduce((n, o) => n + (o.result?.written.length ?? 0), 0) });
 }
 
 export = (RED: NodeAPI): void => {

@@ -4,7 +4,33 @@ import { join } from 'node:path';
 /** This package's name: Node-RED files each node set's message catalog under `<package>/<node type>`. */
 export const PACKAGE = 'node-red-contrib-lifepo4-bms';
 
-export type TextVars = Readonly<Record<string, string | number>>;
+/**
+ * Names Node-RED's i18next reads as options of the lookup, not as values: `count` makes it build an
+ * `Intl.PluralRules` (and with it maps several MB of ICU's code and data into the process), `lng` or
+ * `ns` would look the text up elsewhere. A placeholder is never named after one of them.
+ */
+export const I18NEXT_OPTIONS = [
+  'count',
+  'context',
+  'ordinal',
+  'defaultValue',
+  'lng',
+  'lngs',
+  'fallbackLng',
+  'ns',
+  'replace',
+  'interpolation',
+  'returnObjects',
+  'returnDetails',
+  'joinArrays',
+  'postProcess',
+  'keySeparator',
+  'nsSeparator',
+] as const;
+
+export type TextVars = Readonly<Record<string, string | number>> & {
+  readonly [option in (typeof I18NEXT_OPTIONS)[number]]?: never;
+};
 
 /**
  * A runtime text by key, `<node type>.<section>.<name>` (e.g. `bms-link.errors.noPort`): the key's

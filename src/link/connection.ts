@@ -34,8 +34,8 @@ export const SITUATION_TEXTS = {
   stopped: 'stopped',
   detecting: 'detecting',
   foundPack: '__dialect__, 1 pack',
-  foundPacks: '__dialect__, __count__ packs',
-  packsOnline: '__online__/__count__ packs',
+  foundPacks: '__dialect__, __packs__ packs',
+  packsOnline: '__online__/__packs__ packs',
   connected: 'connected',
   portNotFound: 'port not found',
   noBank: 'no bank found',
@@ -43,7 +43,8 @@ export const SITUATION_TEXTS = {
   portError: 'port error',
 } as const;
 
-export type SituationVars = Readonly<Record<string, string | number>>;
+/** The values a situation's text is filled with. */
+export type SituationVars = { readonly dialect?: string; readonly online?: number; readonly packs?: number };
 
 export interface ConnectionState {
   readonly phase: ConnectionPhase;
@@ -60,8 +61,9 @@ function stateOf(
   vars?: SituationVars,
   error?: string,
 ): ConnectionState {
+  const values: Readonly<Record<string, string | number | undefined>> = vars ?? {};
   const text = SITUATION_TEXTS[situation].replace(/__(\w+)__/g, (whole, name: string) =>
-    vars && Object.hasOwn(vars, name) ? String(vars[name]) : whole,
+    Object.hasOwn(values, name) && values[name] !== undefined ? String(values[name]) : whole,
   );
   return { phase, situation, ...(vars ? { vars } : {}), text, ...(error !== undefined ? { error } : {}) };
 }
@@ -257,14 +259,14 @@ export class BankConnection extends EventEmitter<ConnectionEvents> {
       poller.on('cycle', (cycle: BankCycle) => {
         const online = cycle.packs.filter((p) => p.online).length;
         if (link.state === 'connected')
-          this.setState(stateOf('polling', 'packsOnline', { online, count: cycle.packs.length }));
+          this.setState(stateOf('polling', 'packsOnline', { online, packs: cycle.packs.length }));
         this.emit('cycle', cycle);
       });
       poller.on('pack', (reading: PackReading) => this.emit('pack', reading));
       poller.on('packs', (change: { added: number[]; packs: number[] }) => this.emit('packs', change));
       poller.start();
       this.setState(
-        stateOf('polling', packs.length === 1 ? 'foundPack' : 'foundPacks', { dialect, count: packs.length }),
+        stateOf('polling', packs.length === 1 ? 'foundPack' : 'foundPacks', { dialect, packs: packs.length }),
       );
     } catch (err) {
       if (this.link !== link) return;

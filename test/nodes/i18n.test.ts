@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PACKAGE, englishTexts, runtimeTexts, type TextVars } from '../../nodes/shared/i18n';
+import { I18NEXT_OPTIONS, PACKAGE, englishTexts, runtimeTexts, type TextVars } from '../../nodes/shared/i18n';
 import { startNodeRed, type RunningRed } from '../helpers/red-process';
 
 const root = path.resolve(__dirname, '../..');
@@ -75,10 +75,66 @@ describe('runtime texts: every status and error text a node shows comes from its
     assert.ok(checked > 60, `checked ${String(checked)} calls`);
   });
 
+  it("no text makes Node-RED's i18next build plural rules (several MB of ICU mapped in): no placeholder is named after one of its options", async () => {
+    for (const [key, text] of catalog)
+      for (const name of placeholders(text))
+        assert.ok(!(I18NEXT_OPTIONS as readonly string[]).includes(name), `${key}: __${name}__ is an i18next option`);
+
+    // The i18next Node-RED runs, set up as Node-RED sets it up, asked for every text filled.
+    const i18nextPath = require.resolve('i18next', { paths: [require.resolve('@node-red/util')] });
+    // A CommonJS module without types here: only createInstance, init and t are used.
+    const { default: i18next } = (await import(i18nextPath)) as {
+      default: {
+        createInstance(): {
+          init(options: object): Promise<unknown>;
+          t(key: string, vars?: object): string;
+        };
+      };
+    };
+    const instance = i18next.createInstance();
+    const resources: Record<string, unknown> = {};
+    for (const type of types)
+      resources[`${PACKAGE}/${type}`] = JSON.parse(
+        fs.readFileSync(path.join(nodesDir, type, 'locales', 'en-US', `${type}.json`), 'utf8'),
+      );
+    await instance.init({
+      lng: 'en-US',
+      fallbackLng: 'en-US',
+      resources: { 'en-US': resources },
+      keySeparator: '.',
+      nsSeparator: ':',
+      interpolation: { escapeValue: false, prefix: '__', suffix: '__' },
+      showSupportNotice: false,
+    });
+    // Intl's members are writable at run time; the lib types say read-only.
+    const intl = Intl as { PluralRules: typeof Intl.PluralRules };
+    const original = intl.PluralRules;
+    let built = 0;
+    intl.PluralRules = new Proxy(original, {
+      construct(target, args: ConstructorParameters<typeof Intl.PluralRules>) {
+        built++;
+        return new target(...args);
+      },
+    });
+    try {
+      const t = runtimeTexts((key, vars) => instance.t(key, vars));
+      for (const [key, text] of catalog) {
+        const vars = Object.fromEntries(placeholders(text).map((name) => [name, 2]));
+        assert.equal(t(key, vars), englishTexts(key, vars), key);
+      }
+      assert.equal(built, 0, 'plural rules built');
+      // What a `count` does.
+      instance.t(`${PACKAGE}/bms-pack:bms-pack.status.packs`, { online: 1, count: 2 });
+      assert.equal(built, 1);
+    } finally {
+      intl.PluralRules = original;
+    }
+  });
+
   it('en-US: a key becomes its text with the placeholders filled; an unknown key or placeholder stays visible', () => {
-    assert.equal(englishTexts('bms-pack.status.packs', { online: 2, count: 3 }), '2/3 packs online');
+    assert.equal(englishTexts('bms-pack.status.packs', { online: 2, packs: 3 }), '2/3 packs online');
     assert.equal(englishTexts('bms-link.range.timeout'), 'timeout');
-    assert.equal(englishTexts('bms-pack.status.packs', { online: 2 }), '2/__count__ packs online');
+    assert.equal(englishTexts('bms-pack.status.packs', { online: 2 }), '2/__packs__ packs online');
     assert.equal(englishTexts('bms-pack.status.nothing'), 'bms-pack.status.nothing');
     // Prototype keys are no texts.
     assert.equal(englishTexts('bms-pack.__proto__'), 'bms-pack.__proto__');
@@ -91,11 +147,11 @@ describe('runtime texts: every status and error text a node shows comes from its
     const translate = (key: string, vars?: TextVars): string => {
       asked.push(key);
       if (key === `${PACKAGE}/bms-pack:bms-pack.status.packs`)
-        return `${String(vars?.online)}/${String(vars?.count)} Packs online`;
+        return `${String(vars?.online)}/${String(vars?.packs)} Packs online`;
       return key.slice(key.indexOf(':') + 1);
     };
     const t = runtimeTexts(translate);
-    assert.equal(t('bms-pack.status.packs', { online: 1, count: 2 }), '1/2 Packs online');
+    assert.equal(t('bms-pack.status.packs', { online: 1, packs: 2 }), '1/2 Packs online');
     assert.equal(t('bms-pack.status.noData'), 'no data');
     assert.equal(t('bms-link.common.noLink'), 'no bms-link configured');
     assert.deepEqual(asked, [
@@ -114,18 +170,18 @@ describe('runtime texts: every status and error text a node shows comes from its
       asked.push(`${key.slice(key.indexOf(':') + 1)} ${JSON.stringify(vars ?? null)}`);
       return key.slice(key.indexOf(':') + 1);
     });
-    const packs = (online: number, count: number): string => t('bms-pack.status.packs', { online, count });
+    const packs = (online: number, packs: number): string => t('bms-pack.status.packs', { online, packs });
     assert.equal(packs(1, 2), '1/2 packs online');
     assert.equal(packs(1, 2), '1/2 packs online');
     assert.equal(packs(2, 2), '2/2 packs online');
-    assert.equal(t('bms-pack.status.packs', { online: 2, count: 2, extra: 1 }), '2/2 packs online');
-    assert.equal(t('bms-pack.status.packs', { online: 2 }), '2/__count__ packs online');
+    assert.equal(t('bms-pack.status.packs', { online: 2, packs: 2, extra: 1 }), '2/2 packs online');
+    assert.equal(t('bms-pack.status.packs', { online: 2 }), '2/__packs__ packs online');
     assert.equal(t('bms-pack.status.noData'), 'no data');
     assert.equal(t('bms-pack.status.noData'), 'no data');
     assert.deepEqual(asked, [
-      'bms-pack.status.packs {"online":1,"count":2}',
-      'bms-pack.status.packs {"online":2,"count":2}',
-      'bms-pack.status.packs {"online":2,"count":2,"extra":1}',
+      'bms-pack.status.packs {"online":1,"packs":2}',
+      'bms-pack.status.packs {"online":2,"packs":2}',
+      'bms-pack.status.packs {"online":2,"packs":2,"extra":1}',
       'bms-pack.status.packs {"online":2}',
       'bms-pack.status.noData null',
     ]);

@@ -67,14 +67,14 @@ describe('nodes: one way to follow a link', () => {
     const online: ConnectionState = {
       phase: 'polling',
       situation: 'packsOnline',
-      vars: { online: 3, count: 3 },
+      vars: { online: 3, packs: 3 },
       text: '3/3 packs',
     };
     connection.emit('state', { phase: 'detecting', situation: 'detecting', text: 'detecting' });
     connection.emit('state', {
       phase: 'polling',
       situation: 'foundPacks',
-      vars: { dialect: 'pace', count: 3 },
+      vars: { dialect: 'pace', packs: 3 },
       text: 'pace, 3 packs',
     });
     connection.emit('cycle', cycle);
@@ -100,7 +100,7 @@ describe('nodes: one way to follow a link', () => {
   });
 
   it("every situation's catalog text is the connection's own English text", () => {
-    const vars = { dialect: 'pace', count: 3, online: 2 };
+    const vars = { dialect: 'pace', packs: 3, online: 2 };
     for (const [situation, english] of Object.entries(SITUATION_TEXTS))
       assert.equal(
         englishTexts(`bms-link.state.${situation}`, vars),
