@@ -2,6 +2,7 @@ import type { PackAlarms, PackAnalog, PackChargeLimits, PackIdentity, PackMode }
 import { LEVEL_OF_GROUP, LEVEL_RANK, codeText, isStatusCode, type AlarmLevel } from './codes';
 import { sensorGroups, type SensorReading } from './temperatures';
 import { round } from '../round';
+import { byText } from '../order';
 
 /** What a pack contributes: the bms-pack payload. */
 export interface PackInput {
@@ -240,7 +241,7 @@ export function aggregateBank(inputs: readonly PackInput[], options: AggregateOp
       text: codeText(level, code),
       packs: [...packs].sort((a, b) => a - b),
     }))
-    .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.code.localeCompare(b.code));
+    .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || byText(a.code, b.code));
   const alarmLevel = alarms[0]?.level ?? 'none';
 
   const meanVoltage = voltages.length ? voltages.reduce((a, b) => a + b, 0) / voltages.length : null;

@@ -1,4 +1,5 @@
 import { LEVEL_OF_GROUP, LEVEL_RANK, OFFLINE_CODE, codeText, isStatusCode, type AlarmLevel } from './codes';
+import { byText } from '../order';
 
 export interface AlarmChange {
   readonly code: string;
@@ -128,7 +129,7 @@ export class AlarmTracker {
       }
     }
     return changes.sort(
-      (a, b) => a.pack - b.pack || LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.code.localeCompare(b.code),
+      (a, b) => a.pack - b.pack || LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || byText(a.code, b.code),
     );
   }
 
@@ -156,7 +157,7 @@ export class AlarmTracker {
         text: codeText(e.level, e.code),
         since: new Date(e.firstSeen).toISOString(),
       }))
-      .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.pack - b.pack || a.code.localeCompare(b.code));
+      .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level] || a.pack - b.pack || byText(a.code, b.code));
   }
 
   private wanted(level: AlarmLevel, code: string): boolean {

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { BankState } from '../bank';
 import { BANK_TABLE, PACKS_TABLE, bankRow, csvLine, localDay, localIso, packRow, type Table } from './rows';
 import { errorMessage } from '../errors';
+import { byText } from '../order';
 
 /**
  * The columns' version, part of every file name: a file's rows always match its header, and a
@@ -200,7 +201,7 @@ export class RecordStore {
       else entry.packsBytes += size;
       byDay.set(m[3] ?? '', entry);
     }
-    return [...byDay].map(([day, e]) => ({ day, ...e })).sort((a, b) => b.day.localeCompare(a.day));
+    return [...byDay].map(([day, e]) => ({ day, ...e })).sort((a, b) => byText(b.day, a.day));
   }
 
   get stats(): RecordStats {
@@ -261,9 +262,7 @@ export class RecordStore {
   /** Drop days older than `keepDays`, then the oldest days while the record is over `maxBytes`. */
   private async prune(): Promise<void> {
     const oldestKept = localDay(this.clock() - (this.keepDays - 1) * 86_400_000);
-    const byAge = [...this.sizes.keys()].sort((a, b) =>
-      (FILE.exec(a)?.[3] ?? '').localeCompare(FILE.exec(b)?.[3] ?? ''),
-    );
+    const byAge = [...this.sizes.keys()].sort((a, b) => byText(FILE.exec(a)?.[3] ?? '', FILE.exec(b)?.[3] ?? ''));
     let total = [...this.sizes.values()].reduce((a, b) => a + b, 0);
     const today = localDay(this.clock());
     for (const file of byAge) {

@@ -220,6 +220,50 @@ describe('bank: AlarmTracker', () => {
   });
 });
 
+describe('bank: alarm order', () => {
+  it("orders codes by their characters, not by the machine's locale (whose collator maps megabytes of ICU in)", () => {
+    const collated: string[] = [];
+    const localeCompare = Object.getOwnPropertyDescriptor(String.prototype, 'localeCompare');
+    Object.defineProperty(String.prototype, 'localeCompare', {
+      ...localeCompare,
+      value(this: string, that: string) {
+        collated.push(`${this} ${that}`);
+        return (localeCompare?.value as (this: string, that: string) => number).call(this, that);
+      },
+    });
+    try {
+      const a = pack(1);
+      const b = pack(2);
+      // The same level, codes out of order, one the packs' own and in lower case.
+      const inputs = [
+        { ...a, alarms: { ...a.alarms!, alarms: ['UV', 'COC', 'bit7', 'OV'] } },
+        { ...b, alarms: { ...b.alarms!, alarms: ['OV', 'DOC'] } },
+      ];
+      assert.deepEqual(
+        aggregateBank(inputs, { staleAfterMs: 5000 }).alarms.map((x) => x.code),
+        ['COC', 'DOC', 'OV', 'UV', 'bit7'],
+      );
+      const tracker = new AlarmTracker({});
+      assert.deepEqual(
+        tracker
+          .update(
+            inputs.map((p) => ({ pack: p.pack, ...p.alarms })),
+            0,
+          )
+          .map((c) => `${String(c.pack)}:${c.code}`),
+        ['1:COC', '1:OV', '1:UV', '1:bit7', '2:DOC', '2:OV'],
+      );
+      assert.deepEqual(
+        tracker.active().map((x) => `${String(x.pack)}:${x.code}`),
+        ['1:COC', '1:OV', '1:UV', '1:bit7', '2:DOC', '2:OV'],
+      );
+      assert.deepEqual(collated, []);
+    } finally {
+      if (localeCompare) Object.defineProperty(String.prototype, 'localeCompare', localeCompare);
+    }
+  });
+});
+
 describe('bank: changedBeyond', () => {
   it('compares numbers within the deadband and everything else exactly, ignoring the data age', () => {
     const a = {
