@@ -415,7 +415,7 @@ export class VenusBridge extends EventEmitter<BridgeEvents> {
     service.update(bankItems({ bank, decision, freshness, history: this.history, meta, thresholds, now }));
     if (this.options.releaseOnLoss) {
       if (freshness.stage === 3 && service.registered) void service.release();
-      else if (freshness.stage < 3 && !service.registered && service.state.phase === 'released') void service.claim();
+      else if (freshness.stage < 3 && !service.registered) void service.claim();
     }
     if (
       this.packServices.size &&

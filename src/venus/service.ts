@@ -106,12 +106,26 @@ export class VenusService extends EventEmitter {
       this.lost(err);
       return;
     }
+    if (this.bus !== bus) return;
     this.setState({ phase: 'released', text: 'name released' });
+    // Fresh data came while the name was being left: take it again.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- claim() sets it while the daemon answers
+    if (this.wantName) await this.claim();
   }
 
+  /**
+   * Take the bus name again. Whenever it is asked for: while connecting, the connection takes it
+   * once the instance is known; while the name is being left, `release` takes it again when done.
+   */
   async claim(): Promise<void> {
     this.wantName = true;
-    if (this.bus && !this.owned) await this.requestName(this.bus);
+    const bus = this.bus;
+    if (!bus || this.owned || this.state.phase !== 'released') return;
+    try {
+      await this.requestName(bus);
+    } catch (err) {
+      this.lost(err);
+    }
   }
 
   async stop(): Promise<void> {

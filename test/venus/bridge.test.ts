@@ -570,6 +570,40 @@ describe('venus bridge on a real dbus-daemon', function () {
       await systemcalc.waitFor('the name back', () => systemcalc.services.has(name));
       assert.equal(systemcalc.bms(), name);
     });
+
+    it('fresh data while the name is being left: the name is taken again once it is left', async () => {
+      const time = fakeClock(9_500_000);
+      const sim = new SimulatedBank({ packs: 2, seed: 12 });
+      const b = bridge({ clock: time.clock, timers: time.timers, releaseOnLoss: true });
+      const phases: string[] = [];
+      const back = new Promise<void>((resolve) => {
+        b.on('state', (state: ServiceState) => {
+          phases.push(state.phase);
+          if (state.phase === 'registered' && phases.includes('released')) resolve();
+        });
+      });
+      let fedWhileLeaving = false;
+      const evaluate = b.evaluate.bind(b);
+      b.evaluate = (now, trigger) => {
+        const report = evaluate(now, trigger);
+        // In the same turn as the stage-3 check that starts leaving the name: the daemon cannot
+        // have answered yet.
+        if (report?.stage === 3 && !fedWhileLeaving) {
+          fedWhileLeaving = true;
+          b.feed(simInputs(sim));
+        }
+        return report;
+      };
+      b.feed(simInputs(sim));
+      const name = b.serviceName ?? '';
+      await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
+      await time.tick(316_000);
+      assert.ok(fedWhileLeaving, 'stage 3 reached');
+      await back;
+      assert.deepEqual(phases.slice(-2), ['released', 'registered']);
+      await systemcalc.waitFor('the name back', () => systemcalc.services.has(name));
+      assert.equal(systemcalc.bms(), name);
+    });
   });
 
   describe('charge control from simulator scenarios', () => {
