@@ -604,6 +604,35 @@ describe('venus bridge on a real dbus-daemon', function () {
       await systemcalc.waitFor('the name back', () => systemcalc.services.has(name));
       assert.equal(systemcalc.bms(), name);
     });
+    it('fresh data after a loss while another process holds the name: a clear retry state, no unhandled failure', async () => {
+      const time = fakeClock(9_800_000);
+      const sim = new SimulatedBank({ packs: 2, seed: 12 });
+      const b = bridge({ clock: time.clock, timers: time.timers, releaseOnLoss: true });
+      const states: ServiceState[] = [];
+      b.on('state', (state: ServiceState) => states.push(state));
+      b.feed(simInputs(sim));
+      const name = b.serviceName ?? '';
+      await systemcalc.waitFor('the bank', () => systemcalc.services.has(name));
+      await time.tick(316_000);
+      await systemcalc.waitFor('the name released', () => !systemcalc.services.has(name));
+      const other = await client();
+      try {
+        // DBUS_NAME_FLAG_DO_NOT_QUEUE; 1: the primary owner now.
+        assert.equal(await other.requestName(name, 4), 1);
+        const retrying = new Promise<ServiceState>((resolve) => {
+          b.on('state', (state: ServiceState) => {
+            if (state.phase === 'retrying') resolve(state);
+          });
+        });
+        b.feed(simInputs(sim));
+        const state = await retrying;
+        assert.equal(state.error, `${name} is already owned by another process`);
+        assert.match(state.text, /retry in 1 s$/);
+        assert.ok(states.some((s) => s.phase === 'released'));
+      } finally {
+        other.disconnect();
+      }
+    });
   });
 
   describe('charge control from simulator scenarios', () => {
