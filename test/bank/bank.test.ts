@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { AlarmTracker, aggregateBank, changedBeyond, type PackInput } from '../../src/bank';
 import type { PackAnalog } from '../../src/protocol';
 
@@ -261,6 +263,18 @@ describe('bank: alarm order', () => {
     } finally {
       if (localeCompare) Object.defineProperty(String.prototype, 'localeCompare', localeCompare);
     }
+  });
+
+  it('nothing in the runtime orders by the collator', () => {
+    const root = join(__dirname, '..', '..');
+    const sources = ['src', 'nodes'].flatMap((dir) =>
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join(dir, f)),
+    );
+    assert.ok(sources.length > 100, `${String(sources.length)} files`);
+    const collating = sources.filter((f) => /localeCompare\(|Intl\.Collator/.test(readFileSync(join(root, f), 'utf8')));
+    assert.deepEqual(collating, []);
   });
 });
 
