@@ -19,9 +19,9 @@ const MEASURE_CYCLES = Number(process.env.BENCH_CYCLE_MEASURE ?? 24);
 /**
  * Node-RED processes with the empty and with the full flow for the RSS comparison: two processes
  * running the same flow differ by several MB (the heap's and the allocator's sizing), as much as
- * the aim, so the growth is the median of three against the median of three.
+ * the aim, so the growth is the median of five against the median of five.
  */
-const RSS_PROCESSES = 3;
+const RSS_PROCESSES = 5;
 /** Between two floor cycles run back to back: the bus writes go out, background compilation finishes. */
 const BACK_TO_BACK_PAUSE_MS = 20;
 /** Linux reports process CPU in clock ticks of 10 ms (USER_HZ 100). */
