@@ -324,24 +324,24 @@ export async function cycleBenchmarks(): Promise<BenchResult[]> {
       rssDuring(pids, banks[1].bank),
     ]);
     type MemoryField = 'rssMb' | 'anonMb' | 'fileMb';
-    /** Median over the window of process `i`'s figure (an index into `pids`). */
-    const memory = (i: number, field: MemoryField = 'rssMb'): number =>
-      median(rssSamples.map((s) => s[i]?.[field] ?? 0));
-    const emptyAt = empties.map((_, k) => 1 + k);
-    const fullAt = fulls.map((_, k) => 1 + empties.length + k);
+    /** Median over the window of a process's figure. */
+    const memory = (red: RunningRed, field: MemoryField = 'rssMb'): number => {
+      const i = pids.indexOf(red.pid);
+      return median(rssSamples.map((s) => s[i]?.[field] ?? 0));
+    };
     /** The full flows' median over the empty flows' median. */
     const growth = (field: MemoryField): number =>
-      median(fullAt.map((i) => memory(i, field))) - median(emptyAt.map((i) => memory(i, field)));
-    const range = (at: readonly number[]): string => {
-      const values = at.map((i) => memory(i));
+      median(fulls.map((red) => memory(red, field))) - median(empties.map((red) => memory(red, field)));
+    const range = (group: readonly RunningRed[]): string => {
+      const values = group.map((red) => memory(red));
       return `${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)} MB`;
     };
     const rss = {
-      empty: median(emptyAt.map((i) => memory(i))),
-      emptyRange: range(emptyAt),
-      linkOnly: memory(0),
-      full: median(fullAt.map((i) => memory(i))),
-      fullRange: range(fullAt),
+      empty: median(empties.map((red) => memory(red))),
+      emptyRange: range(empties),
+      linkOnly: memory(linkOnly),
+      full: median(fulls.map((red) => memory(red))),
+      fullRange: range(fulls),
       growth: growth('rssMb'),
       anonGrowth: growth('anonMb'),
       fileGrowth: growth('fileMb'),

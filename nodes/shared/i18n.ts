@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fillPlaceholders } from '../../src/placeholders';
 
 /** This package's name: Node-RED files each node set's message catalog under `<package>/<node type>`. */
 export const PACKAGE = 'node-red-contrib-lifepo4-bms';
@@ -67,18 +68,12 @@ function lookup(key: string): string | undefined {
   return typeof at === 'string' ? at : undefined;
 }
 
-/** `__name__` placeholders filled as Node-RED's i18next does; an unknown one stays as it is. */
-function fill(text: string, vars: TextVars | undefined): string {
-  if (!vars) return text;
-  return text.replace(/__(\w+)__/g, (whole, name: string) => (Object.hasOwn(vars, name) ? String(vars[name]) : whole));
-}
-
 /**
  * The en-US texts straight from the catalogs: for code that runs without Node-RED (the parsers'
  * own tests) and the fallback when the runtime has no catalog (node-red-node-test-helper registers
  * none, so its `RED._` hands the key back). A missing key comes back as itself.
  */
-export const englishTexts: Texts = (key, vars) => fill(lookup(key) ?? key, vars);
+export const englishTexts: Texts = (key, vars) => fillPlaceholders(lookup(key) ?? key, vars ?? {});
 
 /**
  * Texts through Node-RED's `RED._` (the user's language, falling back to en-US as Node-RED does),

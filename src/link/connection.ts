@@ -9,6 +9,7 @@ import { isMissingPort, listSerialPorts } from './ports';
 import { BmsLink } from './link';
 import { BankPoller, type BankCycle, type PackReading } from './poller';
 import type { WireEvent } from './trace';
+import { fillPlaceholders } from '../placeholders';
 
 export interface ConnectionOptions {
   readonly port: string;
@@ -61,10 +62,7 @@ function stateOf(
   vars?: SituationVars,
   error?: string,
 ): ConnectionState {
-  const values: Readonly<Record<string, string | number | undefined>> = vars ?? {};
-  const text = SITUATION_TEXTS[situation].replace(/__(\w+)__/g, (whole, name: string) =>
-    Object.hasOwn(values, name) && values[name] !== undefined ? String(values[name]) : whole,
-  );
+  const text = fillPlaceholders(SITUATION_TEXTS[situation], vars ?? {});
   return { phase, situation, ...(vars ? { vars } : {}), text, ...(error !== undefined ? { error } : {}) };
 }
 

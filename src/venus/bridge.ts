@@ -106,12 +106,6 @@ export function serviceSuffix(id: string): string {
   return `lfpbms_${id.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
-/**
- * The bank on D-Bus: pack readings in, one `com.victronenergy.battery` service (plus optional
- * per-pack services) out, with charge control and the data-age watchdog in between. Runs a
- * watchdog of its own, so a flow that stops feeding it still ends in stage 2: it sleeps while input
- * arrives on time and checks every second (`watchdogMs`) once input is overdue.
- */
 /** What a bridge tells its node. */
 export interface BridgeEvents {
   /** On a stage change and for every fed input: what the GX gets and why. */
@@ -123,6 +117,12 @@ export interface BridgeEvents {
   saved: [string];
 }
 
+/**
+ * The bank on D-Bus: pack readings in, one `com.victronenergy.battery` service (plus optional
+ * per-pack services) out, with charge control and the data-age watchdog in between. Runs a
+ * watchdog of its own, so a flow that stops feeding it still ends in stage 2: it sleeps while input
+ * arrives on time and checks every second (`watchdogMs`) once input is overdue.
+ */
 export class VenusBridge extends EventEmitter<BridgeEvents> {
   readonly controller: ChargeController;
   readonly guard: FreshnessGuard;

@@ -17,13 +17,15 @@ function flatten(value: unknown, prefix: string, into: Map<string, string>): Map
   return into;
 }
 
-const catalog = new Map<string, string>();
-for (const type of types)
-  flatten(
+/** Each node type's en-US catalog as the file has it. */
+const catalogs = new Map<string, unknown>(
+  types.map((type) => [
+    type,
     JSON.parse(fs.readFileSync(path.join(nodesDir, type, 'locales', 'en-US', `${type}.json`), 'utf8')),
-    '',
-    catalog,
-  );
+  ]),
+);
+const catalog = new Map<string, string>();
+for (const texts of catalogs.values()) flatten(texts, '', catalog);
 
 const sources = (ext: string): string =>
   fs
@@ -92,11 +94,7 @@ describe('runtime texts: every status and error text a node shows comes from its
       };
     };
     const instance = i18next.createInstance();
-    const resources: Record<string, unknown> = {};
-    for (const type of types)
-      resources[`${PACKAGE}/${type}`] = JSON.parse(
-        fs.readFileSync(path.join(nodesDir, type, 'locales', 'en-US', `${type}.json`), 'utf8'),
-      );
+    const resources = Object.fromEntries([...catalogs].map(([type, texts]) => [`${PACKAGE}/${type}`, texts]));
     await instance.init({
       lng: 'en-US',
       fallbackLng: 'en-US',
